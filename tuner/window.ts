@@ -1,0 +1,108 @@
+// The tuner's input: an immutable window of one run's recent history.
+// The store builds it (server/store); the tuner only reads it.
+import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
+
+export type Knob = 'batch_size' | 'learning_rate' | 'num_workers';
+export type TuneMode = 'auto' | 'advise' | 'off';
+export type Optimizer = 'sgd' | 'adam' | 'adamw' | 'lamb' | 'lars' | 'other';
+export type LrScaling = 'auto' | 'linear' | 'sqrt' | 'none';
+
+export interface RunConfig {
+  batch_size: number;
+  learning_rate: number;
+  num_workers: number;
+  grad_accum_steps: number;
+  /** Steps over which the client ramps the learning rate to a new value (0 = at once). */
+  lr_warmup_steps?: number;
+}
+
+export interface Bound { min: number; max: number }
+
+export interface TuneSettings {
+  mode: TuneMode;
+  knobs: Knob[];
+  optimizer: Optimizer;
+  lr_scaling: LrScaling;
+  keep_global_batch: boolean;
+  bounds: Partial<Record<'batch_size' | 'num_workers' | 'learning_rate', Bound>>;
+}
+
+/** One step report as stored (base units). */
+export interface StepPoint {
+  step: number;
+  ts: number; // unix seconds, when the step ended
+  durationS: number;
+  dataWaitS: number;
+  samples: number;
+  loss: number | null;
+  memPeakBytes: number | null;
+  gradSqNorm: number | null;
+  gradSqNormSmall: number | null;
+  rank: number;
+  worldSize: number;
+  configVersion: number; // the config version the step ran under
+}
+
+export type RunEventKind =
+  | 'started' | 'oom' | 'epoch_end' | 'config_applied' | 'checkpoint'
+  | 'finished' | 'failed' | 'exited' | 'note';
+
+export interface RunEventPoint {
+  ts: number;
+  kind: RunEventKind;
+  step: number | null;
+  data: Record<string, unknown>;
+}
+
+export type DecisionOutcome =
+  | { status: 'pending' }
+  | { status: 'kept'; gainRatio: number; note?: string }
+  | { status: 'rolled_back'; gainRatio: number; note: string }
+  | { status: 'superseded' };
+
+/** A decision as the tuner returns it; the store adds id, ts, run and version. */
+export interface Decision {
+  knob: Knob | 'none';
+  action: 'increase' | 'decrease' | 'rollback' | 'set' | 'advise';
+  reason: string;
+  evidence: Record<string, number | string | boolean | null>;
+  configBefore: RunConfig;
+  configAfter: RunConfig;
+  advice: Advice[];
+  /** When true the store does not create a config version (advise mode, or advice-only). */
+  recommendOnly: boolean;
+}
+
+export interface Advice {
+  code: string; // e.g. 'mixed_precision', 'gradient_checkpointing', 'faster_storage'
+  title: string;
+  why: string;
+}
+
+/** A stored decision: what the tuner returned plus bookkeeping. */
+export interface DecisionRecord extends Decision {
+  id: number;
+  ts: number;
+  step: number | null;
+  configVersion: number | null; // the version it created, null for recommendations
+  outcome: DecisionOutcome;
+}
+
+export interface Window {
+  runId: string;
+  now: number; // unix seconds
+  config: RunConfig;
+  configVersion: number;
+  /** The newest version the job has acknowledged with config_applied (1 at start). */
+  appliedVersion: number;
+  tune: TuneSettings;
+  /** Recent step reports, oldest first (all ranks; the tuner picks what it needs). */
+  steps: StepPoint[];
+  events: RunEventPoint[];
+  decisions: DecisionRecord[];
+  /** Batch sizes that hit an OOM; the tuner never proposes one at or above the smallest. */
+  oomBatchSizes: number[];
+  host: HostReading | null;
+  gpus: GpuReading[] | null; // the run's GPUs when known, else every GPU on the host
+  process: ProcessTreeReading | null;
+}
