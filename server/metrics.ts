@@ -1,0 +1,62 @@
+// The one file that names every exported metric family (DESIGN §5): it wires
+// the families in server/metrics/ into one Registry of its own — never
+// prom-client's global one, so tests and several sidecars in one process stay
+// apart. Values are computed at scrape time from a MetricsSource; only the
+// step-duration histogram keeps state, fed at ingest.
+import { Registry } from 'prom-client';
+import type { StepPoint } from '../tuner/window.js';
+import { gpuFamilies } from './metrics/gpu.js';
+import { hostFamilies } from './metrics/host.js';
+import { registerProcessMetrics } from './metrics/process.js';
+import { createRenderer, wantsOpenMetrics, type Rendered } from './metrics/render.js';
+import { runFamilies } from './metrics/run.js';
+import { selfFamilies } from './metrics/self.js';
+import { readFrame, type MetricsSource, type ScrapeFrame } from './metrics/source.js';
+import { stepHistogram } from './metrics/steps.js';
+
+export type { MetricsSource, RunMetricsView, RunState } from './metrics/source.js';
+export { BOTTLENECK_KINDS } from './metrics/run.js';
+export { CLOCK_EVENT_REASONS } from './metrics/gpu.js';
+export { STEP_BUCKETS_S } from './metrics/steps.js';
+
+export interface Metrics {
+  registry: Registry;
+  /** Called at ingest with each accepted batch: feeds the step-duration histogram. */
+  observeSteps(run: { label: string }, steps: StepPoint[]): void;
+  /** The exposition for GET /metrics; OpenMetrics when `accept` asks for it. */
+  render(accept?: string): Promise<Rendered>;
+}
+
+export interface MetricsOptions {
+  /** The `version` label of trainpilot_build_info. */
+  version?: string;
+  /** prom-client's process_* and nodejs_* metrics (default true); the golden test leaves them out because their values vary. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  // One read of the source per render, shared by every family; a direct
+  // registry.metrics() (no render) reads the source per family instead.
+  let current: ScrapeFrame | undefined;
+  const frame = () => current ?? readFrame(source);
+
+  for (const family of [
+    ...selfFamilies(frame, opts.version ?? 'unknown'),
+    ...hostFamilies(frame),
+    ...gpuFamilies(frame),
+    ...runFamilies(frame),
+  ]) registry.registerMetric(family.asMetric());
+  const steps = stepHistogram(registry, frame);
+  if (opts.processMetrics ?? true) registerProcessMetrics(registry);
+
+  const renderer = createRenderer(registry, {
+    begin: () => { current = readFrame(source); },
+    end: () => { current = undefined; },
+  });
+  return {
+    registry,
+    observeSteps: (run, batch) => steps.observe(run.label, batch),
+    render: (accept) => renderer(wantsOpenMetrics(accept)),
+  };
+}

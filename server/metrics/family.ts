@@ -1,0 +1,44 @@
+// A metric family whose samples are computed when it is scraped, from whatever
+// the scrape frame holds. This is the Go client's "const metrics in a custom
+// Collector" pattern (node_exporter: prometheus.MustNewConstMetric in Update),
+// registered in a prom-client Registry: the registry only calls get(), so a
+// series that is no longer computed simply disappears — no label sets to reset
+// or forget (contrast Gauge.reset(), which leaves a 0 on unlabelled gauges).
+import type { Metric } from 'prom-client';
+
+export type FamilyType = 'gauge' | 'counter';
+export type Labels = Record<string, string>;
+export type Emit = (labels: Labels, value: number | null | undefined) => void;
+
+interface FamilyValue {
+  labels: Labels;
+  value: number;
+}
+
+export class ScrapeFamily {
+  constructor(
+    /** prom-client's Registry rewrites `name` of counters while it renders OpenMetrics; see render.ts. */
+    public name: string,
+    readonly help: string,
+    readonly type: FamilyType,
+    private readonly collect: (emit: Emit) => void,
+  ) {
+    if (type === 'counter' && !name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
+    if (type !== 'counter' && name.endsWith('_total')) throw new Error(`${type} ${name} must not end in _total`);
+  }
+
+  /** Called by Registry.metrics() and Registry.getMetricsAsJSON(). Null values are left out (unknown, not zero). */
+  get(): { name: string; help: string; type: FamilyType; values: FamilyValue[]; aggregator: 'sum' } {
+    const values: FamilyValue[] = [];
+    this.collect((labels, value) => {
+      if (value === null || value === undefined || Number.isNaN(value)) return;
+      values.push({ labels, value });
+    });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' };
+  }
+
+  /** The Registry's TypeScript signature names prom-client's own classes; it only ever calls get(). */
+  asMetric(): Metric {
+    return this as unknown as Metric;
+  }
+}

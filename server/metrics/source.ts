@@ -1,0 +1,43 @@
+// What the metrics read, and from whom: the sampler's latest tick and the
+// store's live runs. server/metrics.ts re-exports these for the server.
+import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
+import type { RunConfig, StepPoint } from '../../tuner/window.js';
+
+export type RunState = 'running' | 'finished' | 'failed' | 'exited';
+export const RUN_STATES: readonly RunState[] = ['running', 'finished', 'failed', 'exited'];
+
+export interface RunMetricsView {
+  id: string;
+  /** The `run` label value: the run name, made unique among live runs by the store. */
+  label: string;
+  state: RunState;
+  config: RunConfig;
+  stepsTotal: number;
+  samplesTotal: number;
+  /** The last ≤ 256 step reports, for the window ratios. */
+  recentSteps: StepPoint[];
+  lastLoss: number | null;
+  /** The current bottleneck kind, null until known. */
+  bottleneck: string | null;
+  process: ProcessTreeReading | null;
+  decisions: Array<{ knob: string; action: string; count: number }>;
+}
+
+export interface MetricsSource {
+  /** The latest sampler tick. */
+  snapshot(): Snapshot | undefined;
+  gpuInventory(): GpuInventory | undefined;
+  /** Live runs and runs that ended less than 5 minutes ago; a run left out has its series removed. */
+  runs(): RunMetricsView[];
+}
+
+/** Everything one scrape reads, read once so every family sees the same state. */
+export interface ScrapeFrame {
+  snapshot: Snapshot | undefined;
+  inventory: GpuInventory | undefined;
+  runs: RunMetricsView[];
+}
+
+export function readFrame(source: MetricsSource): ScrapeFrame {
+  return { snapshot: source.snapshot(), inventory: source.gpuInventory(), runs: source.runs() };
+}

@@ -1,0 +1,108 @@
+// /metrics for a fixed state: golden file, promtool lint, series lifecycle, OpenMetrics.
+import { readFile, writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics.js';
+import { fixtureSnapshot, fixtureSource, fixtureSteps } from './helpers/prometheus-state.js';
+import { runTool, skipWithout } from './helpers/prometheus-tools.js';
+
+const GOLDEN = new URL('./golden/metrics.txt', import.meta.url);
+
+async function goldenBody(): Promise<string> {
+  const { source, views, steps } = fixtureSource(1, 300);
+  const metrics = createMetrics(source, { version: '0.1.0', processMetrics: false });
+  metrics.observeSteps(views[0], steps[0]);
+  return (await metrics.render()).body;
+}
+
+describe('/metrics golden', () => {
+  it('matches test/golden/metrics.txt for the 8-GPU fixture and one run (UPDATE_GOLDEN=1 rewrites)', async () => {
+    const body = await goldenBody();
+    if (process.env.UPDATE_GOLDEN === '1') await writeFile(GOLDEN, body);
+    expect(body).toBe(await readFile(GOLDEN, 'utf8'));
+  });
+
+  it('has a series for every GPU of the capture, in base units', async () => {
+    const body = await goldenBody();
+    expect(body).toContain('trainpilot_gpu_memory_total_bytes{gpu="7",uuid="GPU-1d955959-c95b-4f40-2cac-100d3006ffe2"} 34089205760');
+    expect(body).toContain('trainpilot_gpu_sm_clock_hertz{gpu="0",uuid="GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e"} 1410000000');
+    expect(body).toContain('trainpilot_gpu_clock_event_active{gpu="3",uuid="GPU-3181eb56-505c-8214-ba05-c132f68f89b8",reason="sw_power_cap"} 1');
+    expect(body).toContain('trainpilot_run_step_duration_seconds_count{run="resnet50-a"} 300');
+    expect(body.match(/^trainpilot_gpu_utilization_ratio\{/gm)).toHaveLength(8);
+  });
+});
+
+describe.skipIf(skipWithout('promtool'))('promtool check metrics', () => {
+  it('passes on the golden exposition', async () => {
+    const r = await runTool('promtool', ['check', 'metrics'], await goldenBody());
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it('passes with the process metrics included (prom-client defaults that fail the lint are left out)', async () => {
+    const { source } = fixtureSource(3, 50);
+    const body = (await createMetrics(source).render()).body;
+    expect(body).toContain('process_cpu_seconds_total');
+    expect(body).not.toMatch(/^nodejs_active_\w+_total/m);
+    const r = await runTool('promtool', ['check', 'metrics'], body);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('series lifecycle', () => {
+  it('drops every series of a run the source stops listing, histogram included', async () => {
+    const snapshot = fixtureSnapshot();
+    const a = fixtureSteps(1, 20);
+    const views: RunMetricsView[] = [];
+    const source: MetricsSource = { snapshot: () => snapshot, gpuInventory: () => undefined, runs: () => views };
+    const metrics = createMetrics(source, { processMetrics: false });
+    const run = (label: string): RunMetricsView => ({
+      id: label, label, state: 'running', config: { batch_size: 8, learning_rate: 0.1, num_workers: 0, grad_accum_steps: 1 },
+      stepsTotal: a.length, samplesTotal: 1280, recentSteps: a, lastLoss: 1, bottleneck: null, process: null,
+      decisions: [{ knob: 'batch_size', action: 'increase', count: 1 }],
+    });
+    views.push(run('keep'), run('gone'));
+    metrics.observeSteps(views[0], a);
+    metrics.observeSteps(views[1], a);
+    const before = (await metrics.render()).body;
+    expect(before).toContain('trainpilot_run_step_duration_seconds_count{run="gone"} 20');
+    expect(before).toContain('trainpilot_tuner_decisions_total{run="gone",knob="batch_size",action="increase"} 1');
+    views.splice(1, 1);
+    const after = (await metrics.render()).body;
+    expect(after).not.toContain('run="gone"');
+    expect(after).toContain('trainpilot_run_step_duration_seconds_count{run="keep"} 20');
+  });
+
+  it('leaves out what the source does not know (null readings, no host, no GPUs)', async () => {
+    const snapshot = fixtureSnapshot();
+    snapshot.gpus![2].powerDrawWatts = null;
+    snapshot.host = null;
+    const metrics = createMetrics({ snapshot: () => snapshot, gpuInventory: () => undefined, runs: () => [] }, { processMetrics: false });
+    const body = (await metrics.render()).body;
+    expect(body.match(/^trainpilot_gpu_power_draw_watts\{/gm)).toHaveLength(7);
+    expect(body).not.toMatch(/^trainpilot_host_/m);
+    expect(body).toContain('trainpilot_runs{state="running"} 0');
+    const empty = createMetrics({ snapshot: () => undefined, gpuInventory: () => undefined, runs: () => [] }, { processMetrics: false });
+    expect((await empty.render()).body).not.toMatch(/^trainpilot_(gpu|host|collector)_\w+[{ ]/m);
+  });
+});
+
+describe('OpenMetrics', () => {
+  it('answers OpenMetrics when Accept asks, and plain text after it with counters still named _total', async () => {
+    const { source, views, steps } = fixtureSource(1, 10);
+    const metrics = createMetrics(source, { processMetrics: false });
+    metrics.observeSteps(views[0], steps[0]);
+    const prometheusAccept = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
+    const om = await metrics.render(prometheusAccept);
+    expect(om.contentType).toMatch(/^application\/openmetrics-text; version=1\.0\.0/);
+    expect(om.body.endsWith('# EOF\n')).toBe(true);
+    expect(om.body).toContain('# TYPE trainpilot_run_steps counter');
+    expect(om.body).toContain('trainpilot_run_steps_total{run="resnet50-a"} 10');
+    const text = await metrics.render('text/plain');
+    expect(text.contentType).toMatch(/^text\/plain; version=0\.0\.4/);
+    expect(text.body).toContain('# TYPE trainpilot_run_steps_total counter');
+    expect(text.body).not.toContain('# EOF');
+    const refused = await metrics.render('application/openmetrics-text;q=0, text/plain');
+    expect(refused.contentType).toMatch(/^text\/plain/);
+  });
+});
