@@ -1,0 +1,66 @@
+// buildApp(deps) returns the Fastify app without listening, so tests use app.inject().
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { authPlugin } from './auth.js';
+import { errorHandling } from './error-handler.js';
+import { configRoutes } from './routes/config.js';
+import { healthRoutes } from './routes/health.js';
+import { hostRoutes, type HostView } from './routes/host.js';
+import { metricsRoutes, type MetricsRenderer } from './routes/metrics.js';
+import { runRoutes } from './routes/runs.js';
+import { stepRoutes } from './routes/steps.js';
+import type { Store } from './store/store.js';
+
+export interface AppDeps {
+  store: Store;
+  version: string;
+  /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
+  token?: string | null;
+  metrics?: MetricsRenderer;
+  host?: () => HostView;
+  /** Readiness beyond the store being open (collectors started). */
+  ready?: () => { ready: boolean; reason?: string };
+  logger?: boolean;
+  /** Largest request body in bytes (413 above it). */
+  bodyLimit?: number;
+}
+
+export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    // secure-json-parse rejects __proto__ and constructor.prototype keys with a 400.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  // TypeBox validates bodies as sent (no coercion: "64" is not a batch size); query and params are converted.
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  // The API speaks JSON only: anything else is a 415, not a string body that fails validation.
+  app.removeContentTypeParser('text/plain');
+
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'trainpilot', version: deps.version, description: 'Sidecar API: runs, step reports, events, config long-poll, decisions, series, host.' },
+      components: deps.token ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
+      security: deps.token ? [{ bearer: [] }] : [],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(errorHandling);
+  if (deps.token) await app.register(authPlugin, { token: deps.token });
+
+  await app.register(healthRoutes, { store: deps.store, ready: deps.ready });
+  await app.register(metricsRoutes, { metrics: deps.metrics });
+  await app.register(hostRoutes, { host: deps.host });
+  await app.register(runRoutes, { store: deps.store });
+  await app.register(stepRoutes, { store: deps.store });
+  await app.register(configRoutes, { store: deps.store });
+  return app;
+}

@@ -1,0 +1,80 @@
+// Turns validated request bodies into store inputs: defaults, and the checks a schema can't say
+// (relations between fields). Each failure names the field.
+import type { LrScaling, Optimizer, RunConfig, StepPoint, TuneSettings } from '../tuner/window.js';
+import { badRequest } from './errors.js';
+import type { ConfigInput, TuneInput } from './schemas/runs.js';
+import type { StepReportInput } from './schemas/steps.js';
+
+export const DEFAULT_TUNE: TuneSettings = {
+  mode: 'auto',
+  knobs: ['batch_size', 'learning_rate', 'num_workers'],
+  optimizer: 'other',
+  lr_scaling: 'auto',
+  keep_global_batch: false,
+  bounds: {},
+};
+
+export function toConfig(c: ConfigInput): RunConfig {
+  const out: RunConfig = {
+    batch_size: c.batch_size,
+    learning_rate: c.learning_rate,
+    num_workers: c.num_workers,
+    grad_accum_steps: c.grad_accum_steps ?? 1,
+  };
+  if (c.lr_warmup_steps !== undefined) out.lr_warmup_steps = c.lr_warmup_steps;
+  return out;
+}
+
+export function toTune(t: TuneInput | undefined, base: TuneSettings = DEFAULT_TUNE): TuneSettings {
+  const tune: TuneSettings = {
+    mode: t?.mode ?? base.mode,
+    knobs: t?.knobs ?? base.knobs,
+    optimizer: (t?.optimizer as Optimizer | undefined) ?? base.optimizer,
+    lr_scaling: (t?.lr_scaling as LrScaling | undefined) ?? base.lr_scaling,
+    keep_global_batch: t?.keep_global_batch ?? base.keep_global_batch,
+    bounds: t?.bounds ?? base.bounds,
+  };
+  for (const [knob, b] of Object.entries(tune.bounds)) {
+    if (b && b.min > b.max) throw badRequest(`tune.bounds.${knob}: min ${b.min} is greater than max ${b.max}`);
+  }
+  return tune;
+}
+
+/** A config must sit inside the run's bounds, or the tuner would start outside them. */
+export function checkConfigInBounds(config: RunConfig, tune: TuneSettings, field = 'config'): void {
+  for (const knob of ['batch_size', 'num_workers', 'learning_rate'] as const) {
+    const b = tune.bounds[knob];
+    const v = config[knob];
+    if (b && (v < b.min || v > b.max)) {
+      throw badRequest(`${field}.${knob}: ${v} is outside tune.bounds.${knob} [${b.min}, ${b.max}]`);
+    }
+  }
+}
+
+export function toStepPoints(reports: StepReportInput[], now: number): Array<Omit<StepPoint, 'configVersion'> & { configVersion: number | null }> {
+  return reports.map((r, i) => {
+    if (r.data_wait_s > r.duration_s) {
+      throw badRequest(`steps[${i}].data_wait_s: ${r.data_wait_s} is greater than duration_s ${r.duration_s}`);
+    }
+    const worldSize = r.world_size ?? 1;
+    const rank = r.rank ?? 0;
+    if (rank >= worldSize) throw badRequest(`steps[${i}].rank: ${rank} must be below world_size ${worldSize}`);
+    if (r.grad_sq_norm_small !== undefined && r.grad_sq_norm === undefined) {
+      throw badRequest(`steps[${i}].grad_sq_norm: required when grad_sq_norm_small is given`);
+    }
+    return {
+      step: r.step,
+      ts: r.ts ?? now,
+      durationS: r.duration_s,
+      dataWaitS: r.data_wait_s,
+      samples: r.samples,
+      loss: r.loss ?? null,
+      memPeakBytes: r.mem_peak_bytes ?? null,
+      gradSqNorm: r.grad_sq_norm ?? null,
+      gradSqNormSmall: r.grad_sq_norm_small ?? null,
+      rank,
+      worldSize,
+      configVersion: r.config_version ?? null,
+    };
+  });
+}

@@ -1,0 +1,85 @@
+// The JSON shapes the API answers with, built from store records.
+import type { DecisionRecord, StepPoint } from '../tuner/window.js';
+import type { Store } from './store/store.js';
+import type { ConfigVersionRecord, RunRecord } from './store/runs.js';
+
+/** Steps of the recent window used for a run's summary figures. */
+const SUMMARY_WINDOW = 64;
+
+const median = (xs: number[]): number | null => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** Throughput of the job as a whole: rank-0 steps, scaled by world size (each rank does its share). */
+export function windowThroughput(steps: StepPoint[]): { samplesPerSecond: number | null; dataWaitRatio: number | null; durationP50: number | null } {
+  const r0 = steps.filter((s) => s.rank === 0).slice(-SUMMARY_WINDOW);
+  const dur = r0.reduce((a, s) => a + s.durationS, 0);
+  if (r0.length === 0 || dur <= 0) return { samplesPerSecond: null, dataWaitRatio: null, durationP50: median(r0.map((s) => s.durationS)) };
+  const samples = r0.reduce((a, s) => a + s.samples * s.worldSize, 0);
+  const wait = r0.reduce((a, s) => a + s.dataWaitS, 0);
+  return { samplesPerSecond: samples / dur, dataWaitRatio: wait / dur, durationP50: median(r0.map((s) => s.durationS)) };
+}
+
+export function runView(store: Store, run: RunRecord) {
+  const live = store.live(run);
+  const t = windowThroughput(live.recent);
+  let decisions = 0;
+  for (const n of live.decisionCounts.values()) decisions += n;
+  return {
+    id: run.id,
+    name: run.name,
+    label: store.label(run),
+    pid: run.pid,
+    state: run.state,
+    created_at: run.createdAt,
+    ended_at: run.endedAt,
+    config: run.config as Record<string, unknown> | null,
+    config_version: run.configVersion,
+    applied_version: run.appliedVersion,
+    tune: run.tune as unknown as { mode: string; knobs: string[]; optimizer: string; lr_scaling: string; keep_global_batch: boolean; bounds: Record<string, unknown> },
+    bottleneck: live.status ? { kind: live.status.bottleneck, evidence: live.status.evidence } : null,
+    advice: live.status?.advice ?? [],
+    summary: {
+      steps: live.stepsTotal,
+      samples: live.samplesTotal,
+      samples_per_second: t.samplesPerSecond,
+      step_duration_seconds_p50: t.durationP50,
+      data_wait_ratio: t.dataWaitRatio,
+      last_loss: live.lastLoss,
+      last_step_ts: live.lastStepTs,
+      decisions,
+    },
+  };
+}
+
+export function configView(run: RunRecord, v: ConfigVersionRecord | undefined) {
+  return {
+    run_id: run.id,
+    config_version: run.configVersion,
+    config: run.config as Record<string, unknown> | null,
+    reason: v?.reason ?? 'no config yet: the job has not said what it runs with',
+    source: v?.source ?? 'none',
+    decision_id: v?.decisionId ?? null,
+    state: run.state,
+  };
+}
+
+export function stepView(s: StepPoint) {
+  return {
+    step: s.step, ts: s.ts, duration_s: s.durationS, data_wait_s: s.dataWaitS, samples: s.samples, loss: s.loss,
+    mem_peak_bytes: s.memPeakBytes, grad_sq_norm: s.gradSqNorm, grad_sq_norm_small: s.gradSqNormSmall,
+    rank: s.rank, world_size: s.worldSize, config_version: s.configVersion,
+  };
+}
+
+export function decisionView(d: DecisionRecord) {
+  return {
+    id: d.id, ts: d.ts, step: d.step, knob: d.knob, action: d.action, reason: d.reason,
+    evidence: d.evidence as Record<string, unknown>, config_before: d.configBefore as unknown as Record<string, unknown>,
+    config_after: d.configAfter as unknown as Record<string, unknown>, advice: d.advice as unknown as Array<Record<string, unknown>>,
+    recommend_only: d.recommendOnly, config_version: d.configVersion, outcome: d.outcome as unknown as Record<string, unknown>,
+  };
+}

@@ -1,0 +1,107 @@
+import { Type, type Static } from 'typebox';
+import { FreeObject, UnixSeconds } from './common.js';
+
+export const Config = Type.Object(
+  {
+    batch_size: Type.Integer({ minimum: 1, maximum: 1 << 20 }),
+    learning_rate: Type.Number({ exclusiveMinimum: 0, maximum: 1000 }),
+    num_workers: Type.Integer({ minimum: 0, maximum: 1024 }),
+    grad_accum_steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+    lr_warmup_steps: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+  },
+  { additionalProperties: false },
+);
+export type ConfigInput = Static<typeof Config>;
+
+const Bound = (min: number, max: number, integer: boolean) =>
+  Type.Object(
+    integer
+      ? { min: Type.Integer({ minimum: min, maximum: max }), max: Type.Integer({ minimum: min, maximum: max }) }
+      : { min: Type.Number({ exclusiveMinimum: min, maximum: max }), max: Type.Number({ exclusiveMinimum: min, maximum: max }) },
+    { additionalProperties: false },
+  );
+
+export const Knob = Type.Union([Type.Literal('batch_size'), Type.Literal('learning_rate'), Type.Literal('num_workers')]);
+
+export const Tune = Type.Object(
+  {
+    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('advise'), Type.Literal('off')])),
+    knobs: Type.Optional(Type.Array(Knob, { maxItems: 3, uniqueItems: true })),
+    optimizer: Type.Optional(
+      Type.Union(['sgd', 'adam', 'adamw', 'lamb', 'lars', 'other'].map((o) => Type.Literal(o))),
+    ),
+    lr_scaling: Type.Optional(Type.Union(['auto', 'linear', 'sqrt', 'none'].map((o) => Type.Literal(o)))),
+    keep_global_batch: Type.Optional(Type.Boolean()),
+    bounds: Type.Optional(
+      Type.Object(
+        {
+          batch_size: Type.Optional(Bound(1, 1 << 20, true)),
+          num_workers: Type.Optional(Bound(0, 1024, true)),
+          learning_rate: Type.Optional(Bound(0, 1000, false)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type TuneInput = Static<typeof Tune>;
+
+export const RegisterBody = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$', description: 'letters, digits and . _ : @ + - (1–128)' }),
+    pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
+    config: Type.Optional(Config),
+    tune: Type.Optional(Tune),
+  },
+  { additionalProperties: false },
+);
+export type RegisterInput = Static<typeof RegisterBody>;
+
+export const SetConfigBody = Type.Object(
+  {
+    config: Config,
+    tune: Type.Optional(Tune),
+    expected_version: Type.Optional(Type.Integer({ minimum: 0, description: '409 unless the run is at this version' })),
+    reason: Type.Optional(Type.String({ maxLength: 500 })),
+  },
+  { additionalProperties: false },
+);
+
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export const TuneView = Type.Object({
+  mode: Type.String(), knobs: Type.Array(Type.String()), optimizer: Type.String(), lr_scaling: Type.String(),
+  keep_global_batch: Type.Boolean(), bounds: FreeObject,
+});
+
+export const AdviceView = Type.Object({ code: Type.String(), title: Type.String(), why: Type.String() });
+
+export const RunView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    label: Type.String({ description: 'the value of the `run` label on its metrics' }),
+    pid: Type.Union([Type.Integer(), Type.Null()]),
+    state: Type.String(),
+    created_at: UnixSeconds,
+    ended_at: Type.Union([Type.Number(), Type.Null()]),
+    config: Type.Union([FreeObject, Type.Null()]),
+    config_version: Type.Integer(),
+    applied_version: Type.Integer(),
+    tune: TuneView,
+    bottleneck: Type.Union([Type.Object({ kind: Type.String(), evidence: FreeObject }), Type.Null()]),
+    advice: Type.Array(AdviceView),
+    summary: Type.Object({
+      steps: Type.Integer(),
+      samples: Type.Number(),
+      samples_per_second: NullableNumber,
+      step_duration_seconds_p50: NullableNumber,
+      data_wait_ratio: NullableNumber,
+      last_loss: NullableNumber,
+      last_step_ts: NullableNumber,
+      decisions: Type.Integer(),
+    }),
+  },
+  { $id: 'Run' },
+);

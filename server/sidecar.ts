@@ -1,0 +1,97 @@
+// The sidecar's composition: store, collectors, tuner, metrics and the HTTP app, started and
+// stopped together. `trainpilot serve` and `trainpilot run` (in-process sidecar) both use it.
+import Fastify, { type FastifyInstance } from 'fastify';
+import { createSampler, type Sampler } from '../collectors/sampler.js';
+import { createTunerLoop } from '../tuner/loop.js';
+import { buildApp } from './app.js';
+import type { ServeOptions } from './cli/serve-options.js';
+import { errorHandling } from './error-handler.js';
+import { createMetrics } from './metrics.js';
+import { ENDED_RUN_KEEP_S, metricsSource } from './metrics-source.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { openStore, type Store } from './store/store.js';
+import { VERSION } from './version.js';
+
+/** Retention runs at start and then this often. */
+const RETENTION_EVERY_S = 600;
+
+export interface Sidecar {
+  app: FastifyInstance;
+  store: Store;
+  sampler: Sampler;
+  /** The API's address once listening, e.g. http://127.0.0.1:9477. */
+  url: string;
+  metricsUrl: string | null;
+  close(): Promise<void>;
+}
+
+export async function startSidecar(opts: ServeOptions): Promise<Sidecar> {
+  const store = openStore({ path: opts.db });
+  const sampler = createSampler({
+    intervalS: opts.intervalS,
+    gpu: opts.gpu,
+    nvidiaSmiPath: opts.nvidiaSmi,
+    watchedRuns: () => store.activeRuns().filter((r) => r.pid !== null).map((r) => ({ runId: r.id, pid: r.pid! })),
+    onSnapshot: (s) => store.recordSnapshot(s),
+    onProcessExit: (runId, pid) => store.processExited(runId, pid),
+  });
+  const metrics = createMetrics(metricsSource(store, () => sampler.inventory().gpu ?? undefined), { version: VERSION });
+  store.on((e) => {
+    if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
+  });
+  const tuner = createTunerLoop({ intervalS: opts.intervalS, ports: store });
+  let started = false;
+
+  const logger = opts.log === 'silent' ? false : { level: opts.log } as unknown as boolean;
+  const app = await buildApp({
+    store,
+    version: VERSION,
+    token: opts.token,
+    metrics,
+    logger,
+    host: () => ({ snapshot: sampler.latest() ?? null, health: sampler.health(), inventory: sampler.inventory() }),
+    ready: () => (started ? { ready: true } : { ready: false, reason: 'collectors starting' }),
+  });
+
+  let metricsApp: FastifyInstance | null = null;
+  if (opts.metricsListen) {
+    metricsApp = Fastify({ logger: false });
+    await metricsApp.register(errorHandling);
+    metricsApp.get('/healthz', async () => ({ status: 'ok' }));
+    await metricsApp.register(metricsRoutes, { metrics });
+  }
+
+  const housekeeping = () => {
+    store.applyRetention(opts.retentionS);
+    store.forgetEnded(ENDED_RUN_KEEP_S + 60);
+  };
+  housekeeping();
+  const timer = setInterval(housekeeping, RETENTION_EVERY_S * 1000);
+  timer.unref();
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(timer);
+      tuner.stop();
+      // Close the listeners first (drain in-flight requests, wake long-polls), then the rest.
+      store.releasePolls();
+      await Promise.allSettled([app.close(), metricsApp?.close()]);
+      await sampler.stop();
+      store.close();
+    })());
+
+  try {
+    await sampler.start();
+    started = true;
+    tuner.start();
+    const address = await app.listen({ host: opts.host, port: opts.port });
+    const metricsUrl = metricsApp && opts.metricsListen
+      ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })
+      : null;
+    return { app, store, sampler, url: address, metricsUrl, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}

@@ -1,0 +1,79 @@
+// Run events (oom, epoch_end, config_applied, finished, …) and the tuner's decisions.
+import type { Database } from 'better-sqlite3';
+import type { Decision, DecisionOutcome, DecisionRecord, RunEventKind, RunEventPoint } from '../../tuner/window.js';
+
+export function createEventsRepo(db: Database) {
+  const insertEvent = db.prepare(`INSERT INTO events (run_id, ts, kind, step, data) VALUES (?, ?, ?, ?, ?)`);
+  const selectEvents = db.prepare(
+    `SELECT * FROM (SELECT * FROM events WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+  );
+  const oomSizes = db.prepare(
+    `SELECT DISTINCT CAST(json_extract(data, '$.batch_size') AS INTEGER) AS b FROM events
+     WHERE run_id = ? AND kind = 'oom' AND json_extract(data, '$.batch_size') IS NOT NULL`,
+  );
+  const insertDecision = db.prepare(
+    `INSERT INTO decisions (run_id, ts, step, knob, action, reason, evidence, config_before, config_after, advice,
+       recommend_only, config_version, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const selectDecisions = db.prepare(
+    `SELECT * FROM (SELECT * FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
+  );
+  const updateOutcome = db.prepare(`UPDATE decisions SET outcome = ? WHERE run_id = ? AND id = ?`);
+  const countDecisions = db.prepare(
+    `SELECT knob, action, count(*) AS n FROM decisions WHERE run_id = ? GROUP BY knob, action`,
+  );
+
+  const toEvent = (r: Record<string, unknown>): RunEventPoint => ({
+    ts: r.ts as number,
+    kind: r.kind as RunEventKind,
+    step: r.step as number | null,
+    data: JSON.parse(r.data as string) as Record<string, unknown>,
+  });
+  const toDecision = (r: Record<string, unknown>): DecisionRecord => ({
+    id: r.id as number,
+    ts: r.ts as number,
+    step: r.step as number | null,
+    knob: r.knob as DecisionRecord['knob'],
+    action: r.action as DecisionRecord['action'],
+    reason: r.reason as string,
+    evidence: JSON.parse(r.evidence as string),
+    configBefore: JSON.parse(r.config_before as string),
+    configAfter: JSON.parse(r.config_after as string),
+    advice: JSON.parse(r.advice as string),
+    recommendOnly: r.recommend_only === 1,
+    configVersion: r.config_version as number | null,
+    outcome: JSON.parse(r.outcome as string) as DecisionOutcome,
+  });
+
+  return {
+    addEvent(runId: string, e: RunEventPoint): void {
+      insertEvent.run(runId, e.ts, e.kind, e.step, JSON.stringify(e.data));
+    },
+    events(runId: string, limit: number): RunEventPoint[] {
+      return (selectEvents.all(runId, limit) as Record<string, unknown>[]).map(toEvent);
+    },
+    oomBatchSizes(runId: string): number[] {
+      return (oomSizes.all(runId) as Array<{ b: number }>).map((r) => r.b).filter((b) => b > 0);
+    },
+    addDecision(runId: string, d: Decision, ts: number, step: number | null, configVersion: number | null): number {
+      const outcome: DecisionOutcome = { status: 'pending' };
+      const r = insertDecision.run(
+        runId, ts, step, d.knob, d.action, d.reason, JSON.stringify(d.evidence), JSON.stringify(d.configBefore),
+        JSON.stringify(d.configAfter), JSON.stringify(d.advice), d.recommendOnly ? 1 : 0, configVersion,
+        JSON.stringify(outcome),
+      );
+      return Number(r.lastInsertRowid);
+    },
+    decisions(runId: string, limit: number): DecisionRecord[] {
+      return (selectDecisions.all(runId, limit) as Record<string, unknown>[]).map(toDecision);
+    },
+    setOutcome(runId: string, id: number, outcome: DecisionOutcome): boolean {
+      return updateOutcome.run(JSON.stringify(outcome), runId, id).changes > 0;
+    },
+    decisionCounts(runId: string): Array<{ knob: string; action: string; n: number }> {
+      return countDecisions.all(runId) as Array<{ knob: string; action: string; n: number }>;
+    },
+  };
+}
+
+export type EventsRepo = ReturnType<typeof createEventsRepo>;

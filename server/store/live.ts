@@ -1,0 +1,54 @@
+// In-memory state of live runs: what metrics and the tuner need every second without SQL.
+import type { ProcessTreeReading } from '../../collectors/readings.js';
+import type { Advice, StepPoint } from '../../tuner/window.js';
+
+/** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
+export const RECENT_STEPS = 512;
+
+export interface RunStatus {
+  bottleneck: string;
+  evidence: Record<string, unknown>;
+  advice: Advice[];
+}
+
+export interface LiveRun {
+  recent: StepPoint[];
+  stepsTotal: number;
+  samplesTotal: number;
+  lastLoss: number | null;
+  lastStepTs: number | null;
+  status: RunStatus | null;
+  process: ProcessTreeReading | null;
+  decisionCounts: Map<string, number>; // `${knob}\u0000${action}` → count
+}
+
+export function newLiveRun(): LiveRun {
+  return {
+    recent: [],
+    stepsTotal: 0,
+    samplesTotal: 0,
+    lastLoss: null,
+    lastStepTs: null,
+    status: null,
+    process: null,
+    decisionCounts: new Map(),
+  };
+}
+
+/** Adds steps to a live run, keeping the recent window in step order and bounded. */
+export function addLiveSteps(live: LiveRun, steps: StepPoint[]): void {
+  let outOfOrder = false;
+  const last = live.recent.at(-1);
+  let prev = last ? last.step : -Infinity;
+  for (const s of steps) {
+    if (s.step < prev) outOfOrder = true;
+    prev = s.step;
+    live.recent.push(s);
+    live.stepsTotal += 1;
+    live.samplesTotal += s.samples;
+    if (s.loss !== null) live.lastLoss = s.loss;
+    if (live.lastStepTs === null || s.ts > live.lastStepTs) live.lastStepTs = s.ts;
+  }
+  if (outOfOrder) live.recent.sort((a, b) => a.step - b.step || a.rank - b.rank);
+  if (live.recent.length > RECENT_STEPS) live.recent.splice(0, live.recent.length - RECENT_STEPS);
+}

@@ -1,0 +1,145 @@
+// Runs and their versioned configs.
+import type { Database } from 'better-sqlite3';
+import { randomBytes } from 'node:crypto';
+import type { RunConfig, TuneSettings } from '../../tuner/window.js';
+
+export type RunState = 'running' | 'finished' | 'failed' | 'exited';
+
+export interface RunRecord {
+  id: string;
+  name: string;
+  pid: number | null;
+  createdAt: number;
+  endedAt: number | null;
+  state: RunState;
+  tune: TuneSettings;
+  config: RunConfig | null; // null until the job says what it runs with (a watch-only run)
+  configVersion: number; // 0 while config is null
+  appliedVersion: number;
+}
+
+export interface ConfigVersionRecord {
+  version: number;
+  config: RunConfig;
+  createdAt: number;
+  source: 'initial' | 'tuner' | 'user' | 'client';
+  reason: string;
+  decisionId: number | null;
+  appliedAt: number | null;
+  appliedStep: number | null;
+}
+
+interface RunRow {
+  id: string; name: string; pid: number | null; created_at: number; ended_at: number | null;
+  state: RunState; tune: string; config_version: number; applied_version: number; config: string | null;
+}
+
+/** Short, unguessable-enough, URL-safe run ids: time-ordered prefix plus randomness. */
+export function newRunId(now: number): string {
+  return `r${Math.floor(now).toString(36)}${randomBytes(5).toString('hex')}`;
+}
+
+export function createRunsRepo(db: Database) {
+  const insertRun = db.prepare(
+    `INSERT INTO runs (id, name, pid, created_at, ended_at, state, tune, config_version, applied_version)
+     VALUES (@id, @name, @pid, @created_at, NULL, 'running', @tune, @config_version, @applied_version)`,
+  );
+  const selectRun = db.prepare(
+    `SELECT r.*, c.config AS config FROM runs r
+     LEFT JOIN config_versions c ON c.run_id = r.id AND c.version = r.config_version WHERE r.id = ?`,
+  );
+  const selectRuns = db.prepare(
+    `SELECT r.*, c.config AS config FROM runs r
+     LEFT JOIN config_versions c ON c.run_id = r.id AND c.version = r.config_version
+     ORDER BY r.created_at DESC LIMIT ?`,
+  );
+  const selectActive = db.prepare(
+    `SELECT r.*, c.config AS config FROM runs r
+     LEFT JOIN config_versions c ON c.run_id = r.id AND c.version = r.config_version WHERE r.state = 'running'`,
+  );
+  const insertVersion = db.prepare(
+    `INSERT INTO config_versions (run_id, version, config, created_at, source, reason, decision_id)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const bumpVersion = db.prepare(`UPDATE runs SET config_version = ? WHERE id = ?`);
+  const setTune = db.prepare(`UPDATE runs SET tune = ? WHERE id = ?`);
+  const markApplied = db.prepare(
+    `UPDATE config_versions SET applied_at = ?, applied_step = ? WHERE run_id = ? AND version = ? AND applied_at IS NULL`,
+  );
+  const setApplied = db.prepare(`UPDATE runs SET applied_version = max(applied_version, ?) WHERE id = ?`);
+  const endRun = db.prepare(`UPDATE runs SET state = ?, ended_at = ? WHERE id = ? AND state = 'running'`);
+  const selectVersions = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? ORDER BY version`);
+  const selectVersion = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? AND version = ?`);
+
+  const toRun = (r: RunRow): RunRecord => ({
+    id: r.id,
+    name: r.name,
+    pid: r.pid,
+    createdAt: r.created_at,
+    endedAt: r.ended_at,
+    state: r.state,
+    tune: JSON.parse(r.tune) as TuneSettings,
+    config: r.config === null ? null : (JSON.parse(r.config) as RunConfig),
+    configVersion: r.config_version,
+    appliedVersion: r.applied_version,
+  });
+  const toVersion = (r: Record<string, unknown>): ConfigVersionRecord => ({
+    version: r.version as number,
+    config: JSON.parse(r.config as string) as RunConfig,
+    createdAt: r.created_at as number,
+    source: r.source as ConfigVersionRecord['source'],
+    reason: r.reason as string,
+    decisionId: r.decision_id as number | null,
+    appliedAt: r.applied_at as number | null,
+    appliedStep: r.applied_step as number | null,
+  });
+
+  return {
+    insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null }): void {
+      db.transaction(() => {
+        insertRun.run({
+          id: input.id, name: input.name, pid: input.pid, created_at: input.now, tune: JSON.stringify(input.tune),
+          config_version: input.config ? 1 : 0, applied_version: input.config ? 1 : 0,
+        });
+        if (input.config) {
+          insertVersion.run(input.id, 1, JSON.stringify(input.config), input.now, 'initial', 'registered', null);
+          markApplied.run(input.now, null, input.id, 1);
+        }
+      })();
+    },
+    get(id: string): RunRecord | undefined {
+      const row = selectRun.get(id) as RunRow | undefined;
+      return row && toRun(row);
+    },
+    list(limit: number): RunRecord[] {
+      return (selectRuns.all(limit) as RunRow[]).map(toRun);
+    },
+    active(): RunRecord[] {
+      return (selectActive.all() as RunRow[]).map(toRun);
+    },
+    /** Writes config version current+1; the caller holds the transaction and has checked the run. */
+    addVersion(runId: string, version: number, config: RunConfig, now: number, source: ConfigVersionRecord['source'], reason: string, decisionId: number | null): void {
+      insertVersion.run(runId, version, JSON.stringify(config), now, source, reason, decisionId);
+      bumpVersion.run(version, runId);
+    },
+    setTune(runId: string, tune: TuneSettings): void {
+      setTune.run(JSON.stringify(tune), runId);
+    },
+    markApplied(runId: string, version: number, now: number, step: number | null): void {
+      markApplied.run(now, step, runId, version);
+      setApplied.run(version, runId);
+    },
+    end(runId: string, state: Exclude<RunState, 'running'>, now: number): boolean {
+      return endRun.run(state, now, runId).changes > 0;
+    },
+    versions(runId: string): ConfigVersionRecord[] {
+      return (selectVersions.all(runId) as Record<string, unknown>[]).map(toVersion);
+    },
+    version(runId: string, version: number): ConfigVersionRecord | undefined {
+      const row = selectVersion.get(runId, version) as Record<string, unknown> | undefined;
+      return row && toVersion(row);
+    },
+  };
+}
+
+export type RunsRepo = ReturnType<typeof createRunsRepo>;

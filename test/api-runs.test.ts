@@ -1,0 +1,84 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GOOD_RUN, registerRun, testApp, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+beforeEach(async () => {
+  t = await testApp();
+});
+afterEach(async () => {
+  await t.close();
+});
+
+describe('runs', () => {
+  it('registers a run at config version 1 and reads it back', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/runs', payload: GOOD_RUN });
+    expect(res.statusCode).toBe(201);
+    const run = res.json();
+    expect(run).toMatchObject({ name: 'resnet50-a', pid: 12345, config_version: 1, state: 'running', config: GOOD_RUN.config });
+    expect(run.tune).toMatchObject({ mode: 'auto', optimizer: 'adam', bounds: GOOD_RUN.tune.bounds });
+
+    const one = await t.app.inject({ url: `/v1/runs/${run.id}` });
+    expect(one.statusCode).toBe(200);
+    expect(one.json()).toMatchObject({ id: run.id, label: 'resnet50-a', summary: { steps: 0, decisions: 0 } });
+
+    const list = await t.app.inject({ url: '/v1/runs' });
+    expect(list.json().runs.map((r: { id: string }) => r.id)).toEqual([run.id]);
+  });
+
+  it('fills tune defaults and accepts a watch-only run without config', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/v1/runs', payload: { name: 'watch-only', pid: 4242 } });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ config: null, config_version: 0, tune: { mode: 'auto', lr_scaling: 'auto' } });
+  });
+
+  it('gives two live runs with one name distinct metric labels', async () => {
+    const a = await registerRun(t.app);
+    const b = await registerRun(t.app);
+    const la = (await t.app.inject({ url: `/v1/runs/${a}` })).json().label;
+    const lb = (await t.app.inject({ url: `/v1/runs/${b}` })).json().label;
+    expect(la).toBe('resnet50-a');
+    expect(lb).not.toBe(la);
+  });
+
+  it('sets a config through PUT and answers 409 to a stale expected_version', async () => {
+    const id = await registerRun(t.app);
+    const put = await t.app.inject({
+      method: 'PUT', url: `/v1/runs/${id}/config`,
+      payload: { config: { ...GOOD_RUN.config, batch_size: 128 }, expected_version: 1 },
+    });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toMatchObject({ config_version: 2, config: { batch_size: 128 }, source: 'user' });
+    const stale = await t.app.inject({
+      method: 'PUT', url: `/v1/runs/${id}/config`,
+      payload: { config: { ...GOOD_RUN.config, batch_size: 256 }, expected_version: 1 },
+    });
+    expect(stale.statusCode).toBe(409);
+    expect(stale.json()).toMatchObject({ error: 'stale_config_version' });
+    expect(stale.json().message).toMatch(/version 2/);
+    expect((await t.app.inject({ url: `/v1/runs/${id}/config` })).json().config.batch_size).toBe(128);
+  });
+
+  it('lets a job attach its config to a watch-only run', async () => {
+    const id = await registerRun(t.app, { name: 'attached', pid: 99 });
+    const put = await t.app.inject({ method: 'PUT', url: `/v1/runs/${id}/config`, payload: { config: GOOD_RUN.config, tune: { mode: 'advise' } } });
+    expect(put.statusCode).toBe(200);
+    expect(put.json()).toMatchObject({ config_version: 1, source: 'client' });
+    expect((await t.app.inject({ url: `/v1/runs/${id}` })).json().tune.mode).toBe('advise');
+  });
+
+  it('serves the OpenAPI description of every route', async () => {
+    const res = await t.app.inject({ url: '/docs/json' });
+    expect(res.statusCode).toBe(200);
+    const paths = Object.keys(res.json().paths);
+    for (const p of ['/v1/runs', '/v1/runs/{id}', '/v1/runs/{id}/steps', '/v1/runs/{id}/events', '/v1/runs/{id}/config',
+      '/v1/runs/{id}/decisions', '/v1/runs/{id}/series', '/v1/host', '/healthz', '/readyz', '/metrics']) {
+      expect(paths).toContain(p);
+    }
+    expect((await t.app.inject({ url: '/docs' })).statusCode).toBeLessThan(400);
+  });
+
+  it('answers healthz and readyz', async () => {
+    expect((await t.app.inject({ url: '/healthz' })).json()).toEqual({ status: 'ok' });
+    expect((await t.app.inject({ url: '/readyz' })).statusCode).toBe(200);
+  });
+});

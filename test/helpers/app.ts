@@ -1,0 +1,63 @@
+// A real app over a real SQLite file in a temp dir, for app.inject() tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type AppDeps } from '../../server/app.js';
+import { openStore, type Store } from '../../server/store/store.js';
+
+export interface TestApp {
+  app: FastifyInstance;
+  store: Store;
+  dir: string;
+  close(): Promise<void>;
+}
+
+export async function testApp(extra: Partial<AppDeps> = {}, now?: () => number): Promise<TestApp> {
+  const dir = mkdtempSync(join(tmpdir(), 'trainpilot-test-'));
+  const store = openStore({ path: join(dir, 'store.db'), now });
+  const app = await buildApp({ store, version: 'test', ...extra });
+  await app.ready();
+  return {
+    app,
+    store,
+    dir,
+    async close() {
+      await app.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const GOOD_RUN = {
+  name: 'resnet50-a',
+  pid: 12345,
+  config: { batch_size: 64, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+  tune: {
+    mode: 'auto',
+    knobs: ['batch_size', 'learning_rate', 'num_workers'],
+    optimizer: 'adam',
+    lr_scaling: 'auto',
+    keep_global_batch: false,
+    bounds: { batch_size: { min: 8, max: 1024 }, num_workers: { min: 0, max: 16 } },
+  },
+};
+
+export async function registerRun(app: FastifyInstance, body: object = GOOD_RUN): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/v1/runs', payload: body });
+  if (res.statusCode !== 201) throw new Error(`register failed: ${res.statusCode} ${res.body}`);
+  return res.json().id as string;
+}
+
+export function steps(from: number, n: number, extra: object = {}) {
+  return Array.from({ length: n }, (_, i) => ({
+    step: from + i,
+    duration_s: 0.08 + (i % 7) * 0.001,
+    data_wait_s: 0.03,
+    samples: 64,
+    loss: 2 - (from + i) * 1e-4,
+    ts: 1764300000 + from + i,
+    ...extra,
+  }));
+}
