@@ -1,0 +1,112 @@
+// trainpilot / Run: one training run — throughput, step time, input wait, loss,
+// the knobs the tuner turns (its decisions as annotations), the bottleneck it
+// sees, and the run's GPUs and process tree.
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
+import {
+  DATASOURCE, INSTANCE, baseDashboard, datasourceVariable, flagTimeline, instanceVariable, labelVariable, panelIds, row, target, timeSeries,
+} from './common.js';
+
+const RUN = `${INSTANCE}, run="$run"`;
+const DECISIONS = `trainpilot_tuner_decisions_total{${RUN}}`;
+
+const quantile = (refId: string, q: number) => target(
+  refId,
+  `histogram_quantile(${q}, sum by (le) (rate(trainpilot_run_step_duration_seconds_bucket{${RUN}}[$__rate_interval])))`,
+  `p${Math.round(q * 100)}`,
+);
+
+/**
+ * The run's GPUs: those its processes hold memory on, or every GPU of the
+ * instance when the sidecar cannot see which (the processes live in another
+ * PID namespace, or nvidia-smi lists none) — the same rule as the tuner's window.
+ */
+const runGpus = (metric: string) =>
+  `${metric}{${INSTANCE}} and on(instance, gpu) trainpilot_run_gpu_memory_used_bytes{${RUN}}`
+  + ` or (${metric}{${INSTANCE}} unless on(instance) trainpilot_run_gpu_memory_used_bytes{${RUN}})`;
+
+export function runDashboard(): dashboard.Dashboard {
+  const id = panelIds();
+  return baseDashboard('trainpilot-run', 'trainpilot / Run', 'One training run: throughput, step time, input wait, loss, tuned knobs, bottleneck and resources.')
+    .withVariable(datasourceVariable())
+    .withVariable(instanceVariable())
+    .withVariable(labelVariable('run', 'Run', 'label_values(trainpilot_run_info{instance=~"$instance"}, run)'))
+    .annotation(new dashboard.AnnotationQueryBuilder()
+      .name('Tuner decisions').datasource(DATASOURCE).enable(true).iconColor('orange')
+      // A decision shows as a change of its counter, or as a new series (the first decision of a knob and action).
+      .expr(`changes(${DECISIONS}[$__interval]) > 0 or (${DECISIONS} unless ${DECISIONS} offset $__interval)`)
+      .titleFormat('{{knob}} {{action}}').tagKeys('knob,action').step('$__interval'))
+    .withRow(row(id(), 'Throughput'))
+    .withPanel(timeSeries({
+      id: id(), title: 'Samples per second', unit: 'short', min: 0,
+      description: 'Samples per wall-clock second over the last minute of steps (sidecar window), and the rate of the sample counter.',
+      targets: [
+        target('A', `trainpilot_run_samples_per_second{${RUN}}`, 'window'),
+        target('B', `rate(trainpilot_run_samples_total{${RUN}}[$__rate_interval])`, 'counter rate'),
+      ],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Step time', unit: 's', min: 0,
+      description: 'Step-duration quantiles from the trainpilot_run_step_duration_seconds histogram.',
+      targets: [quantile('A', 0.5), quantile('B', 0.9), quantile('C', 0.99)],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Data-wait ratio', unit: 'percentunit', min: 0, max: 1,
+      description: 'Share of step time spent waiting for the input pipeline; high means input-bound (more workers or faster storage help).',
+      targets: [target('A', `trainpilot_run_data_wait_ratio{${RUN}}`, 'data wait')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Loss', unit: 'none',
+      description: 'Loss in the latest step report.',
+      targets: [target('A', `trainpilot_run_loss{${RUN}}`, 'loss')],
+    }))
+    .withRow(row(id(), 'Tuning'))
+    .withPanel(timeSeries({
+      id: id(), title: 'Batch size and workers', unit: 'short', min: 0, span: 8,
+      description: 'The knobs in the run\'s current config; annotations mark the tuner\'s decisions.',
+      targets: [
+        target('A', `trainpilot_run_batch_size{${RUN}}`, 'batch size'),
+        target('B', `trainpilot_run_dataloader_workers{${RUN}}`, 'data-loader workers'),
+        target('C', `trainpilot_run_grad_accum_steps{${RUN}}`, 'grad accumulation steps'),
+      ],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Learning rate', unit: 'none', min: 0, span: 8,
+      description: 'Learning rate in the run\'s current config.',
+      targets: [target('A', `trainpilot_run_learning_rate{${RUN}}`, 'learning rate')],
+    }))
+    .withPanel(flagTimeline({
+      id: id(), title: 'Bottleneck', unit: 'none', span: 8, on: 'current', off: '', color: 'orange',
+      description: 'What holds the run back, as the tuner classifies it (DESIGN §6); no row lit until it knows.',
+      targets: [target('A', `max by (kind) (trainpilot_run_bottleneck{${RUN}})`, '{{kind}}')],
+    }))
+    .withRow(row(id(), 'Resources'))
+    .withPanel(timeSeries({
+      id: id(), title: 'The run\'s GPUs: utilisation', unit: 'percentunit', min: 0, max: 1,
+      description: 'GPUs the run\'s processes hold memory on (every GPU of the instance when that is unknown).',
+      targets: [target('A', runGpus('trainpilot_gpu_utilization_ratio'), 'GPU {{gpu}}')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'The run\'s GPU memory', unit: 'bytes', min: 0,
+      description: 'Device memory the run\'s processes hold, data-loader workers included; the whole GPU\'s use when the processes are not visible.',
+      targets: [target('A', `trainpilot_run_gpu_memory_used_bytes{${RUN}} or (trainpilot_gpu_memory_used_bytes{${INSTANCE}} unless on(instance) trainpilot_run_gpu_memory_used_bytes{${RUN}})`, 'GPU {{gpu}}')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Process tree CPU', unit: 'short', min: 0, span: 8,
+      description: 'CPU cores the run\'s process tree uses (CPU seconds per second), data-loader workers included.',
+      targets: [target('A', `rate(trainpilot_run_process_cpu_seconds_total{${RUN}}[$__rate_interval])`, 'cores')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Process tree memory', unit: 'bytes', min: 0, span: 8,
+      description: 'Resident memory summed over the run\'s process tree.',
+      targets: [target('A', `trainpilot_run_process_resident_memory_bytes{${RUN}}`, 'RSS')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Live worker processes', unit: 'short', min: 0, span: 8,
+      description: 'Live descendants of the run\'s process (data-loader workers and friends), against the configured workers.',
+      targets: [
+        target('A', `trainpilot_run_process_workers{${RUN}}`, 'live'),
+        target('B', `trainpilot_run_dataloader_workers{${RUN}}`, 'configured'),
+      ],
+    }))
+    .build();
+}
