@@ -1,0 +1,24 @@
+// `npm run bench -- NAME…` runs the named benchmarks (all when none is named), each in its own
+// process so one's memory and JIT state don't colour the next.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const available = readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)).sort();
+const wanted = process.argv.slice(2);
+const unknown = wanted.filter((w) => !available.includes(w));
+if (unknown.length) {
+  console.error(`unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);
+  process.exit(2);
+}
+let failed = 0;
+for (const name of wanted.length ? wanted : available) {
+  const file = join(here, `${name}.js`);
+  if (!existsSync(file)) continue;
+  console.log(`\n=== bench/${name}`);
+  const r = spawnSync(process.execPath, ['--expose-gc', file], { stdio: 'inherit' });
+  if (r.status !== 0) failed++;
+}
+process.exit(failed ? 1 : 0);

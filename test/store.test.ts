@@ -1,0 +1,91 @@
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SCHEMA_VERSION } from '../server/store/migrations.js';
+import { openStore } from '../server/store/store.js';
+import { GOOD_RUN } from './helpers/app.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'trainpilot-store-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const config = GOOD_RUN.config;
+const tune = { mode: 'auto' as const, knobs: ['batch_size' as const], optimizer: 'adam' as const, lr_scaling: 'auto' as const, keep_global_batch: false, bounds: {} };
+const step = (i: number, ts: number) => ({
+  step: i, ts, durationS: 0.1, dataWaitS: 0.01, samples: 8, loss: 1, memPeakBytes: null, gradSqNorm: null, gradSqNormSmall: null, rank: 0, worldSize: 1, configVersion: null,
+});
+
+describe('store', () => {
+  it('creates the directory, uses WAL, and records the schema version', () => {
+    const path = join(dir, 'deep', 'er', 's.db');
+    const s = openStore({ path });
+    expect(s.db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(s.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    s.close();
+  });
+
+  it('refuses a store written by a newer trainpilot', () => {
+    const path = join(dir, 'newer.db');
+    openStore({ path }).close();
+    const raw = new Database(path);
+    raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    expect(() => openStore({ path })).toThrow(/newer than this trainpilot knows/);
+  });
+
+  it('keeps runs and steps across reopen, and rebuilds live totals', () => {
+    const path = join(dir, 'reopen.db');
+    const a = openStore({ path });
+    const run = a.registerRun({ name: 'x', pid: null, config, tune });
+    a.addSteps(run.id, [step(0, 100), step(1, 101)]);
+    a.close();
+    const b = openStore({ path });
+    const again = b.getRun(run.id);
+    expect(b.live(again)).toMatchObject({ stepsTotal: 2, samplesTotal: 16, lastLoss: 1 });
+    expect(b.readWindow(run.id)!.steps.map((s) => s.step)).toEqual([0, 1]);
+    b.close();
+  });
+
+  it('applies retention to old samples, steps and ended runs, and keeps the rest', () => {
+    let now = 1_000_000;
+    const s = openStore({ path: join(dir, 'retention.db'), now: () => now });
+    const old = s.registerRun({ name: 'old', pid: null, config, tune });
+    s.addSteps(old.id, [step(0, now)]);
+    s.addEvent(old.id, { kind: 'finished', step: null, ts: now, data: {} });
+    const live = s.registerRun({ name: 'live', pid: null, config, tune });
+    s.addSteps(live.id, [step(0, now), step(1, now + 86400 * 8)]);
+    now += 86400 * 8;
+    const r = s.applyRetention(86400 * 7);
+    expect(r.runs).toBe(1);
+    expect(r.steps).toBe(2);
+    expect(() => s.getRun(old.id)).toThrow(/no run/);
+    expect(s.steps(live.id, -1, 10).map((x) => x.step)).toEqual([1]);
+    s.close();
+  });
+
+  it('marks a run exited when its process goes away, once', () => {
+    const s = openStore({ path: join(dir, 'exit.db') });
+    const run = s.registerRun({ name: 'p', pid: 4242, config: null, tune });
+    s.processExited(run.id, 4242);
+    s.processExited(run.id, 4242);
+    expect(s.getRun(run.id).state).toBe('exited');
+    expect(s.events(run.id).filter((e) => e.kind === 'exited')).toHaveLength(1);
+    s.close();
+  });
+
+  it('gives a watch-only run a window that can only advise', () => {
+    const s = openStore({ path: join(dir, 'watch.db') });
+    const run = s.registerRun({ name: 'w', pid: 1, config: null, tune });
+    const w = s.readWindow(run.id)!;
+    expect(w.tune.mode).toBe('advise');
+    expect(w.tune.knobs).toEqual([]);
+    const d = s.applyDecision(run.id, {
+      knob: 'num_workers', action: 'increase', reason: 'r', evidence: {}, configBefore: w.config,
+      configAfter: { ...w.config, num_workers: 2 }, advice: [], recommendOnly: false,
+    });
+    expect(d.configVersion).toBeNull();
+    expect(s.getRun(run.id).configVersion).toBe(0);
+    s.close();
+  });
+});
