@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
+import { createMetrics } from '../../server/metrics.js';
+import { metricsSource } from '../../server/metrics-source.js';
 import { openStore, type Store } from '../../server/store/store.js';
 
 export interface TestApp {
@@ -16,7 +18,11 @@ export interface TestApp {
 export async function testApp(extra: Partial<AppDeps> = {}, now?: () => number): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'trainpilot-test-'));
   const store = openStore({ path: join(dir, 'store.db'), now });
-  const app = await buildApp({ store, version: 'test', ...extra });
+  const metrics = createMetrics(metricsSource(store, () => undefined), { version: 'test' });
+  store.on((e) => {
+    if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
+  });
+  const app = await buildApp({ store, version: 'test', metrics, ...extra });
   await app.ready();
   return {
     app,
