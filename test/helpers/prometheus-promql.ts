@@ -72,10 +72,20 @@ export function selectedMetrics(expr: string): string[] {
   return [...names];
 }
 
-/** Sample names in a text exposition (histograms as _bucket/_sum/_count, counters with _total). */
+/**
+ * Series names a text (0.0.4) exposition offers: those of its samples, and those
+ * its `# TYPE` lines declare — a family with no series yet (no tuner decision so
+ * far) is still exposed, and a histogram declares _bucket, _sum and _count.
+ */
 export function exposedNames(body: string): Set<string> {
   const names = new Set<string>();
   for (const line of body.split('\n')) {
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (\w+)$/.exec(line);
+    if (type) {
+      const [, name, kind] = type;
+      for (const suffix of kind === 'histogram' ? ['_bucket', '_sum', '_count'] : kind === 'summary' ? ['', '_sum', '_count'] : ['']) names.add(name + suffix);
+      continue;
+    }
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]/.exec(line);
     if (m) names.add(m[1]);
   }
