@@ -1,0 +1,211 @@
+// The GPU collector, speaking to nvidia-smi directly:
+//   readings  — one long-lived `--query-gpu=… --format=csv,noheader,nounits -lms <interval>`
+//               stream, parsed line by line; collect() hands out the latest line per GPU;
+//   inventory — `-q -x` at start and every few minutes, in the background;
+//   processes — `--query-compute-apps` every few seconds, only while runs are watched
+//               (each call costs nvidia-smi's NVML start-up, tens of ms of CPU).
+// collect() never waits on nvidia-smi: a hung or failing nvidia-smi shows as a
+// thrown reason, never as a stalled sampler.
+import { reasonOf, silentLogger, type Collector, type Logger } from './collector.js';
+import { COMPUTE_APPS_FIELDS, QUERY_GPU_FIELDS, parseComputeAppsCsv, parseQueryGpuLine } from './gpu-csv.js';
+import { createLineStream } from './gpu-stream.js';
+import { parseNvidiaSmiXml } from './gpu-xml.js';
+import { commandLabel, runNvidiaSmi } from './nvidia-smi.js';
+import type { GpuInventory, GpuProcess, GpuReading } from './readings.js';
+
+export interface GpuTimings {
+  /** Deadline for one-shot commands (`-q -x`, `--query-compute-apps`). */
+  commandTimeoutS: number;
+  inventoryRefreshS: number;
+  /** How soon to try `-q -x` again while there is no inventory. */
+  inventoryRetryS: number;
+  processesRefreshS: number;
+  /** A GPU whose last stream line is older than this is not reported. */
+  staleAfterS: number;
+  /** A stream that printed nothing usable for this long is killed and restarted. */
+  hangAfterS: number;
+  backoffInitialS: number;
+  backoffMaxS: number;
+}
+
+export function defaultGpuTimings(intervalS: number): GpuTimings {
+  return {
+    commandTimeoutS: 10,
+    inventoryRefreshS: 300,
+    inventoryRetryS: 30,
+    processesRefreshS: Math.max(5, intervalS),
+    staleAfterS: Math.max(3, 3 * intervalS),
+    hangAfterS: Math.max(10, 5 * intervalS),
+    backoffInitialS: 1,
+    backoffMaxS: 60,
+  };
+}
+
+export interface GpuCollectorOptions {
+  nvidiaSmiPath: string;
+  intervalS: number;
+  /** Whether per-process GPU memory is wanted now (runs are watched). */
+  wantProcesses: () => boolean;
+  timings?: Partial<GpuTimings>;
+  log?: Logger;
+}
+
+export interface GpuCollector extends Collector<GpuReading[]> {
+  /** Run `-q -x` once: null when nvidia-smi answered (the inventory is then set), else the reason. */
+  probe(): Promise<string | null>;
+  /** Start the query stream. */
+  start(): void;
+  /** Resolves at the stream's first usable sample, when it fails, or after `timeoutMs`. */
+  firstReading(timeoutMs: number): Promise<void>;
+  inventory(): GpuInventory | null;
+  /** The latest `--query-compute-apps` result. */
+  processes(): readonly GpuProcess[];
+  close(): Promise<void>;
+}
+
+export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
+  const t: GpuTimings = { ...defaultGpuTimings(opts.intervalS), ...opts.timings };
+  const log = opts.log ?? silentLogger;
+  const path = opts.nvidiaSmiPath;
+  const latest = new Map<number, { reading: GpuReading; at: number }>();
+  let parseError: { message: string; at: number } | null = null;
+  let inventory: GpuInventory | null = null;
+  let inventoryError: string | null = null;
+  let inventoryAt = 0;
+  let inventoryBusy = false;
+  let procs: readonly GpuProcess[] = [];
+  let procsAt = 0;
+  let procsBusy = false;
+  let started = false;
+  const closing = new AbortController();
+  let firstWaiters: Array<() => void> = [];
+  const wake = (): void => {
+    firstWaiters.forEach((resolve) => resolve());
+    firstWaiters = [];
+  };
+
+  const streamArgs = [
+    `--query-gpu=${QUERY_GPU_FIELDS.join(',')}`,
+    '--format=csv,noheader,nounits',
+    '-lms',
+    String(Math.max(100, Math.round(opts.intervalS * 1000))),
+  ];
+  const stream = createLineStream({
+    path,
+    args: streamArgs,
+    label: commandLabel(streamArgs),
+    hangAfterMs: t.hangAfterS * 1000,
+    backoff: { initialMs: t.backoffInitialS * 1000, maxMs: t.backoffMaxS * 1000 },
+    onLine(line) {
+      if (line.trim() === '') return false;
+      try {
+        const reading = parseQueryGpuLine(line);
+        latest.set(reading.index, { reading, at: Date.now() });
+        parseError = null;
+        wake();
+        return true;
+      } catch (err) {
+        parseError = { message: reasonOf(err), at: Date.now() };
+        return false;
+      }
+    },
+    onEnd: wake,
+  });
+
+  async function refreshInventory(): Promise<string | null> {
+    inventoryBusy = true;
+    inventoryAt = Date.now();
+    try {
+      const xml = await runNvidiaSmi(path, ['-q', '-x'], { timeoutMs: t.commandTimeoutS * 1000, signal: closing.signal });
+      inventory = parseNvidiaSmiXml(xml).inventory;
+      if (inventoryError) log.info(`gpu inventory read again (${inventory.gpus.length} GPUs)`);
+      inventoryError = null;
+      return null;
+    } catch (err) {
+      const reason = reasonOf(err);
+      if (closing.signal.aborted) return reason;
+      if (inventoryError !== reason) log.warn(`gpu inventory: ${reason}`);
+      inventoryError = reason;
+      return reason;
+    } finally {
+      inventoryBusy = false;
+    }
+  }
+
+  function indexByUuid(): Map<string, number> {
+    const m = new Map<string, number>();
+    for (const g of inventory?.gpus ?? []) m.set(g.uuid, g.index);
+    for (const { reading } of latest.values()) m.set(reading.uuid, reading.index);
+    return m;
+  }
+
+  async function refreshProcesses(): Promise<void> {
+    procsBusy = true;
+    procsAt = Date.now();
+    try {
+      const csv = await runNvidiaSmi(path, [`--query-compute-apps=${COMPUTE_APPS_FIELDS.join(',')}`, '--format=csv,noheader,nounits'], {
+        timeoutMs: t.commandTimeoutS * 1000,
+        signal: closing.signal,
+      });
+      procs = parseComputeAppsCsv(csv, indexByUuid());
+    } catch (err) {
+      procs = []; // stale attribution is worse than none
+      if (!closing.signal.aborted) log.warn(`gpu processes: ${reasonOf(err)}`);
+    } finally {
+      procsBusy = false;
+    }
+  }
+
+  /** Background refreshes that are due; never awaited on the sampling path. */
+  function kickRefreshes(now: number): void {
+    const inventoryEvery = (inventory ? t.inventoryRefreshS : t.inventoryRetryS) * 1000;
+    if (!inventoryBusy && now - inventoryAt >= inventoryEvery) void refreshInventory();
+    if (opts.wantProcesses()) {
+      if (!procsBusy && now - procsAt >= t.processesRefreshS * 1000) void refreshProcesses();
+    } else if (procs.length > 0) {
+      procs = [];
+    }
+  }
+
+  function whyNoData(): string {
+    const s = stream.status();
+    // An ended process's exit says more than the last line it printed.
+    if (!s.running && s.lastError) return s.lastError;
+    if (parseError) return parseError.message;
+    if (s.lastError) return s.lastError;
+    if (!s.running) return 'nvidia-smi is not running';
+    const since = s.lastGoodAt === null ? 'since it started' : `for ${((Date.now() - s.lastGoodAt) / 1000).toFixed(1)} s`;
+    return `no output from nvidia-smi ${since}`;
+  }
+
+  return {
+    name: 'gpu',
+    probe: refreshInventory,
+    start() {
+      started = true;
+      stream.start();
+    },
+    async collect() {
+      if (!started) throw new Error('gpu collector not started');
+      const now = Date.now();
+      kickRefreshes(now);
+      const fresh = [...latest.values()].filter((e) => now - e.at <= t.staleAfterS * 1000);
+      if (fresh.length === 0) throw new Error(whyNoData());
+      return fresh.map((e) => e.reading).sort((a, b) => a.index - b.index);
+    },
+    firstReading(timeoutMs) {
+      if (latest.size > 0) return Promise.resolve();
+      return new Promise((resolve) => {
+        firstWaiters.push(resolve);
+        setTimeout(resolve, timeoutMs).unref();
+      });
+    },
+    inventory: () => inventory,
+    processes: () => procs,
+    async close() {
+      started = false;
+      closing.abort();
+      await stream.stop();
+    },
+  };
+}

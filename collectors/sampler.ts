@@ -1,0 +1,216 @@
+// The sampling loop: every interval the collectors run concurrently, each
+// against a deadline. One that throws or runs late is marked down with its
+// reason and its readings are null; the others go on, and it is asked again
+// on the next tick. Per-collector health is kept for /metrics and /v1/host.
+import { performance } from 'node:perf_hooks';
+import { reasonOf, silentLogger, type Collector, type Logger } from './collector.js';
+import { createGpuCollector, type GpuCollector, type GpuTimings } from './gpu.js';
+import { createHostCollector, readHostInventory } from './host.js';
+import { createProcessCollector, type WatchedRun } from './process.js';
+import type { CollectorHealth, GpuInventory, HostInventory, Snapshot } from './readings.js';
+
+export type { WatchedRun } from './process.js';
+
+export interface SamplerOptions {
+  intervalS: number; // --interval
+  gpu: 'auto' | 'on' | 'off'; // --gpu
+  nvidiaSmiPath: string; // --nvidia-smi
+  procRoot?: string; // default '/proc' (tests may point elsewhere)
+  watchedRuns: () => WatchedRun[]; // runs with a pid, asked every tick
+  onSnapshot: (s: Snapshot) => void; // called once per tick with everything read
+  onProcessExit: (runId: string, pid: number) => void; // the run's root pid disappeared
+  /** Collector up/down transitions and GPU detection go here (pino fits). */
+  logger?: Logger;
+  /** Deadline for one collector's reading; default 80 % of the interval, at most 5 s. */
+  collectorTimeoutS?: number;
+  /** GPU collector timings (tests shorten them). */
+  gpuTimings?: Partial<GpuTimings>;
+}
+
+export interface Sampler {
+  start(): Promise<void>; // resolves once collectors are set up (gpu auto-detection done)
+  stop(): Promise<void>; // kills nvidia-smi children, clears timers
+  latest(): Snapshot | undefined;
+  health(): CollectorHealth[];
+  inventory(): { host: HostInventory | null; gpu: GpuInventory | null };
+}
+
+interface Slot<T> {
+  collector: Collector<T>;
+  health: CollectorHealth;
+  inflight: boolean;
+}
+
+/** How long start() waits for nvidia-smi's first streamed sample before the first tick. */
+const FIRST_GPU_SAMPLE_WAIT_MS = 2000;
+
+export function createSampler(opts: SamplerOptions): Sampler {
+  if (!(opts.intervalS > 0) || !Number.isFinite(opts.intervalS)) throw new RangeError(`intervalS must be a positive number, got ${opts.intervalS}`);
+  const log = opts.logger ?? silentLogger;
+  const procRoot = opts.procRoot ?? '/proc';
+  const timeoutMs = (opts.collectorTimeoutS ?? Math.min(5, opts.intervalS * 0.8)) * 1000;
+  let runs: WatchedRun[] = [];
+  let gpu: GpuCollector | null = null;
+  let hostInventory: HostInventory | null = null;
+  let last: Snapshot | undefined;
+  let timer: NodeJS.Timeout | null = null;
+  let ticking: Promise<void> | null = null;
+  let state: 'new' | 'running' | 'stopped' = 'new';
+  const exited = new Set<string>();
+
+  const slot = <T>(collector: Collector<T>): Slot<T> => ({
+    collector,
+    inflight: false,
+    health: { name: collector.name, up: false, lastError: null, lastDurationSeconds: null, errorsTotal: 0, lastSuccessTs: null },
+  });
+  const hostSlot = slot(createHostCollector({ procRoot }));
+  const processSlot = slot(createProcessCollector({ procRoot, runs: () => runs, gpuProcesses: () => gpu?.processes() ?? [] }));
+  let gpuSlot: Slot<Awaited<ReturnType<GpuCollector['collect']>>> | null = null;
+
+  function record(h: CollectorHealth, error: string | null, seconds: number | null): void {
+    if (error === null) {
+      if (!h.up && h.lastError !== null) log.info(`collector ${h.name} up again`);
+      Object.assign(h, { up: true, lastError: null, lastDurationSeconds: seconds, lastSuccessTs: Date.now() / 1000 });
+    } else {
+      if (h.up || h.lastError !== error) log.warn(`collector ${h.name} down: ${error}`);
+      Object.assign(h, { up: false, lastError: error, lastDurationSeconds: seconds, errorsTotal: h.errorsTotal + 1 });
+    }
+  }
+
+  async function run<T>(s: Slot<T>): Promise<T | null> {
+    if (s.inflight) {
+      record(s.health, 'the previous reading has not finished', null);
+      return null;
+    }
+    const ac = new AbortController();
+    const t0 = performance.now();
+    let deadline: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => {
+        ac.abort();
+        reject(new Error(`no reading within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+    });
+    s.inflight = true;
+    const work = s.collector.collect(ac.signal);
+    work.then(() => (s.inflight = false), () => (s.inflight = false));
+    try {
+      const value = await Promise.race([work, late]);
+      record(s.health, null, (performance.now() - t0) / 1000);
+      return value;
+    } catch (err) {
+      record(s.health, reasonOf(err), (performance.now() - t0) / 1000);
+      return null;
+    } finally {
+      clearTimeout(deadline);
+    }
+  }
+
+  function reportExits(snapshot: Snapshot): void {
+    const current = new Set(runs.map((r) => `${r.runId}\0${r.pid}`));
+    for (const k of exited) if (!current.has(k)) exited.delete(k);
+    for (const p of snapshot.processes) {
+      const key = `${p.runId}\0${p.pid}`;
+      if (p.alive || exited.has(key)) continue;
+      exited.add(key);
+      try {
+        opts.onProcessExit(p.runId, p.pid);
+      } catch (err) {
+        log.warn(`onProcessExit failed: ${reasonOf(err)}`);
+      }
+    }
+  }
+
+  async function tick(): Promise<void> {
+    try {
+      runs = opts.watchedRuns();
+    } catch (err) {
+      log.warn(`watchedRuns failed: ${reasonOf(err)}`);
+    }
+    const ts = Date.now() / 1000;
+    const [host, gpus, processes] = await Promise.all([run(hostSlot), gpuSlot ? run(gpuSlot) : null, run(processSlot)]);
+    const snapshot: Snapshot = { ts, host, gpus, processes: processes ?? [], health: health() };
+    last = snapshot;
+    reportExits(snapshot);
+    try {
+      opts.onSnapshot(snapshot);
+    } catch (err) {
+      log.warn(`onSnapshot failed: ${reasonOf(err)}`);
+    }
+  }
+
+  function schedule(): void {
+    if (state !== 'running') return;
+    const periodMs = opts.intervalS * 1000;
+    timer = setTimeout(() => {
+      timer = null;
+      ticking = tick().finally(() => {
+        ticking = null;
+        schedule();
+      });
+    }, periodMs - (Date.now() % periodMs)); // on the interval's grid, so samples line up across restarts
+    timer.unref();
+  }
+
+  async function setUpGpu(): Promise<void> {
+    if (opts.gpu === 'off') return;
+    const g = createGpuCollector({
+      nvidiaSmiPath: opts.nvidiaSmiPath,
+      intervalS: opts.intervalS,
+      wantProcesses: () => runs.length > 0,
+      timings: opts.gpuTimings,
+      log,
+    });
+    if (opts.gpu === 'auto') {
+      const reason = await g.probe();
+      if (reason !== null) {
+        log.info(`GPU collection off (--gpu auto): ${reason}`);
+        await g.close();
+        return;
+      }
+    } else {
+      void g.probe(); // 'on': collect whatever nvidia-smi does; its failures show as the collector's reason
+    }
+    gpu = g;
+    gpuSlot = slot(g);
+    g.start();
+    await g.firstReading(FIRST_GPU_SAMPLE_WAIT_MS);
+  }
+
+  function health(): CollectorHealth[] {
+    return [hostSlot, gpuSlot, processSlot].filter((s) => s !== null).map((s) => ({ ...s.health }));
+  }
+
+  return {
+    async start() {
+      if (state !== 'new') return;
+      state = 'running';
+      const [inventory] = await Promise.all([
+        readHostInventory().catch((err) => {
+          log.warn(`host inventory: ${reasonOf(err)}`);
+          return null;
+        }),
+        setUpGpu(),
+      ]);
+      hostInventory = inventory;
+      if (state !== 'running') {
+        await gpu?.close(); // stopped while starting
+        return;
+      }
+      ticking = tick().finally(() => (ticking = null));
+      await ticking;
+      schedule();
+    },
+    async stop() {
+      if (state === 'stopped') return;
+      state = 'stopped';
+      if (timer) clearTimeout(timer);
+      timer = null;
+      await ticking;
+      await gpu?.close();
+    },
+    latest: () => last,
+    health,
+    inventory: () => ({ host: hostInventory, gpu: gpu?.inventory() ?? null }),
+  };
+}

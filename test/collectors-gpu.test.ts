@@ -1,0 +1,180 @@
+// The GPU collector against the stand-in nvidia-smi (test/bin/nvidia-smi):
+// what it reads when nvidia-smi works, and what it says when nvidia-smi is
+// missing, hangs, exits, prints garbage or writes to stderr — and that it
+// recovers when nvidia-smi does. The stand-in's behaviour is switched through
+// its control file while the collector runs.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { QUERY_GPU_FIELDS } from '../collectors/gpu-csv.js';
+import { parseNvidiaSmiXml } from '../collectors/gpu-xml.js';
+import { createGpuCollector, type GpuCollector, type GpuTimings } from '../collectors/gpu.js';
+
+const STAND_IN = fileURLToPath(new URL('./bin/nvidia-smi', import.meta.url));
+const FIXTURE = readFileSync(new URL('./fixtures/nvidia-smi/datakit-gtx-8card.xml', import.meta.url), 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'trainpilot-gpu-'));
+const controlFile = join(dir, 'control.json');
+const logFile = join(dir, 'argv.log');
+process.env.FAKE_NVIDIA_SMI_CONTROL = controlFile;
+process.env.FAKE_NVIDIA_SMI_LOG = logFile;
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const FAST: Partial<GpuTimings> = {
+  commandTimeoutS: 2, staleAfterS: 0.6, hangAfterS: 1.5, backoffInitialS: 0.1, backoffMaxS: 0.4, processesRefreshS: 0.2, inventoryRetryS: 0.3,
+};
+const setMode = (mode: string, apps: unknown[] = []) => writeFileSync(controlFile, JSON.stringify({ mode, apps }));
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** The collector's verdict now: its readings, or the reason it gives. */
+const outcome = (g: GpuCollector) => g.collect(new AbortController().signal).then((r) => ({ ok: r }), (e: Error) => ({ error: e.message }));
+const errorMatching = (g: GpuCollector, re: RegExp) => waitFor(`an error matching ${re}`, async () => {
+  const o = await outcome(g);
+  return 'error' in o && re.test(o.error) ? o.error : undefined;
+});
+const readingsAgain = (g: GpuCollector) => waitFor('readings', async () => {
+  const o = await outcome(g);
+  return 'ok' in o ? o.ok : undefined;
+});
+
+let gpu: GpuCollector | null = null;
+function collector(opts: { path?: string; wantProcesses?: boolean } = {}): GpuCollector {
+  gpu = createGpuCollector({ nvidiaSmiPath: opts.path ?? STAND_IN, intervalS: 0.2, wantProcesses: () => opts.wantProcesses ?? false, timings: FAST });
+  return gpu;
+}
+beforeEach(() => {
+  setMode('ok');
+  writeFileSync(logFile, '');
+});
+afterEach(async () => {
+  await gpu?.close();
+  gpu = null;
+});
+
+describe('gpu collector, nvidia-smi working', () => {
+  it('streams the 8 GPUs, the same values the XML holds, and takes the inventory from -q -x', async () => {
+    const g = collector();
+    expect(await g.probe()).toBeNull();
+    expect(g.inventory()?.gpus).toHaveLength(8);
+    expect(g.inventory()?.driverVersion).toBe('460.73.01');
+    g.start();
+    await g.firstReading(5000);
+    const readings = await readingsAgain(g);
+    expect(readings).toHaveLength(8);
+    expect(readings).toEqual(parseNvidiaSmiXml(FIXTURE).readings);
+  });
+
+  it('runs nvidia-smi with argument lists: one long-lived -lms stream', async () => {
+    const g = collector();
+    await g.probe();
+    g.start();
+    await g.firstReading(5000);
+    await new Promise((r) => setTimeout(r, 600)); // several samples
+    const starts = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).argv as string[]);
+    expect(starts).toEqual([
+      ['-q', '-x'],
+      [`--query-gpu=${QUERY_GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', '200'],
+    ]);
+  });
+
+  it('asks for compute processes only while they are wanted', async () => {
+    setMode('ok', [{ gpu: 2, pid: 4242, usedMiB: 1000, name: 'python' }]);
+    const g = collector({ wantProcesses: true });
+    await g.probe();
+    g.start();
+    const procs = await waitFor('compute processes', async () => {
+      await outcome(g);
+      return g.processes().length > 0 ? g.processes() : undefined;
+    });
+    expect(procs).toHaveLength(9); // pid 37305 on all 8 GPUs, and ours
+    expect(procs.find((p) => p.pid === 4242)).toEqual({
+      gpuIndex: 2, gpuUuid: 'GPU-8f75e71c-23dd-a060-d997-4caf592954db', pid: 4242, processName: 'python', usedMemoryBytes: 1000 * 1024 * 1024,
+    });
+    const none = collector({ wantProcesses: false });
+    none.start();
+    await readingsAgain(none);
+    expect(none.processes()).toEqual([]);
+  });
+
+  it('stays up while nvidia-smi writes warnings to stderr', async () => {
+    setMode('stderr');
+    const g = collector();
+    expect(await g.probe()).toBeNull();
+    g.start();
+    await g.firstReading(5000);
+    for (let i = 0; i < 5; i++) {
+      expect((await readingsAgain(g)).length).toBe(8);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+});
+
+describe('gpu collector, nvidia-smi failing', () => {
+  it('says nvidia-smi is missing', async () => {
+    const g = collector({ path: join(dir, 'no-such-nvidia-smi') });
+    expect(await g.probe()).toMatch(/nvidia-smi not found at ".*no-such-nvidia-smi" \(ENOENT\)/);
+    g.start();
+    await errorMatching(g, /not found .*ENOENT/);
+  });
+
+  it.each([
+    ['hang', /-q -x did not answer within 2 s; killed it/],
+    ['exit', /nvidia-smi -q -x exited with code 9: NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver/],
+    ['garbage', /malformed XML/],
+  ])('probe: %s', async (mode, reason) => {
+    setMode(mode);
+    expect(await collector().probe()).toMatch(reason);
+  });
+
+  it.each([
+    ['exit', /nvidia-smi --query-gpu=… -lms 200 exited with code 9: NVIDIA-SMI has failed/],
+    ['garbage', /unexpected nvidia-smi output/],
+    ['hang', /no output from nvidia-smi for|printed nothing usable for/],
+  ])('stream: %s is reported with its reason, and collection recovers', async (mode, reason) => {
+    const g = collector();
+    await g.probe();
+    g.start();
+    expect(await readingsAgain(g)).toHaveLength(8);
+    setMode(mode);
+    await errorMatching(g, reason);
+    setMode('ok');
+    expect(await readingsAgain(g)).toHaveLength(8);
+  });
+
+  it('kills a hung stream and starts a new one', async () => {
+    const g = collector();
+    g.start();
+    await readingsAgain(g);
+    setMode('hang');
+    await errorMatching(g, /printed nothing usable for 1\.\d s; killed it/);
+    const streams = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('--query-gpu')).length;
+    await waitFor('a restarted stream', () => (streams() >= 2 ? true : undefined));
+    setMode('ok');
+    expect(await readingsAgain(g)).toHaveLength(8);
+  });
+
+  it('keeps a partial failure visible: the inventory retries until nvidia-smi answers', async () => {
+    setMode('exit');
+    const g = collector();
+    expect(await g.probe()).toMatch(/exited with code 9/);
+    g.start();
+    await errorMatching(g, /exited with code 9/);
+    expect(g.inventory()).toBeNull();
+    setMode('ok');
+    await readingsAgain(g);
+    await waitFor('the inventory', async () => {
+      await outcome(g);
+      return g.inventory() ?? undefined;
+    });
+  });
+});
