@@ -1,0 +1,83 @@
+// Following one run once a second, for `trainpilot run` and `trainpilot watch`: on a terminal a
+// status line redrawn in place, with each new decision printed above it as it happens; elsewhere
+// the decisions and an occasional plain status line.
+import type { ApiClient, Decision, Run } from './api-client.js';
+import { fmtDecision, liveLine, statusLine } from './status-line.js';
+
+export interface FollowOptions {
+  out: NodeJS.WriteStream;
+  /** Draw a live line (a terminal) or print plain lines. */
+  tty: boolean;
+  everyMs: number;
+  /** Plain mode: a status line at most this often (0 = never; decisions are still printed). */
+  plainEveryMs: number;
+  /** Unix seconds the elapsed time counts from. */
+  startedAt: number;
+  /** Called after each successful poll. */
+  onPoll?: (run: Run) => void;
+  /** Called on each failed poll with the number of failures in a row. */
+  onError?: (err: unknown, inARow: number) => void;
+}
+
+export interface Follower {
+  /** Stops polling (after the poll in flight, if any) and clears the live line. */
+  stop(): Promise<void>;
+  latest(): { run: Run | null; lastDecision: Decision | undefined };
+}
+
+export function followRun(client: ApiClient, id: string, opts: FollowOptions): Follower {
+  const line = liveLine(opts.out);
+  let run: Run | null = null;
+  let decisions: Decision[] = [];
+  let seenDecisions = 0;
+  let failures = 0;
+  let lastPlain = Date.now();
+  let stopped = false;
+  let timer: NodeJS.Timeout | null = null;
+  let inFlight: Promise<void> = Promise.resolve();
+
+  const print = (text: string) => {
+    line.clear();
+    opts.out.write(`${text}\n`);
+  };
+
+  async function poll(): Promise<void> {
+    try {
+      run = await client.run(id);
+      if (run.summary.decisions !== decisions.length) decisions = await client.decisions(id);
+      failures = 0;
+    } catch (err) {
+      opts.onError?.(err, ++failures);
+      return;
+    }
+    const elapsed = Date.now() / 1000 - opts.startedAt;
+    for (const d of decisions.slice(seenDecisions)) {
+      print(`trainpilot: decision #${d.id}: ${fmtDecision(d)} — ${d.reason}`);
+    }
+    seenDecisions = decisions.length;
+    const text = statusLine(run, decisions.at(-1), elapsed);
+    if (opts.tty) line.draw(text);
+    else if (opts.plainEveryMs > 0 && Date.now() - lastPlain >= opts.plainEveryMs) {
+      print(`trainpilot: ${text}`);
+      lastPlain = Date.now();
+    }
+    opts.onPoll?.(run);
+  }
+
+  const tick = () => {
+    inFlight = poll().finally(() => {
+      if (!stopped) timer = setTimeout(tick, opts.everyMs);
+    });
+  };
+  tick();
+
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await inFlight;
+      line.clear();
+    },
+    latest: () => ({ run, lastDecision: decisions.at(-1) }),
+  };
+}

@@ -1,0 +1,142 @@
+// Everything `trainpilot report` and the end-of-run summary say about a run, fetched once and
+// computed here: throughput at start and end, config history, decisions, advice, peak RSS.
+import type { ApiClient, Decision, Run, RunEvent, Step } from './api-client.js';
+
+export interface Throughput {
+  steps: number;
+  samples: number;
+  /** Sum of the steps' own durations (the job's reports), not wall time. */
+  seconds: number;
+  samples_per_second: number | null;
+  data_wait_ratio: number | null;
+}
+
+export interface ConfigVersion {
+  version: number;
+  ts: number;
+  config: Record<string, number | null>;
+  /** Why this version exists: the decision's reason, or how it was set. */
+  reason: string;
+  decision_id: number | null;
+}
+
+export interface Advice {
+  code: string;
+  title: string;
+  why: string;
+}
+
+export interface RunReport {
+  generated_at: number;
+  run: Run;
+  duration_s: number;
+  exit: { kind: string; exit_code: number | null; signal: string | null } | null;
+  throughput: { start: Throughput | null; end: Throughput | null; end_over_start: number | null };
+  config_history: ConfigVersion[];
+  decisions: Decision[];
+  advice: Advice[];
+  events: RunEvent[];
+  peak_rss_bytes: number | null;
+}
+
+function throughputOf(steps: Step[]): Throughput {
+  let samples = 0;
+  let seconds = 0;
+  let wait = 0;
+  for (const s of steps) {
+    samples += s.samples * s.world_size; // rank 0's share × ranks: the whole job's samples
+    seconds += s.duration_s;
+    wait += s.data_wait_s;
+  }
+  return {
+    steps: steps.length,
+    samples,
+    seconds,
+    samples_per_second: seconds > 0 ? samples / seconds : null,
+    data_wait_ratio: seconds > 0 ? wait / seconds : null,
+  };
+}
+
+/** Samples/s over the first and the last quarter of the run's (rank-0) steps. */
+export function quarterThroughput(all: Step[]): RunReport['throughput'] {
+  const steps = all.filter((s) => s.rank === 0);
+  if (steps.length === 0) return { start: null, end: null, end_over_start: null };
+  const q = Math.max(1, Math.floor(steps.length / 4));
+  const start = throughputOf(steps.slice(0, q));
+  const end = throughputOf(steps.slice(-q));
+  const ratio = start.samples_per_second && end.samples_per_second !== null ? end.samples_per_second / start.samples_per_second : null;
+  return { start, end, end_over_start: ratio };
+}
+
+const KNOB_SERIES = ['batch_size', 'learning_rate', 'num_workers', 'grad_accum_steps'] as const;
+
+/** Config versions from the per-knob series (each row of config_versions is one point in each). */
+export function configHistory(series: Record<string, Array<[number, number | null]>>, decisions: Decision[]): ConfigVersion[] {
+  const n = Math.max(0, ...KNOB_SERIES.map((k) => series[k]?.length ?? 0));
+  const byVersion = new Map(decisions.filter((d) => d.config_version !== null).map((d) => [d.config_version!, d]));
+  return Array.from({ length: n }, (_, i) => {
+    const version = i + 1;
+    const config: Record<string, number | null> = {};
+    for (const k of KNOB_SERIES) config[k] = series[k]?.[i]?.[1] ?? null;
+    const d = byVersion.get(version);
+    return {
+      version,
+      ts: series.batch_size?.[i]?.[0] ?? 0,
+      config,
+      reason: d ? d.reason : i === 0 ? 'the job\'s starting config' : 'set through the API',
+      decision_id: d ? d.id : null,
+    };
+  });
+}
+
+/** The run's current advice first, then what past decisions advised, each code once. */
+export function collectAdvice(run: Run, decisions: Decision[]): Advice[] {
+  const seen = new Map<string, Advice>();
+  const add = (a: Record<string, unknown>) => {
+    const code = String(a.code ?? '');
+    if (code && !seen.has(code)) seen.set(code, { code, title: String(a.title ?? code), why: String(a.why ?? '') });
+  };
+  run.advice.forEach(add);
+  for (const d of decisions) d.advice.forEach(add);
+  return [...seen.values()];
+}
+
+export function exitOf(events: RunEvent[]): RunReport['exit'] {
+  const e = [...events].reverse().find((x) => x.kind === 'finished' || x.kind === 'failed' || x.kind === 'exited');
+  if (!e) return null;
+  const code = e.data.exit_code;
+  return { kind: e.kind, exit_code: typeof code === 'number' ? code : e.kind === 'finished' ? 0 : null, signal: typeof e.data.signal === 'string' ? e.data.signal : null };
+}
+
+/** A series the sidecar may not have (older version, no samples) is just unknown. */
+async function seriesOrEmpty(client: ApiClient, id: string, metric: string): Promise<Array<[number, number | null]>> {
+  try {
+    return (await client.series(id, metric)) as Array<[number, number | null]>;
+  } catch {
+    return [];
+  }
+}
+
+export async function gatherReport(client: ApiClient, id: string, now = Date.now() / 1000): Promise<RunReport> {
+  const run = await client.run(id);
+  const [steps, decisions, events, rss, ...knobs] = await Promise.all([
+    client.steps(run.id),
+    client.decisions(run.id),
+    client.events(run.id),
+    seriesOrEmpty(client, run.id, 'process_resident_memory_bytes'),
+    ...KNOB_SERIES.map((k) => seriesOrEmpty(client, run.id, k)),
+  ]);
+  const rssValues = rss.map((p) => p[1]).filter((v): v is number => typeof v === 'number');
+  return {
+    generated_at: now,
+    run,
+    duration_s: Math.max(0, (run.ended_at ?? now) - run.created_at),
+    exit: exitOf(events),
+    throughput: quarterThroughput(steps),
+    config_history: configHistory(Object.fromEntries(KNOB_SERIES.map((k, i) => [k, knobs[i]])), decisions),
+    decisions,
+    advice: collectAdvice(run, decisions),
+    events,
+    peak_rss_bytes: rssValues.length ? Math.max(...rssValues) : null,
+  };
+}

@@ -1,0 +1,72 @@
+// The report as one self-contained HTML page: inline CSS, no scripts, no external resources.
+// Every piece of run data (names, reasons, evidence, event data) passes through `esc`.
+import type { RunReport } from './report-data.js';
+import { decisionParts, fmtEvidence, fmtOffset, headline } from './report-format.js';
+import { fmtNumber } from './status-line.js';
+
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Escapes text for element content and quoted attribute values alike. */
+export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
+
+const EVENTS_SHOWN = 200;
+
+const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;padding:0 1rem;color:#1a1a1a}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin-bottom:.3rem}
+table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
+th{background:#f4f4f4}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
+.decision{border-left:3px solid #4a7bd0;padding-left:.8rem;margin:1rem 0}.muted{color:#666}code{background:#f4f4f4;padding:0 .2rem}`;
+
+const dl = (rows: Array<[string, string]>) => `<dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
+
+function table(head: string[], rows: string[][]): string {
+  const th = head.map((h) => `<th>${esc(h)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`).join('\n');
+  return `<table><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+export function reportHtml(r: RunReport): string {
+  const start = r.run.created_at;
+  const parts: string[] = [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>trainpilot report: ${esc(r.run.name)}</title>`,
+    `<style>${CSS}</style></head><body>`,
+    `<h1>trainpilot report: ${esc(r.run.name)}</h1>`,
+    dl(headline(r)),
+    '<h2>Config history</h2>',
+  ];
+  parts.push(
+    r.config_history.length === 0
+      ? '<p class="muted">The job never said what it runs with (watch-only).</p>'
+      : table(
+          ['version', 'when', 'batch_size', 'learning_rate', 'num_workers', 'grad_accum_steps', 'why'],
+          r.config_history.map((v) => [
+            String(v.version), fmtOffset(v.ts, start), fmtNumber(v.config.batch_size), fmtNumber(v.config.learning_rate),
+            fmtNumber(v.config.num_workers), fmtNumber(v.config.grad_accum_steps), v.reason,
+          ]),
+        ),
+  );
+
+  parts.push('<h2>Decisions</h2>');
+  if (r.decisions.length === 0) parts.push('<p class="muted">No decisions.</p>');
+  for (const d of r.decisions) {
+    const p = decisionParts(d, start);
+    parts.push(`<div class="decision"><h3>${esc(p.title)}</h3>${dl(p.rows)}</div>`);
+  }
+
+  parts.push('<h2>Advice</h2>');
+  if (r.advice.length === 0) parts.push('<p class="muted">No advice.</p>');
+  else parts.push(`<ul>${r.advice.map((a) => `<li><strong>${esc(a.title)}</strong> (<code>${esc(a.code)}</code>): ${esc(a.why)}</li>`).join('\n')}</ul>`);
+
+  parts.push('<h2>Events</h2>');
+  const events = r.events.slice(-EVENTS_SHOWN);
+  if (events.length === 0) parts.push('<p class="muted">No events.</p>');
+  else {
+    if (r.events.length > events.length) parts.push(`<p class="muted">The last ${events.length} of ${r.events.length}.</p>`);
+    parts.push(table(['when', 'kind', 'step', 'data'], events.map((e) => [fmtOffset(e.ts, start), e.kind, e.step === null ? '-' : String(e.step), fmtEvidence(e.data)])));
+  }
+  parts.push(`<p class="muted">Generated ${esc(new Date(r.generated_at * 1000).toISOString())} by trainpilot.</p>`, '</body></html>', '');
+  return parts.join('\n');
+}

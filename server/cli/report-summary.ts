@@ -1,0 +1,51 @@
+// The summary `trainpilot run` prints when its job ends: plain text for a terminal or a log.
+import type { RunReport } from './report-data.js';
+import { decisionParts, fmtEvidence, fmtOutcome } from './report-format.js';
+import { fmtBytes, fmtConfig, fmtDuration, fmtRate, fmtRatio } from './status-line.js';
+
+export interface JobEnd {
+  /** Wall time of the job as the launcher saw it. */
+  durationS: number;
+  exitCode: number;
+  signal: NodeJS.Signals | null;
+}
+
+export function summaryText(r: RunReport, end: JobEnd): string {
+  const how = end.signal ? `killed by ${end.signal} (exit ${end.exitCode})` : `exit ${end.exitCode}`;
+  const lines = [`trainpilot: ${r.run.name} (${r.run.id}) ended after ${fmtDuration(end.durationS)}, ${how}`];
+  const { start, end: last, end_over_start: ratio } = r.throughput;
+  if (start && last) {
+    lines.push(
+      `  samples/s: ${fmtRate(start.samples_per_second)} at start (first quarter, ${start.steps} steps, data wait ${fmtRatio(start.data_wait_ratio)})` +
+        ` → ${fmtRate(last.samples_per_second)} at end (last quarter, data wait ${fmtRatio(last.data_wait_ratio)})` +
+        (ratio !== null ? `, ×${ratio.toFixed(2)}` : ''),
+    );
+    lines.push(`  steps: ${r.run.summary.steps}, samples: ${r.run.summary.samples}`);
+  } else {
+    lines.push('  no step reports: the job did not use the trainpilot client (watch-only)');
+  }
+  const first = r.config_history[0]?.config;
+  if (first) {
+    const now = fmtConfig(r.run.config);
+    const was = fmtConfig(first);
+    lines.push(`  config: ${was === now ? now : `${was} → ${now}`}`);
+  }
+  lines.push(`  bottleneck: ${r.run.bottleneck ? `${r.run.bottleneck.kind} (${fmtEvidence(r.run.bottleneck.evidence, true)})` : 'none found'}`);
+  lines.push(`  decisions: ${r.decisions.length}${r.decisions.length ? '' : ` (tuning: ${r.run.tune.mode})`}`);
+  for (const d of r.decisions) {
+    const p = decisionParts(d, r.run.created_at);
+    lines.push(`    ${p.title} — ${d.reason} [${fmtOutcome(d.outcome)}]`);
+  }
+  if (r.advice.length) {
+    lines.push('  advice:');
+    for (const a of r.advice) lines.push(`    - ${a.title}: ${a.why}`);
+  }
+  if (r.peak_rss_bytes !== null) lines.push(`  peak RSS of the process tree: ${fmtBytes(r.peak_rss_bytes)}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** When the sidecar is gone or never came: what the launcher knows by itself. */
+export function bareSummary(name: string, end: JobEnd): string {
+  const how = end.signal ? `killed by ${end.signal} (exit ${end.exitCode})` : `exit ${end.exitCode}`;
+  return `trainpilot: ${name} ended after ${fmtDuration(end.durationS)}, ${how} (no sidecar, no figures)\n`;
+}

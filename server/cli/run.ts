@@ -1,0 +1,180 @@
+// `trainpilot run [flags] -- CMD ARGS…`: start CMD as a training job watched (and tuned) by a
+// sidecar — the one at --url, or one started in this process. The job comes first: whatever
+// happens to the sidecar, CMD runs and its exit code is ours (DESIGN §8).
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { basename } from 'node:path';
+import { checkUrl, CLIENT_FLAGS, createApiClient, HttpError, resolveToken, type ApiClient, type Run } from './api-client.js';
+import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { followRun, type Follower } from './follow.js';
+import { gatherReport } from './report-data.js';
+import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
+import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
+import { UsageError } from './usage-error.js';
+
+const serveFlag = (name: string) => SERVE_FLAGS.find((f) => f.name === name)!;
+
+const FLAGS: FlagSpec[] = [
+  { name: 'name', default: null, help: 'run name (default: the script or command name)' },
+  { name: 'tune', default: 'auto', help: 'auto (apply decisions), advise (recommend only), off' },
+  { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
+  CLIENT_FLAGS[1],
+  ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
+  { name: 'help', default: null, help: 'show this help', boolean: true },
+];
+
+export const RUN_HELP = `Usage: trainpilot run [flags] -- CMD [ARGS…]
+
+Starts CMD (no shell) with TRAINPILOT_URL and TRAINPILOT_RUN_ID in its environment, registers it
+so its process tree and GPUs are watched even if it never uses the client, shows a live status
+line on a terminal, prints a summary when it ends, forwards SIGINT and SIGTERM to it, and exits
+with its exit code (128 + signal number when a signal killed it).
+
+${flagsHelp(FLAGS)}
+`;
+
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
+const INTERPRETERS = /^(python[0-9.]*|node|deno|bun|ruby|perl|bash|sh|torchrun|accelerate|uv|poetry)$/;
+/** Off a terminal, a status line this often (decisions are printed as they happen). */
+const PLAIN_EVERY_MS = 30_000;
+
+/** `python3 train.py` → train.py; `./job` → job; made to fit the API's name pattern. */
+export function defaultName(cmd: string[]): string {
+  let base = basename(cmd[0]);
+  const script = cmd.slice(1).find((a) => !a.startsWith('-'));
+  if (INTERPRETERS.test(base) && script) base = basename(script);
+  const clean = base.replace(/[^A-Za-z0-9._:@+-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 128);
+  return clean || 'job';
+}
+
+export const exitCodeOf = (code: number | null, signal: NodeJS.Signals | null): number =>
+  code ?? 128 + (signal ? constants.signals[signal] ?? 0 : 0);
+
+interface Sidecar {
+  client: ApiClient;
+  close(): Promise<void>;
+}
+
+const warn = (text: string) => process.stderr.write(`trainpilot run: ${text}\n`);
+
+async function connect(url: string | null, token: string | null, serve: ServeOptions): Promise<Sidecar | null> {
+  if (url) return { client: createApiClient({ url, token, timeoutMs: 3000 }), close: async () => {} };
+  try {
+    const { startSidecar } = await import('../sidecar.js');
+    const s = await startSidecar(serve);
+    return { client: createApiClient({ url: s.url, token }), close: () => s.close() };
+  } catch (err) {
+    warn(`could not start a sidecar (${(err as Error).message}); the job runs unwatched`);
+    return null;
+  }
+}
+
+export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseFlags(argv, FLAGS, env);
+  if (parsed.values.help) {
+    process.stdout.write(RUN_HELP);
+    return 0;
+  }
+  const v = parsed.values;
+  const errors = [...parsed.errors];
+  const cmd = parsed.rest;
+  if (cmd.length === 0) {
+    errors.push(parsed.positional.length ? `put the command after --: trainpilot run [flags] -- ${parsed.positional.join(' ')}` : 'no command: trainpilot run [flags] -- CMD [ARGS…]');
+  } else if (parsed.positional.length) errors.push(`unexpected argument ${JSON.stringify(parsed.positional[0])} before --`);
+  const tune = v.tune ?? '';
+  if (!['auto', 'advise', 'off'].includes(tune)) errors.push(`--tune: ${JSON.stringify(tune)} is not one of auto, advise, off`);
+  const name = v.name ?? (cmd.length ? defaultName(cmd) : 'job');
+  if (!NAME.test(name)) errors.push(`--name: ${JSON.stringify(name)} must be 1–128 letters, digits and . _ : @ + - (starting with a letter or digit)`);
+  if (v.url) checkUrl(v.url, errors);
+  const token = resolveToken(v, env, errors);
+  const serve = toServeOptions(
+    { ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, f.default])), ...v, host: '127.0.0.1', port: '0', log: 'silent', 'metrics-listen': null },
+    env,
+  );
+  if (!v.url) errors.push(...serve.errors);
+  if (errors.length) throw new UsageError(errors, 'run');
+
+  const sidecar = await connect(v.url, token, serve.options);
+  let registered: Run | null = null;
+  if (sidecar) {
+    try {
+      registered = await sidecar.client.register({ name, tune: { mode: tune } });
+    } catch (err) {
+      warn(`could not register the run (${(err as Error).message}); the job runs unwatched`);
+    }
+  }
+  const childEnv: NodeJS.ProcessEnv = { ...process.env };
+  delete childEnv.TRAINPILOT_RUN_ID; // an outer run's id must not leak into this job
+  if (sidecar) childEnv.TRAINPILOT_URL = sidecar.client.url;
+  if (registered) childEnv.TRAINPILOT_RUN_ID = registered.id;
+  if (token) childEnv.TRAINPILOT_TOKEN = token; // from --token-file: the job's client needs it too
+
+  const startedMs = Date.now();
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: childEnv });
+  const forward = (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  };
+  const onSigint = () => forward('SIGINT');
+  const onSigterm = () => forward('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+
+  const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
+    child.once('error', (error) => resolve({ code: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126, signal: null, error }));
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+
+  let follower: Follower | null = null;
+  if (sidecar && registered && child.pid !== undefined) {
+    const id = registered.id;
+    await attachPid(sidecar.client, id, child.pid);
+    const tty = process.stderr.isTTY === true;
+    if (!tty) warn(`${name} (run ${id}, pid ${child.pid}) watched by ${sidecar.client.url}, tuning ${tune}`);
+    let warned = false;
+    follower = followRun(sidecar.client, id, {
+      out: process.stderr, tty, everyMs: 1000, plainEveryMs: PLAIN_EVERY_MS, startedAt: startedMs / 1000,
+      onError: (err) => {
+        if (!warned) warn(`lost the sidecar (${(err as Error).message}); the job goes on`);
+        warned = true;
+      },
+    });
+  }
+
+  const result = await ended;
+  process.off('SIGINT', onSigint);
+  process.off('SIGTERM', onSigterm);
+  await follower?.stop();
+  if (result.error) warn(`cannot start ${JSON.stringify(cmd[0])}: ${result.error.message}`);
+  const end: JobEnd = { durationS: (Date.now() - startedMs) / 1000, exitCode: exitCodeOf(result.code, result.signal), signal: result.signal };
+
+  if (sidecar && registered) {
+    try {
+      const ok = end.exitCode === 0 && !result.signal;
+      const data: Record<string, unknown> = { exit_code: end.exitCode, duration_s: end.durationS };
+      if (result.signal) data.signal = result.signal;
+      if (result.error) data.error = result.error.message;
+      await sidecar.client.postEvent(registered.id, { kind: ok ? 'finished' : 'failed', data });
+      process.stderr.write(summaryText(await gatherReport(sidecar.client, registered.id), end));
+    } catch (err) {
+      warn(`no summary from the sidecar (${(err as Error).message})`);
+      process.stderr.write(bareSummary(name, end));
+    }
+  } else {
+    process.stderr.write(bareSummary(name, end));
+  }
+  await sidecar?.close().catch((err: Error) => warn(`sidecar shutdown: ${err.message}`));
+  return end.exitCode;
+}
+
+/**
+ * The run is registered before CMD starts (CMD needs its id in the environment), so the pid
+ * follows once it exists. A sidecar without PATCH /v1/runs/:id cannot watch the processes.
+ */
+async function attachPid(client: ApiClient, id: string, pid: number): Promise<void> {
+  try {
+    await client.attachPid(id, pid);
+  } catch (err) {
+    const hint = err instanceof HttpError && (err.status === 404 || err.status === 405) ? ' (this sidecar cannot take a pid after registration)' : '';
+    warn(`the job's processes are not watched: ${(err as Error).message}${hint}`);
+  }
+}

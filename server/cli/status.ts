@@ -1,0 +1,70 @@
+// `trainpilot status`: the sidecar's runs as a table (or JSON), newest first.
+import { checkUrl, CLIENT_FLAGS, clientFailure, createApiClient, resolveToken, type Run } from './api-client.js';
+import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { fmtConfig, fmtRate } from './status-line.js';
+import { UsageError } from './usage-error.js';
+
+const STATES = ['running', 'finished', 'failed', 'exited'];
+
+const FLAGS: FlagSpec[] = [
+  ...CLIENT_FLAGS,
+  { name: 'state', default: null, help: `only runs in this state: ${STATES.join(', ')}` },
+  { name: 'json', default: null, help: 'print the runs as JSON (the API\'s run views)', boolean: true },
+  { name: 'help', default: null, help: 'show this help', boolean: true },
+];
+
+export const STATUS_HELP = `Usage: trainpilot status [flags]
+
+The sidecar's runs, newest first: id, name, state, steps, samples/s, bottleneck, config, decisions.
+
+${flagsHelp(FLAGS)}
+`;
+
+const HEAD = ['ID', 'NAME', 'STATE', 'STEPS', 'SAMPLES/S', 'BOTTLENECK', 'CONFIG', 'DECISIONS'];
+
+export function runRow(r: Run): string[] {
+  return [
+    r.id, r.name, r.state, String(r.summary.steps), fmtRate(r.summary.samples_per_second),
+    r.bottleneck?.kind ?? '-', fmtConfig(r.config), String(r.summary.decisions),
+  ];
+}
+
+/** Left-aligned columns two spaces apart; numbers line up well enough at this width. */
+export function formatTable(head: string[], rows: string[][]): string {
+  const all = [head, ...rows];
+  const w = head.map((_, c) => Math.max(...all.map((r) => r[c].length)));
+  return all.map((r) => r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(w[c]))).join('  ')).join('\n') + '\n';
+}
+
+const isOn = (v: string | null) => v !== null && v !== 'false' && v !== '0';
+
+export async function status(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const parsed = parseFlags(argv, FLAGS, env);
+  if (parsed.values.help) {
+    process.stdout.write(STATUS_HELP);
+    return 0;
+  }
+  const errors = [...parsed.errors];
+  if (parsed.positional.length) errors.push(`unexpected argument ${JSON.stringify(parsed.positional[0])}`);
+  const state = parsed.values.state;
+  if (state !== null && !STATES.includes(state)) errors.push(`--state: ${JSON.stringify(state)} is not one of ${STATES.join(', ')}`);
+  const url = parsed.values.url ?? '';
+  checkUrl(url, errors);
+  const token = resolveToken(parsed.values, env, errors);
+  if (errors.length) throw new UsageError(errors, 'status');
+
+  let runs: Run[];
+  try {
+    runs = await createApiClient({ url, token }).runs({ state: state ?? undefined, limit: 1000 });
+  } catch (err) {
+    return clientFailure('status', err);
+  }
+  if (isOn(parsed.values.json)) {
+    process.stdout.write(`${JSON.stringify({ runs }, null, 2)}\n`);
+  } else if (runs.length === 0) {
+    process.stdout.write(state ? `no ${state} runs\n` : 'no runs\n');
+  } else {
+    process.stdout.write(formatTable(HEAD, runs.map(runRow)));
+  }
+  return 0;
+}

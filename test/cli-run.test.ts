@@ -1,0 +1,138 @@
+// `trainpilot run` with real jobs (Node scripts) and a real sidecar: environment, registration,
+// exit codes, signals, events, summary — and the job running on when there is no sidecar.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openStore } from '../server/store/store.js';
+import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from './cli-helpers.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'trainpilot-cli-run-'));
+let sidecar: ListeningSidecar;
+let job: string;
+
+beforeAll(async () => {
+  sidecar = await listeningSidecar();
+  job = writeJob(dir);
+});
+afterAll(async () => {
+  await sidecar.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const jobLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const runOf = (id: string) => sidecar.store.getRun(id);
+
+describe('trainpilot run --url (a sidecar already running)', () => {
+  it('passes URL and run id to the job, exits 0, records finished, prints the summary', async () => {
+    const r = await cli(['run', '--url', sidecar.url, '--tune', 'advise', '--', process.execPath, job, 'exit', '0']);
+    expect(r.code).toBe(0);
+    const [started, reported] = jobLines(r.stdout);
+    expect(started.url).toBe(sidecar.url);
+    expect(reported.status).toBe(202);
+    const run = runOf(started.id);
+    expect(run.name).toBe('job.mjs'); // the script, not "node"
+    expect(run.tune.mode).toBe('advise');
+    expect(run.state).toBe('finished');
+    expect(sidecar.store.events(started.id, 100).map((e) => e.kind)).toContain('finished');
+    // 32 samples per 0.1 s in the first quarter, 64 in the last.
+    expect(r.stderr).toMatch(/samples\/s: 320 at start .* → 640 at end .*×2\.00/);
+    expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0/);
+    expect(r.stderr).toMatch(/config: bs=32 lr=0\.001 w=0/);
+  });
+
+  it('exits with the job\'s exit code and records failed with it', async () => {
+    const r = await cli(['run', '--url', sidecar.url, '--name', 'three', '--', process.execPath, job, 'exit', '3']);
+    expect(r.code).toBe(3);
+    const id = jobLines(r.stdout)[0].id;
+    expect(runOf(id).name).toBe('three');
+    expect(runOf(id).state).toBe('failed');
+    const failed = sidecar.store.events(id, 100).find((e) => e.kind === 'failed');
+    expect(failed?.data.exit_code).toBe(3);
+    expect(r.stderr).toMatch(/exit 3/);
+  });
+
+  it('exits 128+N when a signal kills the job, and records the signal', async () => {
+    const r = await cli(['run', '--url', sidecar.url, '--', process.execPath, job, 'signal', 'SIGKILL']);
+    expect(r.code).toBe(137);
+    const id = jobLines(r.stdout)[0].id;
+    const failed = sidecar.store.events(id, 100).find((e) => e.kind === 'failed');
+    expect(failed?.data).toMatchObject({ exit_code: 137, signal: 'SIGKILL' });
+    expect(r.stderr).toMatch(/killed by SIGKILL/);
+  });
+
+  it('forwards SIGTERM to the job and returns what the job made of it', async () => {
+    const p = startCli(['run', '--url', sidecar.url, '--', process.execPath, job, 'wait']);
+    await p.waitFor(/"waiting"/);
+    p.proc.kill('SIGTERM');
+    const r = await p.done;
+    expect(r.stdout).toMatch(/got SIGTERM/);
+    expect(r.code).toBe(7);
+    expect(r.signal).toBeNull();
+  });
+
+  it('runs the job and returns its exit code when the sidecar is unreachable, with one warning', async () => {
+    const r = await cli(['run', '--url', 'http://127.0.0.1:1', '--', process.execPath, job, 'exit', '5']);
+    expect(r.code).toBe(5);
+    const started = jobLines(r.stdout)[0];
+    expect(started.id).toBeNull(); // not registered: the job's own client would fail open
+    expect(r.stderr.match(/could not register/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/exit 5 \(no sidecar/);
+  });
+
+  it('does not leak an outer TRAINPILOT_RUN_ID into an unwatched job', async () => {
+    const r = await cli(['run', '--url', 'http://127.0.0.1:1', '--', process.execPath, job], { TRAINPILOT_RUN_ID: 'outer' });
+    expect(jobLines(r.stdout)[0].id).toBeNull();
+  });
+});
+
+describe('trainpilot run with its own sidecar', () => {
+  it('starts one, watches a job that never reports steps, and leaves the run in the store', async () => {
+    // A plain job: burns CPU for a moment and forks a child, never talks to trainpilot.
+    const plain = join(dir, 'plain.mjs');
+    writeFileSync(plain, `
+import { spawn } from 'node:child_process';
+console.log(JSON.stringify({ job: 'started', url: process.env.TRAINPILOT_URL, id: process.env.TRAINPILOT_RUN_ID, pid: process.pid }));
+const c = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 1200) {}']);
+const t = Date.now(); while (Date.now() - t < 300) {}
+c.on('exit', () => process.exit(0));
+`);
+    const db = join(dir, 'own.db');
+    const r = await cli(['run', '--db', db, '--gpu', 'off', '--interval', '200ms', '--', process.execPath, plain]);
+    expect(r.code).toBe(0);
+    const started = jobLines(r.stdout)[0];
+    expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(r.stderr).toMatch(/watch-only/);
+    const store = openStore({ path: db });
+    try {
+      const run = store.getRun(started.id);
+      expect(run.name).toBe('plain.mjs');
+      expect(run.state).not.toBe('running');
+      expect(store.events(started.id, 100).map((e) => e.kind)).toContain('finished');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('returns 127 when the command does not exist', async () => {
+    const r = await cli(['run', '--url', sidecar.url, '--', join(dir, 'no-such-command')]);
+    expect(r.code).toBe(127);
+    expect(r.stderr).toMatch(/cannot start/);
+  });
+});
+
+describe('trainpilot run usage', () => {
+  it('needs a command after --', async () => {
+    expect((await cli(['run'])).code).toBe(2);
+    const r = await cli(['run', 'python3', 'train.py']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/put the command after --/);
+  });
+
+  it('names a bad --tune and a bad --name', async () => {
+    const r = await cli(['run', '--tune', 'max', '--name', '-x', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--tune: "max"/);
+    expect(r.stderr).toMatch(/--name: "-x"/);
+  });
+});
