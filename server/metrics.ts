@@ -8,7 +8,7 @@ import type { StepPoint } from '../tuner/window.js';
 import { gpuFamilies } from './metrics/gpu.js';
 import { hostFamilies } from './metrics/host.js';
 import { registerProcessMetrics } from './metrics/process.js';
-import { createRenderer, wantsOpenMetrics, type Rendered } from './metrics/render.js';
+import { collect, format, wantsOpenMetrics, type Rendered } from './metrics/render.js';
 import { runFamilies } from './metrics/run.js';
 import { selfFamilies } from './metrics/self.js';
 import { readFrame, type MetricsSource, type ScrapeFrame } from './metrics/source.js';
@@ -37,7 +37,7 @@ export interface MetricsOptions {
 export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   // One read of the source per render, shared by every family; a direct
-  // registry.metrics() (no render) reads the source per family instead.
+  // registry.metrics() (no render) reads the source once per family instead.
   let current: ScrapeFrame | undefined;
   const frame = () => current ?? readFrame(source);
 
@@ -50,13 +50,18 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
   const steps = stepHistogram(registry, frame);
   if (opts.processMetrics ?? true) registerProcessMetrics(registry);
 
-  const renderer = createRenderer(registry, {
-    begin: () => { current = readFrame(source); },
-    end: () => { current = undefined; },
-  });
   return {
     registry,
     observeSteps: (run, batch) => steps.observe(run.label, batch),
-    render: (accept) => renderer(wantsOpenMetrics(accept)),
+    async render(accept) {
+      current = readFrame(source);
+      let families;
+      try {
+        families = collect(registry); // every family reads `current` before collect() returns
+      } finally {
+        current = undefined;
+      }
+      return format(await families, wantsOpenMetrics(accept));
+    },
   };
 }

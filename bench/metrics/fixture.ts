@@ -1,6 +1,5 @@
-// A fixed sidecar state for the /metrics golden test, the benchmark and the
-// stand-alone Prometheus end-to-end: the 8-GPU capture plus runs fed with
-// deterministic step reports.
+// A fixed sidecar state for the /metrics golden test and the metrics
+// benchmark: the 8-GPU capture plus runs fed with deterministic step reports.
 //
 // GPU numbers are read off /work/shared/fixtures/nvidia-smi/datakit-gtx-8card.xml
 // (nvidia-smi -q -x, driver 460.73.01, CUDA 11.2, eight Tesla V100S-PCIE-32GB),

@@ -4,7 +4,6 @@
 import { ScrapeFamily, type Emit } from './family.js';
 import { uuidOf } from './gpu.js';
 import { RUN_STATES, type RunMetricsView, type ScrapeFrame } from './source.js';
-import { windowStats } from './window.js';
 
 /** DESIGN §6. Each is exported 0 or 1 per run, so "current bottleneck" is one `== 1` away. */
 export const BOTTLENECK_KINDS = [
@@ -43,11 +42,11 @@ export function runFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
     new ScrapeFamily('trainpilot_run_state', 'The run\'s state: 1 for the current one, 0 for the others.', 'gauge', perRun((r, emit) => {
       for (const state of RUN_STATES) emit({ run: r.label, state }, r.state === state ? 1 : 0);
     })),
-    new ScrapeFamily('trainpilot_run_data_wait_ratio', 'Share of step time spent waiting for input over the last minute of steps, 0-1.', 'gauge', perRun((r, emit) => {
-      emit({ run: r.label }, windowStats(r.recentSteps).dataWaitRatio);
+    new ScrapeFamily('trainpilot_run_data_wait_ratio', 'Share of step time spent waiting for input over the last minute of steps, 0-1.', 'gauge', perRun((r, emit, f) => {
+      emit({ run: r.label }, f.window(r).dataWaitRatio);
     })),
-    new ScrapeFamily('trainpilot_run_samples_per_second', 'Samples per wall-clock second over the last minute of steps.', 'gauge', perRun((r, emit) => {
-      emit({ run: r.label }, windowStats(r.recentSteps).samplesPerSecond);
+    new ScrapeFamily('trainpilot_run_samples_per_second', 'Samples per wall-clock second over the last minute of steps.', 'gauge', perRun((r, emit, f) => {
+      emit({ run: r.label }, f.window(r).samplesPerSecond);
     })),
     ...GAUGES.map(([name, help, value]) => new ScrapeFamily(name, help, 'gauge', perRun((r, emit) => emit({ run: r.label }, value(r))))),
     ...COUNTERS.map(([name, help, value]) => new ScrapeFamily(name, help, 'counter', perRun((r, emit) => emit({ run: r.label }, value(r))))),

@@ -2,6 +2,7 @@
 // store's live runs. server/metrics.ts re-exports these for the server.
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import type { RunConfig, StepPoint } from '../../tuner/window.js';
+import { windowStats, type WindowStats } from './window.js';
 
 export type RunState = 'running' | 'finished' | 'failed' | 'exited';
 export const RUN_STATES: readonly RunState[] = ['running', 'finished', 'failed', 'exited'];
@@ -36,8 +37,20 @@ export interface ScrapeFrame {
   snapshot: Snapshot | undefined;
   inventory: GpuInventory | undefined;
   runs: RunMetricsView[];
+  /** The run's window ratios, computed once per scrape. */
+  window(run: RunMetricsView): WindowStats;
 }
 
 export function readFrame(source: MetricsSource): ScrapeFrame {
-  return { snapshot: source.snapshot(), inventory: source.gpuInventory(), runs: source.runs() };
+  const windows = new Map<RunMetricsView, WindowStats>();
+  return {
+    snapshot: source.snapshot(),
+    inventory: source.gpuInventory(),
+    runs: source.runs(),
+    window(run) {
+      let w = windows.get(run);
+      if (!w) windows.set(run, (w = windowStats(run.recentSteps)));
+      return w;
+    },
+  };
 }
