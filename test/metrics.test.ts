@@ -1,5 +1,6 @@
 // /metrics for a fixed state: golden file, promtool lint, series lifecycle, OpenMetrics.
 import { readFile, writeFile } from 'node:fs/promises';
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics.js';
 import { fixtureSnapshot, fixtureSource, fixtureSteps } from './helpers/prometheus-state.js';
@@ -84,6 +85,30 @@ describe('series lifecycle', () => {
     expect(body).toContain('trainpilot_runs{state="running"} 0');
     const empty = createMetrics({ snapshot: () => undefined, gpuInventory: () => undefined, runs: () => [] }, { processMetrics: false });
     expect((await empty.render()).body).not.toMatch(/^trainpilot_(gpu|host|collector)_\w+[{ ]/m);
+  });
+});
+
+describe('exposition formatter', () => {
+  it("prints what prom-client's own Registry prints, in both formats", async () => {
+    const make = () => {
+      const { source, views, steps } = fixtureSource(2, 40);
+      const m = createMetrics(source, { version: '0.1.0', processMetrics: false });
+      views.forEach((v, i) => m.observeSteps(v, steps[i]));
+      return m;
+    };
+    const a = make();
+    expect((await a.render()).body).toBe(await a.registry.metrics());
+    const b = make();
+    const ours = (await b.render('application/openmetrics-text')).body;
+    b.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+    expect(ours).toBe(await b.registry.metrics());
+  });
+
+  it('escapes label values and help text as the exposition format requires', async () => {
+    const { source, views } = fixtureSource(1, 5);
+    views[0].label = 'a "quoted" \\ name\nsecond line';
+    const body = (await createMetrics(source, { processMetrics: false }).render()).body;
+    expect(body).toContain('trainpilot_run_loss{run="a \\"quoted\\" \\\\ name\\nsecond line"}');
   });
 });
 
