@@ -15,6 +15,25 @@ import { VERSION } from './version.js';
 /** Retention runs at start and then this often. */
 const RETENTION_EVERY_S = 600;
 
+/** How long shutdown lets answers in flight finish before cutting connections. */
+const DRAIN_MS = 5000;
+
+/**
+ * Fastify's close() closes the connections idle at that moment and then waits for the rest; a
+ * keep-alive connection whose request finishes after that stays open until its timeout (72 s)
+ * and holds close() up. Sweep idle connections while closing; cut what is left after DRAIN_MS.
+ */
+async function closeApp(app: FastifyInstance): Promise<void> {
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 25);
+  const cut = setTimeout(() => app.server.closeAllConnections(), DRAIN_MS);
+  try {
+    await app.close();
+  } finally {
+    clearInterval(sweep);
+    clearTimeout(cut);
+  }
+}
+
 export interface Sidecar {
   app: FastifyInstance;
   store: Store;
@@ -76,7 +95,7 @@ export async function startSidecar(opts: ServeOptions): Promise<Sidecar> {
       tuner.stop();
       // Close the listeners first (drain in-flight requests, wake long-polls), then the rest.
       store.releasePolls();
-      await Promise.allSettled([app.close(), metricsApp?.close()]);
+      await Promise.allSettled([closeApp(app), metricsApp && closeApp(metricsApp)]);
       await sampler.stop();
       store.close();
     })());

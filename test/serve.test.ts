@@ -1,6 +1,6 @@
 // `trainpilot serve` as a user runs it: flags, refusal to expose itself, clear errors, clean shutdown.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,11 +56,10 @@ describe('trainpilot serve', () => {
   });
 
   it('names an unwritable store path and exits 1', async () => {
-    const ro = join(dir, 'ro');
-    mkdirSync(ro);
-    chmodSync(ro, 0o500);
-    const target = process.getuid?.() === 0 ? '/proc/trainpilot/store.db' : join(ro, 'x', 'store.db');
-    const r = await cli(['serve', '--db', target, '--gpu', 'off', '--port', '0']);
+    // A regular file where a directory should be: unwritable for root too.
+    const blocker = join(dir, 'blocker');
+    writeFileSync(blocker, 'not a directory');
+    const r = await cli(['serve', '--db', join(blocker, 'x', 'store.db'), '--gpu', 'off', '--port', '0']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/cannot use --db .*not writable|cannot open store/);
   });

@@ -56,6 +56,9 @@ export async function registerRun(app: FastifyInstance, body: object = GOOD_RUN)
   return res.json().id as string;
 }
 
+/** Recent enough that retention (7 d by default) keeps them; one report per 10 ms. */
+const TS_BASE = Math.floor(Date.now() / 1000) - 3600;
+
 export function steps(from: number, n: number, extra: object = {}) {
   return Array.from({ length: n }, (_, i) => ({
     step: from + i,
@@ -63,7 +66,7 @@ export function steps(from: number, n: number, extra: object = {}) {
     data_wait_s: 0.03,
     samples: 64,
     loss: 2 - (from + i) * 1e-4,
-    ts: 1764300000 + from + i,
+    ts: TS_BASE + (from + i) / 100,
     ...extra,
   }));
 }
