@@ -22,8 +22,18 @@ describe('/metrics golden', () => {
     expect(body).toBe(await readFile(GOLDEN, 'utf8'));
   });
 
+  // Read by hand off test/fixtures/nvidia-smi/datakit-gtx-8card.xml, independently of the parser:
+  // GPU 0 gpu_util 97 %, power_draw 232.80 W, gpu_temp 66 C, sm_clock 1410 MHz; fb total 32510 MiB;
+  // GPU 3 and 6 clocks_throttle_reason_sw_power_cap Active; pid 37305 holds 31683 MiB on GPU 0.
   it('has a series for every GPU of the capture, in base units', async () => {
     const body = await goldenBody();
+    const g0 = 'gpu="0",uuid="GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e"';
+    expect(body).toContain(`trainpilot_gpu_utilization_ratio{${g0}} 0.97\n`);
+    expect(body).toContain(`trainpilot_gpu_power_draw_watts{${g0}} 232.8\n`);
+    expect(body).toContain(`trainpilot_gpu_temperature_celsius{${g0}} 66\n`);
+    expect(body).toContain(`trainpilot_run_gpu_memory_used_bytes{run="resnet50-a",${g0}} ${31683 * 1024 * 1024}\n`);
+    expect(body).toContain('trainpilot_gpu_clock_event_active{gpu="6",uuid="GPU-d2446f91-171e-1b54-515d-9d9b03484ddf",reason="sw_power_cap"} 1');
+    expect(body.match(/^trainpilot_gpu_clock_event_active\{.*\} 1$/gm)).toHaveLength(2);
     expect(body).toContain('trainpilot_gpu_memory_total_bytes{gpu="7",uuid="GPU-1d955959-c95b-4f40-2cac-100d3006ffe2"} 34089205760');
     expect(body).toContain('trainpilot_gpu_sm_clock_hertz{gpu="0",uuid="GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e"} 1410000000');
     expect(body).toContain('trainpilot_gpu_clock_event_active{gpu="3",uuid="GPU-3181eb56-505c-8214-ba05-c132f68f89b8",reason="sw_power_cap"} 1');
