@@ -5,14 +5,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO_ROOT } from '../bench/lib/sidecar-process.js';
 import type { Decision } from '../tuner/window.js';
+import type { AppDeps } from '../server/app.js';
 import { testApp, type TestApp } from './helpers/app.js';
 
 export interface ListeningSidecar extends TestApp {
   url: string;
 }
 
-export async function listeningSidecar(): Promise<ListeningSidecar> {
-  const t = await testApp();
+export async function listeningSidecar(deps: Partial<AppDeps> = {}): Promise<ListeningSidecar> {
+  const t = await testApp(deps);
   const url = await t.app.listen({ host: '127.0.0.1', port: 0 });
   return { ...t, url };
 }
@@ -70,6 +71,7 @@ export function writeJob(dir: string): string {
   writeFileSync(path, `
 const url = process.env.TRAINPILOT_URL, id = process.env.TRAINPILOT_RUN_ID;
 const headers = { 'content-type': 'application/json' };
+if (process.env.TRAINPILOT_TOKEN) headers.authorization = 'Bearer ' + process.env.TRAINPILOT_TOKEN;
 console.log(JSON.stringify({ job: 'started', pid: process.pid, url: url ?? null, id: id ?? null }));
 if (url && id) {
   await fetch(url + '/v1/runs/' + id + '/config', { method: 'PUT', headers, body: JSON.stringify({ config: { batch_size: 32, learning_rate: 0.001, num_workers: 0 } }) });

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../server/store/store.js';
 import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from './cli-helpers.js';
@@ -10,10 +11,20 @@ import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-cli-run-'));
 let sidecar: ListeningSidecar;
 let job: string;
+/** A loopback port nobody listens on: connection refused. */
+let closedPort: number;
+/** Whether this sidecar takes a pid after registration (PATCH /v1/runs/:id). */
+let canAttachPid = false;
 
 beforeAll(async () => {
   sidecar = await listeningSidecar();
   job = writeJob(dir);
+  const srv = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => srv.once('listening', r));
+  closedPort = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  const doc = (await (await fetch(`${sidecar.url}/docs/json`)).json()) as { paths?: Record<string, { patch?: unknown }> };
+  canAttachPid = Boolean(doc.paths?.['/v1/runs/{id}']?.patch);
 });
 afterAll(async () => {
   await sidecar.close();
@@ -61,6 +72,14 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.stderr).toMatch(/killed by SIGKILL/);
   });
 
+  it('registers the job\'s pid, so its process tree is watched', async (ctx) => {
+    if (!canAttachPid) ctx.skip('the sidecar has no PATCH /v1/runs/:id yet: the pid cannot follow the registration');
+    const r = await cli(['run', '--url', sidecar.url, '--', process.execPath, job, 'exit', '0']);
+    const started = jobLines(r.stdout)[0];
+    expect(runOf(started.id).pid).toBe(started.pid);
+    expect(r.stderr).not.toMatch(/not watched/);
+  });
+
   it('forwards SIGTERM to the job and returns what the job made of it', async () => {
     const p = startCli(['run', '--url', sidecar.url, '--', process.execPath, job, 'wait']);
     await p.waitFor(/"waiting"/);
@@ -72,11 +91,12 @@ describe('trainpilot run --url (a sidecar already running)', () => {
   });
 
   it('runs the job and returns its exit code when the sidecar is unreachable, with one warning', async () => {
-    const r = await cli(['run', '--url', 'http://127.0.0.1:1', '--', process.execPath, job, 'exit', '5']);
+    const r = await cli(['run', '--url', `http://127.0.0.1:${closedPort}`, '--', process.execPath, job, 'exit', '5']);
     expect(r.code).toBe(5);
     const started = jobLines(r.stdout)[0];
     expect(started.id).toBeNull(); // not registered: the job's own client would fail open
-    expect(r.stderr.match(/could not register/g)).toHaveLength(1);
+    expect(r.stderr.match(/could not register the run \(cannot reach the sidecar .*ECONNREFUSED/g)).toHaveLength(1);
+    expect(r.stderr.match(/^trainpilot run:/gm)).toHaveLength(1);
     expect(r.stderr).toMatch(/exit 5 \(no sidecar/);
   });
 

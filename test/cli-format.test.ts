@@ -1,0 +1,95 @@
+// The pure parts of the client commands: throughput quarters, config history, names, exit codes,
+// escaping, and the live line's redraw.
+import { describe, expect, it } from 'vitest';
+import type { Decision, Step } from '../server/cli/api-client.js';
+import { configHistory, quarterThroughput } from '../server/cli/report-data.js';
+import { esc } from '../server/cli/report-html.js';
+import { mdText } from '../server/cli/report-markdown.js';
+import { defaultName, exitCodeOf } from '../server/cli/run.js';
+import { fitWidth, fmtDuration, fmtRate, liveLine } from '../server/cli/status-line.js';
+
+const step = (i: number, samples: number, extra: Partial<Step> = {}): Step => ({
+  step: i, ts: 1e9 + i, duration_s: 0.5, data_wait_s: 0.1, samples, loss: null, mem_peak_bytes: null,
+  grad_sq_norm: null, grad_sq_norm_small: null, rank: 0, world_size: 1, config_version: 1, ...extra,
+});
+
+describe('quarterThroughput', () => {
+  it('compares the first and the last quarter of the steps, by the job\'s own durations', () => {
+    const steps = [...Array.from({ length: 8 }, (_, i) => step(i, 10)), ...Array.from({ length: 8 }, (_, i) => step(8 + i, 30))];
+    const t = quarterThroughput(steps);
+    expect(t.start).toMatchObject({ steps: 4, samples: 40, seconds: 2, samples_per_second: 20, data_wait_ratio: expect.closeTo(0.2, 9) });
+    expect(t.end).toMatchObject({ steps: 4, samples: 120, samples_per_second: 60 });
+    expect(t.end_over_start).toBeCloseTo(3);
+  });
+
+  it('counts rank 0 only, scaled by world size', () => {
+    const steps = [0, 1, 2, 3].flatMap((i) => [step(i, 8, { rank: 0, world_size: 2 }), step(i, 8, { rank: 1, world_size: 2 })]);
+    expect(quarterThroughput(steps).start).toMatchObject({ steps: 1, samples: 16, samples_per_second: 32 });
+  });
+
+  it('is empty without steps and uses the one step there is', () => {
+    expect(quarterThroughput([])).toEqual({ start: null, end: null, end_over_start: null });
+    expect(quarterThroughput([step(0, 5)]).end_over_start).toBe(1);
+  });
+});
+
+describe('configHistory', () => {
+  it('zips the knob series into versions and names the decision behind each', () => {
+    const d = { id: 7, config_version: 2, reason: 'input-bound' } as Decision;
+    const h = configHistory({
+      batch_size: [[10, 32], [20, 32]], learning_rate: [[10, 0.001], [20, 0.001]], num_workers: [[10, 0], [20, 2]], grad_accum_steps: [[10, 1], [20, 1]],
+    }, [d]);
+    expect(h).toEqual([
+      { version: 1, ts: 10, config: { batch_size: 32, learning_rate: 0.001, num_workers: 0, grad_accum_steps: 1 }, reason: 'the job\'s starting config', decision_id: null },
+      { version: 2, ts: 20, config: { batch_size: 32, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 }, reason: 'input-bound', decision_id: 7 },
+    ]);
+    expect(configHistory({}, [])).toEqual([]);
+  });
+});
+
+describe('run helpers', () => {
+  it('names a run after the script an interpreter runs, or the command', () => {
+    expect(defaultName(['/usr/bin/python3', '-u', 'examples/pytorch/train.py', '--max-steps', '5'])).toBe('train.py');
+    expect(defaultName(['./my job!'])).toBe('my-job-');
+    expect(defaultName(['node'])).toBe('node');
+    expect(defaultName(['/opt/.hidden'])).toBe('hidden');
+    expect(defaultName(['...'])).toBe('job');
+  });
+
+  it('maps a signal to 128 + its number', () => {
+    expect(exitCodeOf(0, null)).toBe(0);
+    expect(exitCodeOf(3, null)).toBe(3);
+    expect(exitCodeOf(null, 'SIGKILL')).toBe(137);
+    expect(exitCodeOf(null, 'SIGTERM')).toBe(143);
+    expect(exitCodeOf(null, 'SIGINT')).toBe(130);
+  });
+});
+
+describe('escaping', () => {
+  it('html: text and attribute values', () => {
+    expect(esc(`<a href="x" onclick='y'>&amp;</a>`)).toBe('&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;');
+  });
+
+  it('markdown: one line, no syntax opened', () => {
+    expect(mdText('a|b\n`c` [d](e) <f> *g*')).toBe('a\\|b \\`c\\` \\[d\\](e) \\<f\\> \\*g\\*');
+    expect(mdText('num_workers')).toBe('num_workers');
+  });
+});
+
+describe('formats and the live line', () => {
+  it('formats rates and durations short', () => {
+    expect([fmtRate(null), fmtRate(3.14159), fmtRate(42.42), fmtRate(640), fmtRate(1234), fmtRate(56789)]).toEqual(['-', '3.14', '42.4', '640', '1.2k', '57k']);
+    expect([fmtDuration(2.25), fmtDuration(75), fmtDuration(7300)]).toEqual(['2.3s', '1m15s', '2h01m']);
+  });
+
+  it('redraws in place, fitted to the terminal, and clears itself', () => {
+    let written = '';
+    const out = { columns: 30, write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream;
+    const line = liveLine(out);
+    line.draw('x'.repeat(100));
+    line.draw('short');
+    line.clear();
+    expect(written).toBe(`\r\x1b[2K${'x'.repeat(28)}…\r\x1b[2Kshort\r\x1b[2K`);
+    expect(fitWidth('abc', undefined)).toBe('abc');
+  });
+});
