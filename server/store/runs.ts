@@ -94,7 +94,12 @@ export function createRunsRepo(db: Database) {
     appliedStep: r.applied_step as number | null,
   });
 
+  // Every route and tick looks runs up; keep the records in memory and drop one whenever it is written.
+  const cache = new Map<string, RunRecord>();
+  const forget = (id: string) => cache.delete(id);
+
   return {
+    forget,
     insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null }): void {
       db.transaction(() => {
         insertRun.run({
@@ -108,8 +113,13 @@ export function createRunsRepo(db: Database) {
       })();
     },
     get(id: string): RunRecord | undefined {
+      const hit = cache.get(id);
+      if (hit) return hit;
       const row = selectRun.get(id) as RunRow | undefined;
-      return row && toRun(row);
+      if (!row) return undefined;
+      const run = Object.freeze(toRun(row));
+      cache.set(id, run);
+      return run;
     },
     list(limit: number): RunRecord[] {
       return (selectRuns.all(limit) as RunRow[]).map(toRun);
@@ -119,17 +129,21 @@ export function createRunsRepo(db: Database) {
     },
     /** Writes config version current+1; the caller holds the transaction and has checked the run. */
     addVersion(runId: string, version: number, config: RunConfig, now: number, source: ConfigVersionRecord['source'], reason: string, decisionId: number | null): void {
+      forget(runId);
       insertVersion.run(runId, version, JSON.stringify(config), now, source, reason, decisionId);
       bumpVersion.run(version, runId);
     },
     setTune(runId: string, tune: TuneSettings): void {
+      forget(runId);
       setTune.run(JSON.stringify(tune), runId);
     },
     markApplied(runId: string, version: number, now: number, step: number | null): void {
+      forget(runId);
       markApplied.run(now, step, runId, version);
       setApplied.run(version, runId);
     },
     end(runId: string, state: Exclude<RunState, 'running'>, now: number): boolean {
+      forget(runId);
       return endRun.run(state, now, runId).changes > 0;
     },
     versions(runId: string): ConfigVersionRecord[] {

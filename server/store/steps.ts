@@ -32,6 +32,44 @@ export function createStepsRepo(db: Database) {
        grad_sq_norm, grad_sq_norm_small, world_size, config_version)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
+  // Multi-row inserts: one statement per CHUNK rows cuts per-row VM and binding overhead ~3x.
+  const CHUNK = 50;
+  const COLS = 13;
+  const insertChunk = db.prepare(
+    `INSERT OR IGNORE INTO steps (run_id, rank, step, ts, duration_s, data_wait_s, samples, loss, mem_peak_bytes,
+       grad_sq_norm, grad_sq_norm_small, world_size, config_version)
+     VALUES ${Array.from({ length: CHUNK }, () => `(${Array(COLS).fill('?').join(', ')})`).join(', ')}`,
+  );
+  const params: unknown[] = new Array(CHUNK * COLS);
+  const maxStep = db.prepare(`SELECT max(step) AS m FROM steps WHERE run_id = ? AND rank = ?`).pluck();
+  /** The newest stored step per run and rank, so an in-order batch skips duplicate checks. */
+  const newest = new Map<string, number>();
+  const key = (runId: string, rank: number) => `${runId}\u0000${rank}`;
+  const newestOf = (runId: string, rank: number): number => {
+    const k = key(runId, rank);
+    let m = newest.get(k);
+    if (m === undefined) {
+      m = (maxStep.get(runId, rank) as number | null) ?? -1;
+      newest.set(k, m);
+    }
+    return m;
+  };
+  /** True when every step is above the stored ones and the batch has no repeats: all rows are new. */
+  const allFresh = (runId: string, steps: StepPoint[]): boolean => {
+    const last = new Map<number, number>();
+    for (const s of steps) {
+      const prev = last.get(s.rank) ?? newestOf(runId, s.rank);
+      if (s.step <= prev) return false;
+      last.set(s.rank, s.step);
+    }
+    return true;
+  };
+  const bind = (at: number, runId: string, s: StepPoint) => {
+    params[at] = runId; params[at + 1] = s.rank; params[at + 2] = s.step; params[at + 3] = s.ts;
+    params[at + 4] = s.durationS; params[at + 5] = s.dataWaitS; params[at + 6] = s.samples; params[at + 7] = s.loss;
+    params[at + 8] = s.memPeakBytes; params[at + 9] = s.gradSqNorm; params[at + 10] = s.gradSqNormSmall;
+    params[at + 11] = s.worldSize; params[at + 12] = s.configVersion;
+  };
   const after = db.prepare(
     `SELECT * FROM steps WHERE run_id = ? AND step > ? ORDER BY step, rank LIMIT ?`,
   );
@@ -48,14 +86,27 @@ export function createStepsRepo(db: Database) {
   return {
     /** Inserts the batch; returns the points that were new (duplicates of stored steps are skipped). */
     insertMany(runId: string, steps: StepPoint[]): StepPoint[] {
-      const fresh: StepPoint[] = [];
-      for (const s of steps) {
+      let fresh: StepPoint[] = [];
+      if (allFresh(runId, steps)) {
+        let i = 0;
+        for (; i + CHUNK <= steps.length; i += CHUNK) {
+          for (let j = 0; j < CHUNK; j++) bind(j * COLS, runId, steps[i + j]);
+          insertChunk.run(params);
+        }
+        for (; i < steps.length; i++) {
+          const s = steps[i];
+          insert.run(runId, s.rank, s.step, s.ts, s.durationS, s.dataWaitS, s.samples, s.loss, s.memPeakBytes,
+            s.gradSqNorm, s.gradSqNormSmall, s.worldSize, s.configVersion);
+        }
+        fresh = steps;
+      } else for (const s of steps) {
         const r = insert.run(
           runId, s.rank, s.step, s.ts, s.durationS, s.dataWaitS, s.samples, s.loss, s.memPeakBytes,
           s.gradSqNorm, s.gradSqNormSmall, s.worldSize, s.configVersion,
         );
         if (r.changes > 0) fresh.push(s);
       }
+      for (const s of fresh) if (s.step > newestOf(runId, s.rank)) newest.set(key(runId, s.rank), s.step);
       return fresh;
     },
     after(runId: string, afterStep: number, limit: number): StepPoint[] {

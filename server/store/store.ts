@@ -275,7 +275,10 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
         const st = db.prepare(`DELETE FROM steps WHERE ts < ?`).run(cutoff).changes;
         db.prepare(`DELETE FROM events WHERE ts < ?`).run(cutoff);
         const old = db.prepare(`SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).all(cutoff) as Array<{ id: string }>;
-        for (const r of old) live.delete(r.id);
+        for (const r of old) {
+          live.delete(r.id);
+          runs.forget(r.id);
+        }
         const r = db.prepare(`DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).run(cutoff).changes;
         return { samples: s, steps: st, runs: r };
       })();
