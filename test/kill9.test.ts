@@ -53,8 +53,11 @@ it('keeps every acknowledged batch across kill -9', async () => {
 
   const again = await spawnSidecar(['--db', db, '--gpu', 'off']);
   const c2 = jsonClient(again.url);
-  const view = (await c2.get(`/v1/runs/${run.id}`)).json;
-  expect(view.summary.steps).toBe(stored.size);
-  c2.close();
-  expect(await again.stop()).toBe(0);
+  try {
+    const view = (await c2.get(`/v1/runs/${run.id}`)).json;
+    expect(view.summary.steps).toBe(stored.size);
+  } finally {
+    c2.close();
+    expect(await again.stop()).toBe(0);
+  }
 }, 60_000);
