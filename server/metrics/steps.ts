@@ -17,27 +17,32 @@ export interface StepHistogram {
 
 export function stepHistogram(registry: Registry, frame: () => ScrapeFrame): StepHistogram {
   const seen = new Set<string>();
-  const histogram = new Histogram({
+  // Forget runs the store no longer lists, so their label sets go too.
+  const prune = () => {
+    const live = new Set(frame().runs.map((r) => r.label));
+    for (const run of seen) {
+      if (!live.has(run)) {
+        histogram.remove({ run });
+        seen.delete(run);
+      }
+    }
+  };
+  const histogram: Histogram<'run'> = new Histogram({
     name: 'trainpilot_run_step_duration_seconds',
     help: 'Duration of the run\'s training steps, as the job reported them.',
     labelNames: ['run'],
     buckets: STEP_BUCKETS_S,
     registers: [registry],
-    collect() {
-      // Forget runs the store no longer lists, so their label sets go too.
-      const live = new Set(frame().runs.map((r) => r.label));
-      for (const run of seen) {
-        if (!live.has(run)) {
-          histogram.remove({ run });
-          seen.delete(run);
-        }
-      }
-    },
+    collect: prune,
   });
   return {
     observe(run, steps) {
       if (steps.length === 0) return;
-      seen.add(run);
+      if (!seen.has(run)) {
+        // Also prune when a run first reports, so a sidecar nobody scrapes does not pile up ended runs.
+        prune();
+        seen.add(run);
+      }
       const child = histogram.labels({ run });
       for (const s of steps) if (Number.isFinite(s.durationS) && s.durationS >= 0) child.observe(s.durationS);
     },
