@@ -119,10 +119,14 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
   });
 
   it.each(panels.map((q) => [q.where, q]))('panel query returns data: %s', async (_w, q) => {
-    const expr = substitute(q.expr, vars);
-    const data = await prom!.api<{ resultType: string; result: Series[] }>('query_range', { query: expr, ...range() });
-    expect(data.resultType).toBe('matrix');
-    expect(data.result.length, expr).toBeGreaterThan(0);
+    // $gpu is multi-valued: one GPU (a repeated panel), several, and "All" (its allValue).
+    const gpus = q.expr.includes('$gpu') ? ['0', '0|3', '.*'] : [vars.gpu];
+    for (const gpu of gpus) {
+      const expr = substitute(q.expr, { ...vars, gpu });
+      const data = await prom!.api<{ resultType: string; result: Series[] }>('query_range', { query: expr, ...range() });
+      expect(data.resultType).toBe('matrix');
+      expect(data.result.length, expr).toBeGreaterThan(0);
+    }
   });
 
   it.each(others.map((q) => [q.where, q]))('variable and annotation query succeeds: %s', async (_w, q) => {
