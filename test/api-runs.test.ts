@@ -82,3 +82,25 @@ describe('runs', () => {
     expect((await t.app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
 });
+
+describe('PATCH /v1/runs/:id', () => {
+  let t2: TestApp;
+  beforeEach(async () => {
+    t2 = await testApp();
+  });
+  afterEach(async () => {
+    await t2.close();
+  });
+
+  it('gives a run registered without a pid its pid once, then refuses another', async () => {
+    const id = await registerRun(t2.app, { name: 'later' });
+    const ok = await t2.app.inject({ method: 'PATCH', url: `/v1/runs/${id}`, payload: { pid: 777 } });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json().pid).toBe(777);
+    expect(t2.store.activeRuns().find((r) => r.id === id)?.pid).toBe(777);
+    const again = await t2.app.inject({ method: 'PATCH', url: `/v1/runs/${id}`, payload: { pid: 778 } });
+    expect(again.statusCode).toBe(409);
+    expect(again.json().message).toMatch(/already watches pid 777/);
+    expect((await t2.app.inject({ method: 'PATCH', url: `/v1/runs/${id}`, payload: { pid: 0 } })).statusCode).toBe(400);
+  });
+});

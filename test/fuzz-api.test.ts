@@ -101,7 +101,7 @@ describe('hostile inputs through every route', () => {
         cases++;
         const op = operations[opIndex % operations.length];
         const realId = rid === '__ID__' ? id : rid;
-        const qs = new URLSearchParams(Object.entries(q).map(([k, v]) => {
+        const qs = new URLSearchParams(Object.entries(q).map(([k, v]): [string, string] => {
           // A valid long-poll wait would make the case wait; keep waits to zero.
           if (k === 'wait_s' && Number(v) >= 0 && Number(v) <= 60) return [k, '0'];
           return [k, String(v)];

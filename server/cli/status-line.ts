@@ -72,7 +72,7 @@ export function statusLine(run: Run, last: Decision | undefined, elapsedS: numbe
 
 /** Fits a line to the terminal: a wrapped status line could not be redrawn in place. */
 export function fitWidth(line: string, columns: number | undefined): string {
-  const w = Math.max(20, (columns ?? 80) - 1);
+  const w = Math.max(20, (columns || 80) - 1); // 0 or undefined: a terminal that did not say
   return line.length <= w ? line : `${line.slice(0, w - 1)}…`;
 }
 

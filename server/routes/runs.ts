@@ -4,7 +4,7 @@ import { checkConfigInBounds, toConfig, toTune } from '../run-input.js';
 import { configView, runView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
 import { ConfigView } from '../schemas/config.js';
-import { RegisterBody, RunView, SetConfigBody } from '../schemas/runs.js';
+import { PatchRunBody, RegisterBody, RunView, SetConfigBody } from '../schemas/runs.js';
 import type { Store } from '../store/store.js';
 
 export const runRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
@@ -35,6 +35,13 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app
   app.get('/v1/runs/:id', {
     schema: { summary: 'one run with its current config, bottleneck, advice and summary', params: RunIdParams, response: { 200: RunView, ...errorResponses } },
   }, async (req) => runView(store, store.getRun(req.params.id)));
+
+  app.patch('/v1/runs/:id', {
+    schema: {
+      summary: 'give a run its process id after registration (a job started by `trainpilot run`); 409 if it has another',
+      params: RunIdParams, body: PatchRunBody, response: { 200: RunView, ...errorResponses },
+    },
+  }, async (req) => runView(store, store.setPid(req.params.id, req.body.pid)));
 
   app.put('/v1/runs/:id/config', {
     schema: {

@@ -47,10 +47,15 @@ export const Tune = Type.Object(
 );
 export type TuneInput = Static<typeof Tune>;
 
+/** Linux pids go up to 2^22 (kernel.pid_max's ceiling). */
+const Pid = Type.Integer({ minimum: 1, maximum: 4194304 });
+
+export const PatchRunBody = Type.Object({ pid: Pid }, { additionalProperties: false });
+
 export const RegisterBody = Type.Object(
   {
     name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$', description: 'letters, digits and . _ : @ + - (1–128)' }),
-    pid: Type.Optional(Type.Integer({ minimum: 1, maximum: 4194304 })),
+    pid: Type.Optional(Pid),
     config: Type.Optional(Config),
     tune: Type.Optional(Tune),
   },

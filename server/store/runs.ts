@@ -63,6 +63,7 @@ export function createRunsRepo(db: Database) {
   );
   const bumpVersion = db.prepare(`UPDATE runs SET config_version = ? WHERE id = ?`);
   const setTune = db.prepare(`UPDATE runs SET tune = ? WHERE id = ?`);
+  const setPid = db.prepare(`UPDATE runs SET pid = ? WHERE id = ?`);
   const markApplied = db.prepare(
     `UPDATE config_versions SET applied_at = ?, applied_step = ? WHERE run_id = ? AND version = ? AND applied_at IS NULL`,
   );
@@ -132,6 +133,10 @@ export function createRunsRepo(db: Database) {
       forget(runId);
       insertVersion.run(runId, version, JSON.stringify(config), now, source, reason, decisionId);
       bumpVersion.run(version, runId);
+    },
+    setPid(runId: string, pid: number): void {
+      forget(runId);
+      setPid.run(pid, runId);
     },
     setTune(runId: string, tune: TuneSettings): void {
       forget(runId);

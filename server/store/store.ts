@@ -72,10 +72,21 @@ export function openStore(opts: StoreOptions) {
     return run;
   };
 
-  /** A run's `run` label: its name, made unique among runs that are live or recently ended. */
+  /**
+   * A run's `run` label: its name, or name-<id suffix> when another run in memory already holds
+   * that label. Given once, when the run enters memory, so a run's series never change label.
+   */
+  const labels = new Map<string, string>();
   const labelOf = (run: RunRecord): string => {
-    const clash = [...live.keys()].some((id) => id !== run.id && runs.get(id)?.name === run.name && id < run.id);
-    return clash ? `${run.name}-${run.id.slice(-6)}` : run.name;
+    let label = labels.get(run.id);
+    // An ended run seen only through a listing reserves nothing: its series are gone.
+    if (label === undefined && run.state !== 'running') return run.name;
+    if (label === undefined) {
+      const taken = new Set(labels.values());
+      label = taken.has(run.name) ? `${run.name}-${run.id.slice(-6)}` : run.name;
+      labels.set(run.id, label);
+    }
+    return label;
   };
 
   const newVersion = (run: RunRecord, config: RunConfig, source: ConfigVersionRecord['source'], reason: string, decisionId: number | null): number => {
@@ -125,6 +136,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
       runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config });
       const run = runs.get(id)!;
       live.set(id, newLiveRun());
+      labelOf(run);
       events.addEvent(id, { ts: now(), kind: 'started', step: null, data: { pid: input.pid } });
       return run;
     },
@@ -166,6 +178,16 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
       return events.events(runId, limit);
     },
 
+    /** The job's pid, for a run registered before its process started (`trainpilot run`). */
+    setPid(runId: string, pid: number): RunRecord {
+      const run = mustGet(runId);
+      if (run.pid !== null && run.pid !== pid) {
+        throw new ApiError('conflict', `pid: run ${runId} already watches pid ${run.pid}`);
+      }
+      if (run.state !== 'running') throw new ApiError('conflict', `pid: run ${runId} has ended (${run.state})`);
+      runs.setPid(runId, pid);
+      return runs.get(runId)!;
+    },
     /** A config set by a user or an attaching client; 409 when expectedVersion is stale. */
     setConfig(runId: string, config: RunConfig, opts: { expectedVersion: number | null; tune: TuneSettings | null; source: 'user' | 'client'; reason: string }): RunRecord {
       const run = mustGet(runId);
@@ -277,6 +299,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
         const old = db.prepare(`SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).all(cutoff) as Array<{ id: string }>;
         for (const r of old) {
           live.delete(r.id);
+          labels.delete(r.id);
           runs.forget(r.id);
         }
         const r = db.prepare(`DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).run(cutoff).changes;
@@ -287,7 +310,10 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
     forgetEnded(afterS: number): void {
       for (const id of [...live.keys()]) {
         const run = runs.get(id);
-        if (!run || (run.endedAt !== null && now() - run.endedAt > afterS)) live.delete(id);
+        if (!run || (run.endedAt !== null && now() - run.endedAt > afterS)) {
+          live.delete(id);
+          labels.delete(id);
+        }
       }
     },
     liveRunIds(): string[] {
