@@ -1,16 +1,20 @@
 // The dashboards as generated and as checked in: equal, loadable by Grafana's
 // file provisioning, and querying only metrics that /metrics exposes.
+import { execFile } from 'node:child_process';
 import { readFile, writeFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { CLI, REPO_ROOT } from '../bench/lib/sidecar-process.js';
 import { generateDashboardFiles, writeDashboards } from '../dashboards/index.js';
 import { createMetrics } from '../server/metrics.js';
 import { fixtureSource } from './helpers/prometheus-state.js';
 import { dashboardQueries, exposedNames, labelValuesQuery, parseErrors, selectedMetrics, substitute } from './helpers/prometheus-promql.js';
 
 const CHECKED_IN = new URL('../dashboards/grafana/', import.meta.url).pathname;
+const run = promisify(execFile);
 const files = generateDashboardFiles();
 const dashboardsJson = files.filter((f) => f.path.endsWith('.json')).map((f) => JSON.parse(f.content));
 
@@ -26,6 +30,17 @@ describe('checked-in dashboards', () => {
       await writeFile(target, file.content);
     }
     expect(await readFile(target, 'utf8')).toBe(file.content);
+  });
+
+  it('`trainpilot dashboards --out DIR` (the built CLI) writes exactly the checked-in files', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'trainpilot-dashboards-cli-'));
+    try {
+      const { stdout } = await run(process.execPath, [CLI, 'dashboards', '--out', dir], { cwd: REPO_ROOT });
+      expect(stdout.trim().split('\n')).toEqual(files.map((f) => join(dir, ...f.path.split('/'))));
+      for (const f of files) expect(await readFile(join(dir, ...f.path.split('/')), 'utf8')).toBe(await readFile(join(CHECKED_IN, f.path), 'utf8'));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('writeDashboards writes every file under the folder it is given and returns their paths', async () => {
