@@ -36,6 +36,13 @@ async function plugin(app: FastifyInstance): Promise<void> {
       const msg = mapped === 'invalid_json' ? `body: not valid JSON (${err.message})` : err.message;
       return reply.code(STATUS[mapped]).send({ error: mapped, message: msg });
     }
+    // The store can't write (disk full, read-only, I/O error, locked): not the client's doing,
+    // and nothing was stored — say so with a 503 the client may retry, and keep serving reads.
+    const sqlite = (err as { code?: string }).code;
+    if (typeof sqlite === 'string' && sqlite.startsWith('SQLITE_')) {
+      req.log.error({ code: sqlite }, 'store write failed');
+      return reply.code(503).header('retry-after', '5').send({ error: 'unavailable', message: `the store cannot take writes right now (${sqlite}); nothing was stored, retry later` });
+    }
     // secure-json-parse's prototype-poisoning errors and other parser refusals are client errors.
     if (err instanceof SyntaxError || (err.statusCode && err.statusCode >= 400 && err.statusCode < 500)) {
       return reply.code(err.statusCode && err.statusCode < 500 ? err.statusCode : 400).send({ error: 'bad_request', message: err.message });

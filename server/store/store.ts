@@ -133,11 +133,13 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
 
     registerRun(input: { name: string; pid: number | null; config: RunConfig | null; tune: TuneSettings }): RunRecord {
       const id = newRunId(now());
-      runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config });
+      db.transaction(() => {
+        runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config });
+        events.addEvent(id, { ts: now(), kind: 'started', step: null, data: { pid: input.pid } });
+      })();
       const run = runs.get(id)!;
       live.set(id, newLiveRun());
       labelOf(run);
-      events.addEvent(id, { ts: now(), kind: 'started', step: null, data: { pid: input.pid } });
       return run;
     },
     getRun(id: string): RunRecord {
