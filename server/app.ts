@@ -22,7 +22,8 @@ export interface AppDeps {
   host?: () => HostView;
   /** Readiness beyond the store being open (collectors started). */
   ready?: () => { ready: boolean; reason?: string };
-  logger?: boolean;
+  /** false, true, or Fastify logger options (level, stream). */
+  logger?: boolean | { level: string; stream?: { write(msg: string): void } };
   /** Largest request body in bytes (413 above it). */
   bodyLimit?: number;
 }

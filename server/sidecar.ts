@@ -61,7 +61,7 @@ export async function startSidecar(opts: ServeOptions): Promise<Sidecar> {
   const tuner = createTunerLoop({ intervalS: opts.intervalS, ports: store });
   let started = false;
 
-  const logger = opts.log === 'silent' ? false : { level: opts.log } as unknown as boolean;
+  const logger = opts.log === 'silent' ? false : { level: opts.log };
   const app = await buildApp({
     store,
     version: VERSION,
