@@ -56,9 +56,9 @@ export interface RunEventPoint {
 
 export type DecisionOutcome =
   | { status: 'pending' }
-  | { status: 'kept'; gainRatio: number; note?: string }
-  | { status: 'rolled_back'; gainRatio: number; note: string }
-  | { status: 'superseded' };
+  | { status: 'kept'; gainRatio: number; note?: string; after?: Record<string, number | null> }
+  | { status: 'rolled_back'; gainRatio: number; note: string; after?: Record<string, number | null> }
+  | { status: 'superseded'; note?: string };
 
 /** A decision as the tuner returns it; the store adds id, ts, run and version. */
 export interface Decision {
@@ -105,4 +105,10 @@ export interface Window {
   host: HostReading | null;
   gpus: GpuReading[] | null; // the run's GPUs when known, else every GPU on the host
   process: ProcessTreeReading | null;
+  /**
+   * Recent process-tree readings of the run, oldest first (the newest equals `process`).
+   * With two or more, the tuner can tell how busy data-loader workers are (CPU seconds
+   * per second); without them it never steps workers down for idleness.
+   */
+  processHistory?: Array<ProcessTreeReading & { ts: number }>;
 }

@@ -1,0 +1,87 @@
+// Tuner benchmark (issue 5, DESIGN §7): each simulator scenario for a fixed number of steps;
+// throughput at the end and over the run as a fraction of the oracle (exhaustive search over
+// batch × workers within bounds), steps until 95 % of it, OOMs, decisions and rollbacks.
+// Prints a table; never asserts. Run: npm run build && node dist/bench/tuner.js [--steps N] [--seed S]
+import { simulate, throughputOf, type SimResult } from '../tuner/simulator-harness.js';
+import { SCENARIOS } from '../tuner/simulator-scenarios.js';
+
+export interface BenchRow {
+  scenario: string;
+  oracle: string;
+  start: number;
+  end: number;
+  average: number;
+  averageMeasured: number;
+  stepsTo95: number | null;
+  stepsTo95Share: number | null;
+  ooms: number;
+  oomSizesRepeated: number;
+  decisions: number;
+  rollbacks: number;
+  advice: number;
+  finalConfig: string;
+  changed: boolean;
+}
+
+export function benchRow(r: SimResult): BenchRow {
+  const o = r.oracle.throughput;
+  const first = r.configs[0];
+  const last = r.configs[r.configs.length - 1];
+  const idx = r.expected.findIndex((x) => x >= 0.95 * o);
+  const counts = new Map<number, number>();
+  for (const b of r.ooms) counts.set(b, (counts.get(b) ?? 0) + 1);
+  return {
+    scenario: r.scenario,
+    oracle: `b${r.oracle.batch} w${r.oracle.workers} ${o.toFixed(0)}/s`,
+    start: throughputOf(r.model, first) / o,
+    end: throughputOf(r.model, last) / o,
+    average: r.samplesTotal / r.modelTimeS / o,
+    averageMeasured: r.samplesTotal / r.simTimeS / o,
+    stepsTo95: idx < 0 ? null : idx,
+    stepsTo95Share: idx < 0 ? null : idx / r.expected.length,
+    ooms: r.ooms.length,
+    oomSizesRepeated: [...counts.values()].filter((n) => n > 1).length,
+    decisions: r.decisions.filter((d) => !d.recommendOnly).length,
+    rollbacks: r.decisions.filter((d) => d.action === 'rollback').length,
+    advice: r.decisions.filter((d) => d.knob === 'none').length,
+    finalConfig: `b${last.batch_size} w${last.num_workers}`,
+    changed: last.batch_size !== first.batch_size || last.num_workers !== first.num_workers,
+  };
+}
+
+function pct(x: number | null): string {
+  return x === null ? '—' : `${(x * 100).toFixed(1)} %`;
+}
+
+export function formatTable(rows: BenchRow[], steps: number): string {
+  const head = ['scenario', 'oracle', 'start', 'end', 'avg', 'avg (noisy)', 'steps→95 %', 'OOMs', 'decisions', 'rollbacks', 'advice', 'final'];
+  const body = rows.map((r) => [
+    r.scenario, r.oracle, pct(r.start), pct(r.end), pct(r.average), pct(r.averageMeasured),
+    r.stepsTo95 === null ? 'never' : `${r.stepsTo95} (${pct(r.stepsTo95Share)})`,
+    `${r.ooms}${r.oomSizesRepeated ? ` (${r.oomSizesRepeated} repeated)` : ''}`,
+    String(r.decisions), String(r.rollbacks), String(r.advice), `${r.finalConfig}${r.changed ? '' : ' (unchanged)'}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  return [
+    `tuner benchmark: ${steps} simulated steps per scenario; fractions of the oracle (exhaustive batch × workers search)`,
+    line(head),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
+}
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+
+export function runBench(steps: number, seed: number): BenchRow[] {
+  return SCENARIOS.map((s) => benchRow(simulate(s, { steps, seed })));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const steps = arg('steps', 20000);
+  const seed = arg('seed', 1);
+  console.log(formatTable(runBench(steps, seed), steps));
+}

@@ -1,0 +1,165 @@
+// The batch-size policy: grow by doubling, then bisection, while the predicted and then
+// measured gain is at least 5 % and device memory is predicted to fit; on OOM, back off
+// to the largest known-good size below and never propose the OOM size (or above) again.
+import type { Classification } from './classify.js';
+import { efficiency, type NoiseScale } from './goodput.js';
+import { boundOf, pct, type TunerSettings } from './guardrails.js';
+import { oomCeilings, rejectedMoves, type Point } from './history.js';
+import { microBatchSizes, withBatchSize } from './lr.js';
+import { round, type Measurement } from './measure.js';
+import type { PolicyResult, Proposal } from './proposal.js';
+import { largestFitting, MEMORY_MARGIN, memoryModel, throughputRatio } from './models.js';
+import type { RunConfig, Window } from './window.js';
+
+/** A measured peak this close to capacity is memory pressure worth backing off from. */
+export const MEMORY_BACKOFF_RATIO = 0.97;
+/**
+ * Without a known-good size below an OOM, shrink by this factor, as HF accelerate's
+ * find_executable_batch_size does (×0.9 per OOM); each size then fails at most once.
+ */
+export const OOM_SHRINK = 0.9;
+
+export interface BatchInputs {
+  w: Window;
+  m: Measurement;
+  cls: Classification;
+  points: Point[];
+  /** Device memory capacity in bytes (smallest of the run's GPUs), null when unknown. */
+  capacity: number | null;
+  noise: NoiseScale | null;
+  settings: TunerSettings;
+}
+
+/** Valid sizes: any integer, or with keep_global_batch the divisors of the global batch. */
+function snap(w: Window, target: number, lo: number, hi: number, dir: 'down' | 'up'): number | undefined {
+  const t = Math.floor(target);
+  if (!w.tune.keep_global_batch) return t >= lo && t <= hi ? t : undefined;
+  const sizes = microBatchSizes(w.config.batch_size * w.config.grad_accum_steps).filter((x) => x >= lo && x <= hi);
+  return dir === 'down' ? sizes.filter((x) => x <= t).at(-1) : sizes.find((x) => x >= t);
+}
+
+function proposal(w: Window, batch: number, action: Proposal['action'], reason: string, evidence: Proposal['evidence'], predictedGain: number | null, safety = false): Proposal {
+  const { config, lrRule } = withBatchSize(w.config, batch, w.tune);
+  return { knob: 'batch_size', action, config, reason, evidence: { ...evidence, lr_rule: lrRule }, predictedGain, safety };
+}
+
+/** Back-off when the newest config is at or above a recorded OOM size. */
+export function oomBackoff(w: Window, points: Point[]): (PolicyResult & { doesNotFit: boolean }) | undefined {
+  const ceilings = oomCeilings(w);
+  if (ceilings.length === 0 || w.config.batch_size < ceilings[0]) return undefined;
+  const oom = ceilings[0];
+  const { min } = boundOf(w, 'batch_size', null);
+  const good = points.map((p) => p.batch).filter((b) => b < oom);
+  const known = good.length > 0 ? Math.max(...good) : undefined;
+  const target = snap(w, known ?? Math.min(oom - 1, oom * OOM_SHRINK), min, oom - 1, 'down');
+  if (target === undefined) {
+    return { exhausted: true, doesNotFit: true, note: `OOM at batch ${oom} and no size at or above the minimum ${min} below it` };
+  }
+  const why = known !== undefined ? `the largest known-good size below it` : `×${OOM_SHRINK}, no known-good size below it`;
+  return {
+    exhausted: false,
+    doesNotFit: false,
+    note: 'oom',
+    proposal: proposal(w, target, 'decrease', `out of memory at batch ${oom}: back to ${target}, ${why}; ${oom} is now a ceiling`, {
+      oom_batch_size: oom, known_good_batch_size: known ?? null, oom_ceilings: ceilings.join(','),
+    }, null, true),
+  };
+}
+
+export function batchPolicy(x: BatchInputs): PolicyResult {
+  const { w, m, points, capacity, noise } = x;
+  const b = w.config.batch_size;
+  const { min, max } = boundOf(w, 'batch_size', null);
+  const mem = memoryModel(points);
+  const fitLimit = largestFitting(mem, capacity);
+  const memEvidence = {
+    memory_model: mem?.source ?? null,
+    memory_fixed_bytes: mem ? Math.round(mem.a) : null,
+    memory_per_sample_bytes: mem ? Math.round(mem.c) : null,
+    device_memory_bytes: capacity,
+    largest_fitting_batch: Number.isFinite(fitLimit) ? fitLimit : null,
+  };
+  const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
+
+  // Memory pressure measured from the steps' own peaks: step back to what fits.
+  if (m.memPeakBytes !== null && capacity !== null && m.memPeakBytes / capacity >= MEMORY_BACKOFF_RATIO && fitLimit < b) {
+    const target = snap(w, Math.max(min, fitLimit), min, b - 1, 'down');
+    if (target !== undefined) {
+      return { exhausted: false, note: 'memory pressure', proposal: proposal(w, target, 'decrease',
+        `device memory peaks at ${pct(m.memPeakBytes / capacity)} of capacity: back to ${target}, predicted to fit with a ${pct(MEMORY_MARGIN)} margin`,
+        memEvidence, null, true) };
+    }
+  }
+
+  const ceilings = oomCeilings(w);
+  const rejected = rejectedMoves(w, 'batch_size').filter((r) => r.from <= b && r.to > b).map((r) => r.to);
+  // Sizes at or above `bad` failed (OOM) or did not pay; `cap` is the most bounds and memory allow.
+  const bad = Math.min(ceilings.find((c) => c > b) ?? Infinity, ...rejected);
+  const cap = Math.min(max, fitLimit);
+  // Candidates: the doubling (or, below a bad size, the bisection point), and the most
+  // the bounds and memory allow; the first whose predicted gain clears the bar is taken.
+  const cands: Array<{ target: number; how: string }> = [];
+  if (2 * b <= cap && 2 * b < bad) cands.push({ target: 2 * b, how: 'doubling' });
+  else if (bad <= cap + 1) cands.push({ target: Math.floor((b + bad) / 2), how: `bisecting below ${bad}, which ${ceilings.includes(bad) ? 'ran out of memory' : 'did not pay'}` });
+  if (cap < bad) cands.push({ target: cap, how: cap === max ? `up to the bound ${max}` : 'up to the largest size predicted to fit' });
+  const notes: string[] = [];
+  for (const c of cands) {
+    const t = snap(w, c.target, b + 1, Math.min(cap, bad - 1), 'down');
+    if (t === undefined || t <= b) continue;
+    const tp = throughputRatio(b, t, points, gpuUtil);
+    const gRatio = tp.ratio === null ? null : tp.ratio * (noise ? efficiency(noise.bNoise, b, t) : 1);
+    const predicted = gRatio === null ? null : gRatio - 1;
+    if (predicted !== null && predicted < x.settings.minPredictedGain) {
+      notes.push(`${b} → ${t} predicted ${pct(predicted)}`);
+      continue;
+    }
+    // Without any model, explore by doubling or bisection; never jump straight to the cap.
+    if (predicted === null && c.target === cap && c.how.startsWith('up to')) continue;
+    const objective = noise ? `goodput (noise scale ${round(noise.bNoise, 1)})` : 'throughput';
+    return {
+      exhausted: false,
+      note: c.how,
+      proposal: proposal(w, t, 'increase',
+        `batch ${b} → ${t} (${c.how}): predicted ${objective} gain ${predicted === null ? 'unknown, measuring' : pct(predicted)}`,
+        {
+          ...memEvidence,
+          search: c.how,
+          predicted_basis: tp.basis,
+          predicted_throughput_ratio: tp.ratio === null ? null : round(tp.ratio),
+          b_noise: noise ? round(noise.bNoise, 2) : null,
+          predicted_gain: predicted === null ? null : round(predicted),
+        }, predicted),
+    };
+  }
+  return {
+    exhausted: true,
+    note: notes.length > 0
+      ? `batch: ${notes.join(', ')}, below ${pct(x.settings.minPredictedGain)}`
+      : `batch ${b} cannot grow: bound ${max}, fits up to ${Number.isFinite(fitLimit) ? fitLimit : '?'}, ${Number.isFinite(bad) ? `bad from ${bad}` : 'no ceiling'}`,
+  };
+}
+
+export function goodputShrink(x: BatchInputs): PolicyResult {
+  const { w, points, noise } = x;
+  if (!noise || w.tune.keep_global_batch) return { exhausted: true, note: 'no noise scale' };
+  const b = w.config.batch_size;
+  const { min } = boundOf(w, 'batch_size', null);
+  const target = snap(w, Math.max(min, b / 2), min, b - 1, 'down');
+  if (target === undefined) return { exhausted: true, note: 'at the minimum' };
+  if (rejectedMoves(w, 'batch_size').some((r) => r.from === b && r.to <= target)) return { exhausted: true, note: 'tried before' };
+  const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
+  const tp = throughputRatio(b, target, points, gpuUtil);
+  if (tp.ratio === null) return { exhausted: true, note: 'no throughput model' };
+  const predicted = tp.ratio * efficiency(noise.bNoise, b, target) - 1;
+  if (predicted < x.settings.minPredictedGain) return { exhausted: true, note: `shrinking predicted ${pct(predicted)}` };
+  return {
+    exhausted: false,
+    note: 'goodput',
+    proposal: proposal(w, target, 'decrease',
+      `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput gain ${pct(predicted)}`,
+      { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
+      predicted),
+  };
+}
+
+export type { RunConfig };

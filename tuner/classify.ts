@@ -1,0 +1,137 @@
+// The performance model's first half: what holds the run back now, and the numbers
+// that say so. Pure over the window; thresholds are named with their reason and source.
+import type { GpuReading } from '../collectors/readings.js';
+import { cpuUse, type CpuBudget } from './budget.js';
+import { MIN_MEASURE_STEPS, measure, round, type Measurement } from './measure.js';
+import { median } from './stats.js';
+import type { Window } from './window.js';
+
+export type BottleneckKind =
+  | 'input_bound' | 'gpu_underutilized' | 'gpu_memory_pressure' | 'host_memory_pressure'
+  | 'cpu_saturated' | 'io_bound' | 'gpu_throttled' | 'compute_bound' | 'warming_up';
+
+export type Evidence = Record<string, number | string | boolean | null>;
+
+export interface Classification {
+  bottleneck: BottleneckKind;
+  evidence: Evidence;
+}
+
+/**
+ * Data wait above 5 % of step time means the input pipeline holds the device back:
+ * the PyTorch profiler's rule (pytorch/kineto tb_plugin, RunProfileData.analyze:
+ * `dataloader_ratio > 0.05` → "set num_workers on DataLoader's construction").
+ */
+export const DATA_WAIT_RATIO = 0.05;
+/** Same source: GPU utilisation below 50 % → "increase batch size" (`_analyze_gpu_metrics`). */
+export const GPU_UTIL_LOW = 0.5;
+/** Same source: peak device memory above 90 % of capacity → checkpointing or AMP. */
+export const GPU_MEMORY_HIGH = 0.9;
+/**
+ * Host CPU busy at or above 90 % of all cores: no free core for another worker (the
+ * main process and its workers compete with whatever else runs). tf.data stops adding
+ * parallelism at the CPU budget for the same reason (model.cc, "ram_budget/cpu_budget").
+ */
+export const CPU_SATURATED_RATIO = 0.9;
+/**
+ * A tenth of CPU time in iowait while steps wait for data: storage, not decoding,
+ * limits the pipeline, and more workers mostly queue on the disk. A heuristic: iowait
+ * is per-core time, so 0.1 on 16 cores is one or two cores' worth of blocked readers.
+ */
+export const IOWAIT_RATIO = 0.1;
+/** Host memory: less than 10 % available with swap in use, or under 5 % at all. */
+export const HOST_MEM_AVAILABLE_LOW = 0.1;
+export const HOST_MEM_AVAILABLE_CRITICAL = 0.05;
+/**
+ * nvidia-smi clock-event reasons that slow the clocks for power or heat (NVML
+ * nvmlClocksEventReasons: SwPowerCap, HwSlowdown, HwThermalSlowdown, SwThermalSlowdown,
+ * HwPowerBrakeSlowdown). Idle, application-clock and sync-boost reasons are not throttling.
+ */
+export const THROTTLE_REASONS = new Set([
+  'sw_power_cap', 'hw_slowdown', 'hw_thermal_slowdown', 'sw_thermal_slowdown', 'hw_power_brake_slowdown',
+]);
+
+/** The GPUs the run uses: those its processes hold memory on, else all given. */
+export function runGpus(w: Window): GpuReading[] {
+  const gpus = w.gpus ?? [];
+  const held = w.process ? Object.entries(w.process.gpuMemoryBytes).filter(([, b]) => b > 0).map(([i]) => Number(i)) : [];
+  if (held.length === 0) return gpus;
+  const mine = gpus.filter((g) => held.includes(g.index));
+  return mine.length > 0 ? mine : gpus;
+}
+
+/** Peak device memory as a share of capacity: step reports' peak first, else readings. */
+export function gpuMemoryRatio(w: Window, m: Measurement | undefined): number | null {
+  const gpus = runGpus(w);
+  const totals = gpus.map((g) => g.memoryTotalBytes).filter((x): x is number => x !== null && x > 0);
+  if (totals.length === 0) return null;
+  const cap = Math.min(...totals);
+  if (m?.memPeakBytes != null) return m.memPeakBytes / cap;
+  const ratios = gpus
+    .filter((g) => g.memoryUsedBytes !== null && g.memoryTotalBytes)
+    .map((g) => (g.memoryUsedBytes as number) / (g.memoryTotalBytes as number));
+  return ratios.length > 0 ? Math.max(...ratios) : null;
+}
+
+export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measurement?: Measurement } = {}): Classification {
+  const m = opts.measurement ?? measure(w, w.appliedVersion);
+  const gpus = runGpus(w);
+  const utils = gpus.map((g) => g.utilizationRatio).filter((x): x is number => x !== null);
+  const gpuUtil = utils.length > 0 ? median(utils) : null;
+  const memRatio = gpuMemoryRatio(w, m);
+  const throttled = [...new Set(gpus.flatMap((g) => g.clockEventReasons).filter((r) => THROTTLE_REASONS.has(r)))].sort();
+  const host = w.host;
+  const memAvail = host && host.memoryTotalBytes > 0 ? host.memoryAvailableBytes / host.memoryTotalBytes : null;
+  const use = cpuUse(w.processHistory, w.config.num_workers);
+  const budgetCores = opts.cpuBudget?.cores ?? host?.cpuCount ?? null;
+  const evidence: Evidence = {
+    config_version: w.configVersion,
+    applied_version: w.appliedVersion,
+    steady_steps: m?.steps ?? 0,
+    step_seconds: m ? round(m.stepS) : null,
+    data_wait_ratio: m ? round(m.waitRatio) : null,
+    samples_per_second: m ? round(m.throughput) : null,
+    rel_noise: m ? round(m.relNoise) : null,
+    gpu_utilization_ratio: gpuUtil,
+    gpu_memory_ratio: memRatio === null ? null : round(memRatio),
+    gpu_throttle_reasons: throttled.length > 0 ? throttled.join(',') : null,
+    host_cpu_utilization_ratio: host?.cpuUtilizationRatio ?? null,
+    host_cpu_iowait_ratio: host?.cpuIowaitRatio ?? null,
+    host_memory_available_ratio: memAvail === null ? null : round(memAvail),
+    host_swap_used_bytes: host?.swapUsedBytes ?? null,
+    process_cpu_cores: use ? round(use.treeCores) : null,
+    worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio),
+    cpu_budget_cores: budgetCores,
+  };
+  const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, evidence: { ...evidence, why } });
+
+  if (w.configVersion > w.appliedVersion) return is('warming_up', `config version ${w.configVersion} not yet applied by the job`);
+  if (!m || m.steps < MIN_MEASURE_STEPS) return is('warming_up', `${evidence.steady_steps} steady steps since the last change; a measurement needs more`);
+
+  if (memAvail !== null && host && (memAvail < HOST_MEM_AVAILABLE_CRITICAL || (memAvail < HOST_MEM_AVAILABLE_LOW && host.swapUsedBytes > 0))) {
+    return is('host_memory_pressure', `host memory available ${pct(memAvail)} with ${host.swapUsedBytes} bytes of swap in use`);
+  }
+  if (m.waitRatio > DATA_WAIT_RATIO) {
+    if (host?.cpuIowaitRatio != null && host.cpuIowaitRatio >= IOWAIT_RATIO) {
+      return is('io_bound', `steps wait ${pct(m.waitRatio)} for data and the host spends ${pct(host.cpuIowaitRatio)} in iowait`);
+    }
+    const hostFull = host?.cpuUtilizationRatio != null && host.cpuUtilizationRatio >= CPU_SATURATED_RATIO;
+    const budgetFull = use !== null && budgetCores !== null && use.treeCores >= CPU_SATURATED_RATIO * budgetCores;
+    if (hostFull || budgetFull) {
+      return is('cpu_saturated', hostFull
+        ? `steps wait ${pct(m.waitRatio)} for data and the host CPU is ${pct(host?.cpuUtilizationRatio ?? 0)} busy`
+        : `steps wait ${pct(m.waitRatio)} for data and the run uses ${round(use?.treeCores ?? 0, 2)} of ${budgetCores} budgeted cores`);
+    }
+    return is('input_bound', `steps wait ${pct(m.waitRatio)} for data (above ${pct(DATA_WAIT_RATIO)})`);
+  }
+  if (throttled.length > 0) return is('gpu_throttled', `GPU clocks held down: ${throttled.join(', ')}`);
+  if (memRatio !== null && memRatio >= GPU_MEMORY_HIGH) return is('gpu_memory_pressure', `device memory peak at ${pct(memRatio)} of capacity`);
+  if (gpuUtil !== null && gpuUtil < GPU_UTIL_LOW) return is('gpu_underutilized', `GPU utilisation ${pct(gpuUtil)} (below ${pct(GPU_UTIL_LOW)})`);
+  return is('compute_bound', gpuUtil === null
+    ? `no data wait; no GPU readings, so the device's share is judged from step reports alone`
+    : `no data wait and GPU utilisation ${pct(gpuUtil)}`);
+}
+
+function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10} %`;
+}

@@ -1,0 +1,190 @@
+// One pass of the tuner over one run's window: judge the last change, then let the
+// policies propose, then apply the guardrails. Pure: the loop does the writing.
+import { adviceFor, type AdviceContext } from './advice.js';
+import { batchPolicy, goodputShrink, oomBackoff } from './batch.js';
+import type { CpuBudget } from './budget.js';
+import { classify, runGpus, type Classification } from './classify.js';
+import { noiseScale } from './goodput.js';
+import { DEFAULT_SETTINGS, inCooldown, judge, knobEnabled, pct, preciseEnough, type TunerSettings } from './guardrails.js';
+import { changes, measuredPoints, pointFromMeasurement } from './history.js';
+import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
+import type { PolicyResult, Proposal } from './proposal.js';
+import type { Advice, Decision, DecisionOutcome, RunConfig, Window } from './window.js';
+import { workersPolicy } from './workers.js';
+
+export interface TuneOptions {
+  cpuBudget?: CpuBudget | null;
+  settings?: Partial<TunerSettings>;
+}
+
+export interface RunStatusUpdate {
+  bottleneck: string;
+  evidence: Record<string, unknown>;
+  advice: Advice[];
+}
+
+export interface TuneResult {
+  status: RunStatusUpdate;
+  outcomes: Array<{ decisionId: number; outcome: DecisionOutcome }>;
+  decision?: Decision;
+}
+
+/** Bottlenecks worth an advice-only entry in the decision log when no knob can help. */
+const ADVISE_ON = new Set(['input_bound', 'io_bound', 'cpu_saturated', 'host_memory_pressure', 'gpu_memory_pressure', 'gpu_throttled', 'gpu_underutilized']);
+
+export function decide(w: Window, opts: TuneOptions = {}): Decision | undefined {
+  return tune(w, opts).decision;
+}
+
+export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
+  const s: TunerSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const budget = opts.cpuBudget ?? null;
+  const m = measure(w, w.appliedVersion);
+  const cls = classify(w, { cpuBudget: budget, measurement: m });
+  const ctx: AdviceContext = {};
+  const outcomes: TuneResult['outcomes'] = [];
+  const done = (state: string, decision?: Decision): TuneResult => ({
+    status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx) },
+    outcomes,
+    ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx)) } : {}),
+  });
+  if (w.tune.mode === 'off') return done('off: observing only');
+
+  const gpuMem = gpuMemoryUsed(w);
+  const current = m && m.steps >= MIN_MEASURE_STEPS ? pointFromMeasurement(m, gpuMem) : undefined;
+  const points = measuredPoints(w, current);
+
+  // An OOM outranks everything: cooldown, pending versions, measurements.
+  if (knobEnabled(w, 'batch_size')) {
+    const oom = oomBackoff(w, points);
+    if (oom?.doesNotFit) ctx.doesNotFitAtMinBatch = true;
+    if (oom?.proposal) {
+      for (const d of changes(w)) {
+        if (d.outcome.status === 'pending' && d.configVersion === w.configVersion) {
+          outcomes.push({ decisionId: d.id, outcome: { status: 'rolled_back', gainRatio: -1, note: `out of memory at batch ${w.config.batch_size}` } });
+        }
+      }
+      return emit(w, cls, m, oom.proposal, done, 'oom back-off');
+    }
+  }
+
+  // Judge the newest change; older pending ones were overtaken.
+  const ch = changes(w);
+  const last = ch.at(-1);
+  for (const d of ch.slice(0, -1)) {
+    if (d.outcome.status === 'pending') outcomes.push({ decisionId: d.id, outcome: { status: 'superseded', note: 'a later change came first' } });
+  }
+  if (last && last.outcome.status === 'pending') {
+    const j = judge(w, last, s);
+    if (!j) return done(`measuring decision ${last.id} (version ${last.configVersion})`);
+    outcomes.push({ decisionId: j.decisionId, outcome: j.outcome });
+    if (j.rollback) return done(`rolling back decision ${last.id}`, j.rollback);
+  }
+  if (w.configVersion > w.appliedVersion) return done(`waiting for the job to apply version ${w.configVersion}`);
+  if (!m || m.steps < MIN_MEASURE_STEPS) return done(`measuring version ${w.appliedVersion}`);
+
+  const noise = noiseScale(m);
+  const results: PolicyResult[] = [];
+  const run = (knob: 'batch_size' | 'num_workers', f: () => PolicyResult): Proposal | undefined => {
+    if (!knobEnabled(w, knob)) {
+      if (knob === 'batch_size') ctx.batchExhausted = true;
+      else ctx.workersExhausted = true;
+      return undefined;
+    }
+    const r = f();
+    results.push(r);
+    if (r.exhausted && knob === 'batch_size') ctx.batchExhausted = true;
+    if (r.exhausted && knob === 'num_workers') ctx.workersExhausted = true;
+    return r.proposal;
+  };
+  const capacity = deviceCapacity(w);
+  const batchInputs = { w, m, cls, points, capacity, noise, settings: s };
+  const workerInputs = { w, m, cls, budget, settings: s };
+  let p: Proposal | undefined;
+  switch (cls.bottleneck) {
+    case 'host_memory_pressure':
+    case 'input_bound':
+    case 'cpu_saturated':
+      p = run('num_workers', () => workersPolicy(workerInputs));
+      break;
+    case 'io_bound':
+    case 'warming_up':
+      break;
+    default:
+      p = run('batch_size', () => batchPolicy(batchInputs))
+        ?? run('batch_size', () => goodputShrink(batchInputs))
+        ?? run('num_workers', () => workersPolicy(workerInputs));
+  }
+  if (p && !p.safety && inCooldown(w, s)) return done('cooldown');
+  if (p && !p.safety && !preciseEnough(m, p.predictedGain, s)) return done(`measuring version ${w.appliedVersion} (${m.steps} steps, noise ${pct(m.relNoise)})`);
+  if (p) return emit(w, cls, m, p, done, p.knob);
+  if (ADVISE_ON.has(cls.bottleneck) && !advisedSinceLastChange(w, cls.bottleneck)) {
+    const advice = adviceFor(cls, ctx);
+    if (advice.length > 0) {
+      return done('advice', {
+        knob: 'none',
+        action: 'advise',
+        reason: `${cls.bottleneck}: ${String(cls.evidence.why)}; ${results.map((r) => r.note).join('; ') || 'no knob to turn'}`,
+        evidence: { bottleneck: cls.bottleneck, ...cls.evidence },
+        configBefore: w.config,
+        configAfter: w.config,
+        advice,
+        recommendOnly: true,
+      });
+    }
+  }
+  return done(results.map((r) => r.note).join('; ') || 'nothing to do');
+}
+
+function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Proposal, done: (state: string, d?: Decision) => TuneResult, state: string): TuneResult {
+  const advise = w.tune.mode === 'advise';
+  if (advise && alreadyRecommended(w, p.config)) return done('recommendation already made');
+  return done(advise ? `recommending (${state})` : state, {
+    knob: p.knob,
+    action: p.action,
+    reason: p.reason,
+    evidence: {
+      bottleneck: cls.bottleneck,
+      ...(m && m.steps >= MIN_MEASURE_STEPS ? measurementEvidence(m, 'before_') : {}),
+      ...(m && m.steps >= MIN_MEASURE_STEPS ? { before_gpu_memory_used_bytes: gpuMemoryUsed(w) } : {}),
+      ...p.evidence,
+      predicted_gain: p.predictedGain,
+      safety: p.safety === true,
+    },
+    configBefore: w.config,
+    configAfter: p.config,
+    advice: [],
+    recommendOnly: advise,
+  });
+}
+
+function withAdvice(d: Decision, advice: Advice[]): Decision {
+  return d.advice.length > 0 || d.knob === 'none' ? d : { ...d, advice };
+}
+
+function sameConfig(a: RunConfig, b: RunConfig): boolean {
+  return a.batch_size === b.batch_size && a.num_workers === b.num_workers && a.learning_rate === b.learning_rate && a.grad_accum_steps === b.grad_accum_steps;
+}
+
+function alreadyRecommended(w: Window, config: RunConfig): boolean {
+  return w.decisions.some((d) => d.recommendOnly && d.knob !== 'none' && sameConfig(d.configAfter, config) && sameConfig(d.configBefore, w.config));
+}
+
+function advisedSinceLastChange(w: Window, bottleneck: string): boolean {
+  const since = changes(w).at(-1)?.ts ?? -Infinity;
+  return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.evidence.bottleneck === bottleneck);
+}
+
+/** Device memory capacity: the smallest of the run's GPUs. */
+export function deviceCapacity(w: Window): number | null {
+  const totals = runGpus(w).map((g) => g.memoryTotalBytes).filter((x): x is number => x !== null && x > 0);
+  return totals.length > 0 ? Math.min(...totals) : null;
+}
+
+/** Device memory the run holds now: its processes' share, else the busiest GPU's use. */
+export function gpuMemoryUsed(w: Window): number | null {
+  const mine = w.process ? Object.values(w.process.gpuMemoryBytes).filter((b) => b > 0) : [];
+  if (mine.length > 0) return Math.max(...mine);
+  const used = runGpus(w).map((g) => g.memoryUsedBytes).filter((x): x is number => x !== null);
+  return used.length > 0 ? Math.max(...used) : null;
+}

@@ -1,0 +1,99 @@
+// What the run's decision log says about configs already tried: measured points for the
+// models (step time and memory against batch size), and moves that did not pay.
+import { configOfVersion, type Measurement } from './measure.js';
+import type { DecisionRecord, Knob, Window } from './window.js';
+
+export interface Point {
+  batch: number;
+  workers: number;
+  accum: number;
+  throughput: number;
+  computeS: number;
+  stepS: number;
+  waitRatio: number;
+  /** Device memory: the steps' peak, else the GPU reading taken with the measurement. */
+  memBytes: number | null;
+}
+
+type EvidenceLike = Record<string, unknown>;
+
+function num(r: EvidenceLike, k: string): number | null {
+  const v = r[k];
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string): Point | undefined {
+  if (!r) return undefined;
+  const batch = num(r, `${prefix}batch_size`);
+  const throughput = num(r, `${prefix}samples_per_second`);
+  const computeS = num(r, `${prefix}compute_seconds`);
+  const stepS = num(r, `${prefix}step_seconds`);
+  if (batch === null || throughput === null || computeS === null || stepS === null) return undefined;
+  return {
+    batch,
+    workers: num(r, `${prefix}num_workers`) ?? 0,
+    accum: num(r, `${prefix}grad_accum_steps`) ?? 1,
+    throughput,
+    computeS,
+    stepS,
+    waitRatio: num(r, `${prefix}data_wait_ratio`) ?? 0,
+    memBytes: num(r, `${prefix}mem_peak_bytes`) ?? num(r, `${prefix}gpu_memory_used_bytes`),
+  };
+}
+
+export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null): Point {
+  return {
+    batch: m.batch,
+    workers: m.workers,
+    accum: m.accum,
+    throughput: m.throughput,
+    computeS: m.computeS,
+    stepS: m.stepS,
+    waitRatio: m.waitRatio,
+    memBytes: m.memPeakBytes ?? gpuMemUsed,
+  };
+}
+
+/** Every measured point the log holds, oldest first, then the current one. */
+export function measuredPoints(w: Window, current?: Point): Point[] {
+  const out: Point[] = [];
+  for (const d of w.decisions) {
+    const before = pointFromEvidence(d.evidence, 'before_');
+    if (before) out.push(before);
+    const after = d.outcome.status === 'kept' || d.outcome.status === 'rolled_back' ? pointFromEvidence(d.outcome.after, '') : undefined;
+    if (after) out.push(after);
+  }
+  if (current) out.push(current);
+  return out;
+}
+
+/** Config-changing decisions (not recommendations, not advice). */
+export function changes(w: Window): DecisionRecord[] {
+  return w.decisions.filter((d) => !d.recommendOnly && d.configVersion !== null && d.knob !== 'none');
+}
+
+export interface Move { knob: Knob; from: number; to: number }
+
+function valueOf(knob: Knob, c: DecisionRecord['configBefore']): number {
+  return knob === 'batch_size' ? c.batch_size : knob === 'num_workers' ? c.num_workers : c.learning_rate;
+}
+
+/** Moves of `knob` that were measured and rolled back (no gain, or harm). */
+export function rejectedMoves(w: Window, knob: Knob): Move[] {
+  return w.decisions
+    .filter((d) => d.knob === knob && d.outcome.status === 'rolled_back' && d.action !== 'rollback')
+    .map((d) => ({ knob, from: valueOf(knob, d.configBefore), to: valueOf(knob, d.configAfter) }));
+}
+
+/** Batch sizes that hit an OOM: the store's list and the oom events in view. */
+export function oomCeilings(w: Window): number[] {
+  const out = new Set(w.oomBatchSizes);
+  for (const e of w.events) {
+    if (e.kind !== 'oom') continue;
+    // The client names the size that failed; else the version it tried; else the newest.
+    const v = Number(e.data.config_version ?? e.data.version);
+    const b = Number(e.data.batch_size ?? (Number.isFinite(v) ? configOfVersion(w, v)?.batch_size : w.config.batch_size));
+    if (Number.isFinite(b) && b > 0) out.add(b);
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -1,0 +1,78 @@
+// The tuner loop: the one place with time and side effects. Each tick reads every active
+// run's window through the ports, runs the pure tuner, and writes what it returned.
+import { readCpuBudget, type CpuBudget } from './budget.js';
+import { tune, type RunStatusUpdate } from './decide.js';
+import type { TunerSettings } from './guardrails.js';
+import type { Advice, Decision, DecisionOutcome, DecisionRecord, Window } from './window.js';
+
+export interface TunerPorts {
+  activeRunIds(): string[];
+  readWindow(runId: string): Window | undefined;
+  /** Writes the decision; creates a config version unless d.recommendOnly. */
+  applyDecision(runId: string, d: Decision): DecisionRecord;
+  setOutcome(runId: string, decisionId: number, outcome: DecisionOutcome): void;
+  /** Shown on GET /v1/runs/:id and in metrics. */
+  setStatus(runId: string, status: { bottleneck: string; evidence: Record<string, unknown>; advice: Advice[] }): void;
+}
+
+export interface TunerLoopOptions {
+  intervalS: number;
+  ports: TunerPorts;
+  /** The CPU budget for workers; read from this host (affinity, cgroup) once at start when absent. */
+  cpuBudget?: CpuBudget | (() => CpuBudget);
+  /** Overrides the window's clock (simulations run on simulated time). */
+  now?: () => number;
+  settings?: Partial<TunerSettings>;
+  /** Called when one run's pass throws; the other runs go on. Defaults to a console warning. */
+  onError?: (runId: string, err: unknown) => void;
+}
+
+export interface TunerLoop {
+  start(): void;
+  stop(): void;
+  /** One pass over every active run, synchronously. */
+  tick(): void;
+}
+
+export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
+  let budget: CpuBudget | undefined;
+  const budgetNow = (): CpuBudget => {
+    if (typeof opts.cpuBudget === 'function') return opts.cpuBudget();
+    return (budget ??= opts.cpuBudget ?? readCpuBudget());
+  };
+  const onError = opts.onError ?? ((runId, err) => console.warn(`tuner: run ${runId}: ${(err as Error)?.stack ?? err}`));
+  let timer: NodeJS.Timeout | null = null;
+
+  const tickRun = (runId: string): void => {
+    const read = opts.ports.readWindow(runId);
+    if (!read) return;
+    const w = opts.now ? { ...read, now: opts.now() } : read;
+    const r = tune(w, { cpuBudget: budgetNow(), settings: opts.settings });
+    for (const o of r.outcomes) opts.ports.setOutcome(runId, o.decisionId, o.outcome);
+    if (r.decision) opts.ports.applyDecision(runId, r.decision);
+    opts.ports.setStatus(runId, r.status satisfies RunStatusUpdate);
+  };
+
+  const tick = (): void => {
+    for (const runId of opts.ports.activeRunIds()) {
+      try {
+        tickRun(runId);
+      } catch (err) {
+        onError(runId, err);
+      }
+    }
+  };
+
+  return {
+    tick,
+    start() {
+      if (timer) return;
+      timer = setInterval(tick, Math.max(0.05, opts.intervalS) * 1000);
+      timer.unref();
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = null;
+    },
+  };
+}

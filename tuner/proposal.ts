@@ -1,0 +1,23 @@
+// What a policy returns: one knob, one new config, the reason and the numbers behind it.
+// decide.ts turns the chosen proposal into a Decision.
+import type { Evidence } from './classify.js';
+import type { Knob, RunConfig } from './window.js';
+
+export interface Proposal {
+  knob: Knob;
+  action: 'increase' | 'decrease' | 'set';
+  config: RunConfig;
+  reason: string;
+  evidence: Evidence;
+  /** Model-predicted relative gain in the policy's objective, null when unknown (exploration). */
+  predictedGain: number | null;
+  /** Safety moves (OOM back-off, memory or RAM pressure) skip cooldown and gain checks. */
+  safety?: boolean;
+}
+
+/** What a policy concluded: maybe a proposal, and whether its knob has nowhere left to go. */
+export interface PolicyResult {
+  proposal?: Proposal;
+  exhausted: boolean;
+  note: string;
+}

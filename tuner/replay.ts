@@ -1,0 +1,168 @@
+// Replay: the tuner over a recording, printed. Three kinds of recording (JSON):
+//   {"window": Window}                       one window → what the tuner decides on it now
+//   {"run": {config, tune}, "steps": [...], "events": [...], "readings": [...]}
+//                                            a recorded run, fed in time order; the tuner
+//                                            ticks every intervalS and recommends (advise)
+//   {"scenario": NAME, "steps": N, "seed": S} a simulator scenario, tuned for real
+// `trainpilot replay FILE` prints replayFile(FILE).
+import { readFile } from 'node:fs/promises';
+import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
+import type { CpuBudget } from './budget.js';
+import { tune, type TuneResult } from './decide.js';
+import type { TunerSettings } from './guardrails.js';
+import { createTunerLoop } from './loop.js';
+import { createMemoryStore } from './memory-ports.js';
+import { simulate } from './simulator-harness.js';
+import { scenarioByName } from './simulator-scenarios.js';
+import type { Decision, DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from './window.js';
+
+export class ReplayError extends Error {
+  override name = 'ReplayError';
+}
+
+export interface WindowRecording { window: Window; cpuBudget?: CpuBudget; settings?: Partial<TunerSettings> }
+export interface RunRecording {
+  run: { name?: string; config: RunConfig; tune: TuneSettings };
+  steps: Array<Record<string, unknown>>;
+  events?: RunEventPoint[];
+  readings?: Array<{ ts: number; host?: HostReading | null; gpus?: GpuReading[] | null; process?: ProcessTreeReading | null }>;
+  intervalS?: number;
+  cpuBudget?: CpuBudget;
+  settings?: Partial<TunerSettings>;
+}
+export interface ScenarioRecording { scenario: string; steps?: number; seed?: number }
+export type Recording = WindowRecording | RunRecording | ScenarioRecording;
+
+export interface ReplayResult {
+  kind: 'window' | 'run' | 'scenario';
+  decisions: Array<Decision & { ts?: number; step?: number | null; id?: number; outcome?: DecisionRecord['outcome'] }>;
+  status: TuneResult['status'] | null;
+  t0: number;
+}
+
+/** A step report in the API's shape (GET /v1/runs/:id/steps) or the store's. */
+export function toStepPoint(r: Record<string, unknown>): StepPoint {
+  const n = (a: string, b: string, d: number | null = null): number | null => {
+    const v = r[a] ?? r[b];
+    return typeof v === 'number' ? v : d;
+  };
+  const step = n('step', 'step');
+  const duration = n('durationS', 'duration_s');
+  if (step === null || duration === null) throw new ReplayError(`a step needs step and duration_s: ${JSON.stringify(r).slice(0, 120)}`);
+  return {
+    step,
+    ts: n('ts', 'ts', 0) as number,
+    durationS: duration,
+    dataWaitS: n('dataWaitS', 'data_wait_s', 0) as number,
+    samples: n('samples', 'samples', 0) as number,
+    loss: n('loss', 'loss'),
+    memPeakBytes: n('memPeakBytes', 'mem_peak_bytes'),
+    gradSqNorm: n('gradSqNorm', 'grad_sq_norm'),
+    gradSqNormSmall: n('gradSqNormSmall', 'grad_sq_norm_small'),
+    rank: n('rank', 'rank', 0) as number,
+    worldSize: n('worldSize', 'world_size', 1) as number,
+    configVersion: n('configVersion', 'config_version', 1) as number,
+  };
+}
+
+function replayRun(rec: RunRecording): ReplayResult {
+  const steps = rec.steps.map(toStepPoint).sort((a, b) => a.ts - b.ts || a.step - b.step);
+  if (steps.length === 0) throw new ReplayError('a run recording needs steps');
+  const events = [...(rec.events ?? [])].sort((a, b) => a.ts - b.ts);
+  const readings = [...(rec.readings ?? [])].sort((a, b) => a.ts - b.ts);
+  const t0 = steps[0].ts - steps[0].durationS;
+  // A recording cannot follow new configs: the tuner recommends what it would have done.
+  const store = createMemoryStore({ runId: rec.run.name ?? 'replay', config: rec.run.config, tune: { ...rec.run.tune, mode: rec.run.tune.mode === 'off' ? 'off' : 'advise' }, now: t0 });
+  const loop = createTunerLoop({ intervalS: rec.intervalS ?? 1, ports: store, cpuBudget: rec.cpuBudget ?? { cores: 1, source: 'recording' }, settings: rec.settings });
+  const interval = rec.intervalS ?? 1;
+  let ei = 0;
+  let ri = 0;
+  let si = 0;
+  for (let t = t0 + interval; si < steps.length; t += interval) {
+    const batch: StepPoint[] = [];
+    while (si < steps.length && steps[si].ts <= t) batch.push(steps[si++]);
+    store.addSteps(batch);
+    // The recorded job's own versions: follow them so its steps are measured under theirs.
+    for (const s of batch) {
+      if (s.configVersion > store.run.configVersion) {
+        store.run.configVersion = s.configVersion;
+        store.run.appliedVersion = s.configVersion;
+      }
+    }
+    while (ei < events.length && events[ei].ts <= t) store.addEvent(events[ei++]);
+    while (ri < readings.length && readings[ri].ts <= t) {
+      const r = readings[ri++];
+      store.setReadings({ host: r.host ?? null, gpus: r.gpus ?? null, process: r.process ? { ...r.process, ts: r.ts } : null });
+    }
+    store.run.now = t;
+    loop.tick();
+  }
+  return { kind: 'run', decisions: store.run.decisions, status: store.run.status, t0 };
+}
+
+export function replay(rec: Recording): ReplayResult {
+  if ('window' in rec) {
+    const r = tune(rec.window, { cpuBudget: rec.cpuBudget ?? null, settings: rec.settings });
+    const decisions = r.decision ? [{ ...r.decision, ts: rec.window.now, step: rec.window.steps.at(-1)?.step ?? null }] : [];
+    return { kind: 'window', decisions, status: r.status, t0: rec.window.now };
+  }
+  if ('run' in rec) return replayRun(rec);
+  if ('scenario' in rec) {
+    const sim = simulate(scenarioByName(rec.scenario), { steps: rec.steps ?? 3000, seed: rec.seed ?? 1 });
+    const t0 = sim.store.run.steps[0]?.ts ?? 0;
+    return { kind: 'scenario', decisions: sim.decisions, status: sim.store.run.status, t0: t0 - (sim.store.run.steps[0]?.durationS ?? 0) };
+  }
+  throw new ReplayError('a recording has "window", "run" or "scenario" at its top level');
+}
+
+const KEY_EVIDENCE = [
+  'before_samples_per_second', 'before_data_wait_ratio', 'predicted_gain', 'gain_ratio', 'oom_batch_size',
+  'workers_needed', 'largest_fitting_batch', 'gpu_utilization_ratio', 'b_noise',
+];
+
+function fmt(v: unknown): string {
+  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1e4) / 1e4);
+  return String(v);
+}
+
+export function formatReplay(r: ReplayResult): string {
+  const lines: string[] = [];
+  lines.push(`replay (${r.kind}): ${r.decisions.length} decision${r.decisions.length === 1 ? '' : 's'}`);
+  for (const d of r.decisions) {
+    const at = d.ts !== undefined ? `t+${fmt(Math.round((d.ts - r.t0) * 10) / 10)}s` : '';
+    const step = d.step != null ? ` step ${d.step}` : '';
+    const change = d.knob === 'none' ? '' : ` ${d.configBefore[d.knob]} → ${d.configAfter[d.knob]}`;
+    const mode = d.recommendOnly ? ' (recommendation)' : '';
+    lines.push(`[${at}${step}] ${d.knob} ${d.action}${change}${mode}: ${d.reason}`);
+    const ev = KEY_EVIDENCE.filter((k) => d.evidence[k] !== undefined && d.evidence[k] !== null).map((k) => `${k}=${fmt(d.evidence[k])}`);
+    if (ev.length > 0) lines.push(`    evidence: ${ev.join(' ')}`);
+    if (d.outcome && d.outcome.status !== 'pending') {
+      const o = d.outcome;
+      lines.push(`    outcome: ${o.status}${'gainRatio' in o ? ` gain ${fmt(o.gainRatio)}` : ''}${o.note ? ` (${o.note})` : ''}`);
+    }
+    if (d.advice.length > 0) lines.push(`    advice: ${d.advice.map((a) => a.code).join(', ')}`);
+  }
+  if (r.status) {
+    lines.push(`status: ${r.status.bottleneck}${r.status.evidence.why ? ` (${fmt(r.status.evidence.why)})` : ''}; tuner: ${fmt(r.status.evidence.tuner)}`);
+    if (r.status.advice.length > 0) lines.push(`advice: ${r.status.advice.map((a) => `${a.code} (${a.title})`).join('; ')}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Reads a recording (JSON) and returns the printed decisions. */
+export async function replayFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ReplayError(`cannot read ${path}: ${(err as Error).message}`);
+  }
+  let rec: Recording;
+  try {
+    rec = JSON.parse(text) as Recording;
+  } catch (err) {
+    throw new ReplayError(`${path} is not JSON: ${(err as Error).message}`);
+  }
+  if (rec === null || typeof rec !== 'object') throw new ReplayError(`${path}: a recording is a JSON object`);
+  return formatReplay(replay(rec));
+}

@@ -1,0 +1,80 @@
+// The simulator's scenarios: one per situation the tuner must handle (issue 5), each a
+// job model, a starting config and the tune settings a user would register with.
+import type { Scenario } from './simulator-harness.js';
+import type { TuneSettings } from './window.js';
+
+const TUNE: TuneSettings = {
+  mode: 'auto',
+  knobs: ['batch_size', 'learning_rate', 'num_workers'],
+  optimizer: 'adam',
+  lr_scaling: 'auto',
+  keep_global_batch: false,
+  bounds: { batch_size: { min: 8, max: 1024 }, num_workers: { min: 0, max: 15 } },
+};
+
+const GB = 1e9;
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'input-bound',
+    description: 'one data-loader worker on a 16-core host: steps wait for data most of the time',
+    model: { loadCpuPerSampleS: 0.002 },
+    config: { batch_size: 128, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'small-batch',
+    description: 'batch 8 on a GPU with room for ~700: per-step overhead dominates, the GPU idles',
+    model: { loadCpuPerSampleS: 0.0005 },
+    config: { batch_size: 8, learning_rate: 0.001, num_workers: 8, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'memory-ceiling',
+    description: 'a large model: 20 GB fixed, 150 MB per sample on 40 GB; doubling would not fit by any safe estimate',
+    model: { memFixedBytes: 20 * GB, memPerSampleBytes: 0.15 * GB, stepFixedS: 0.03, stepPerSampleS: 0.001, loadCpuPerSampleS: 0.001 },
+    config: { batch_size: 64, learning_rate: 0.1, num_workers: 8, grad_accum_steps: 1 },
+    tune: { ...TUNE, optimizer: 'sgd' },
+  },
+  {
+    name: 'blind',
+    description: 'the job runs on another host: step reports only (no GPU, host or process readings, no mem_peak)',
+    model: { memFixedBytes: 20 * GB, memPerSampleBytes: 0.15 * GB, stepFixedS: 0.03, stepPerSampleS: 0.001, loadCpuPerSampleS: 0.001, readings: false, reportMemPeak: false },
+    config: { batch_size: 64, learning_rate: 0.001, num_workers: 8, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'cpu-starved',
+    description: '4 cores, other tenants take 3.3: workers cannot help, the tuner should advise and hold still',
+    model: { cores: 4, otherCpuCores: 3.3, loadCpuPerSampleS: 0.002 },
+    config: { batch_size: 256, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+    tune: { ...TUNE, bounds: { ...TUNE.bounds, num_workers: { min: 0, max: 3 } } },
+  },
+  {
+    name: 'throttled',
+    description: 'a thermally throttled GPU at 60 % clocks, batch 32 with room to grow',
+    model: { throttle: 0.6, throttleReasons: ['hw_thermal_slowdown', 'sw_thermal_slowdown'], loadCpuPerSampleS: 0.001 },
+    config: { batch_size: 32, learning_rate: 0.001, num_workers: 8, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'already-optimal',
+    description: 'batch at the user bound, enough workers, busy GPU: the tuner must not harm it',
+    model: { loadCpuPerSampleS: 0.001 },
+    config: { batch_size: 256, learning_rate: 0.001, num_workers: 4, grad_accum_steps: 1 },
+    tune: { ...TUNE, bounds: { batch_size: { min: 8, max: 256 }, num_workers: { min: 0, max: 15 } } },
+  },
+  {
+    name: 'noisy',
+    description: 'small batch with 25 % log-normal step noise and 2 % spikes of 5× (GC, checkpoints)',
+    model: { loadCpuPerSampleS: 0.0005, noiseSigma: 0.25, spikeProb: 0.02, spikeFactor: 5 },
+    config: { batch_size: 16, learning_rate: 0.001, num_workers: 8, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+];
+
+export function scenarioByName(name: string): Scenario {
+  const s = SCENARIOS.find((x) => x.name === name);
+  if (!s) throw new Error(`unknown scenario ${name}; known: ${SCENARIOS.map((x) => x.name).join(', ')}`);
+  return s;
+}
