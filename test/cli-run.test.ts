@@ -1,10 +1,12 @@
 // `trainpilot run` with real jobs (Node scripts) and a real sidecar: environment, registration,
 // exit codes, signals, events, summary — and the job running on when there is no sidecar.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI } from '../bench/lib/sidecar-process.js';
 import { openStore } from '../server/store/store.js';
 import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from './cli-helpers.js';
 
@@ -138,6 +140,26 @@ c.on('exit', () => process.exit(0));
     const r = await cli(['run', '--url', sidecar.url, '--', join(dir, 'no-such-command')]);
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/cannot start/);
+  });
+});
+
+describe('trainpilot run on a terminal', () => {
+  // A real pseudo-terminal from Python's pty module (no shell): stderr.isTTY is true in there.
+  const PTY = 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)';
+
+  it.skipIf(!existsSync('/usr/bin/python3'))('keeps one status line redrawn in place, then prints the summary', async () => {
+    const p = spawn('/usr/bin/python3', ['-c', PTY, process.execPath, CLI, 'run', '--url', sidecar.url, '--', process.execPath, job, 'sleep', '2500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise((r) => p.once('close', r));
+    expect(code).toBe(0);
+    // Redrawn: carriage return + erase line, then the run's figures; never wrapped past 80 columns.
+    const draws = out.split('\r\x1b[2K').slice(1).map((d) => d.split('\r')[0]);
+    const live = draws.filter((d) => /^job\.mjs running \| /.test(d));
+    expect(live.length).toBeGreaterThanOrEqual(1);
+    expect(live.some((d) => /40 steps \| 480 samples\/s/.test(d)), JSON.stringify(draws)).toBe(true);
+    for (const d of live) expect(d.split('{"job"')[0].length).toBeLessThanOrEqual(80); // the job's own output may follow
+    expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+s, exit 0/);
   });
 });
 
