@@ -1,5 +1,5 @@
-// The one file that names every exported metric family (DESIGN §5): it wires
-// the families in server/metrics/ into one Registry of its own — never
+// /metrics: the catalogue of every exported family (server/metrics/catalogue.ts,
+// DESIGN §5) computed by the families in server/metrics/, in one Registry of its own — never
 // prom-client's global one, so tests and several sidecars in one process stay
 // apart. Values are computed at scrape time from a MetricsSource; only the
 // step-duration histogram keeps state, fed at ingest.
@@ -15,6 +15,7 @@ import { readFrame, type MetricsSource, type ScrapeFrame } from './metrics/sourc
 import { stepHistogram } from './metrics/steps.js';
 
 export type { MetricsSource, RunMetricsView, RunState } from './metrics/source.js';
+export { METRICS, type MetricSpec } from './metrics/catalogue.js';
 export { BOTTLENECK_KINDS } from './metrics/run.js';
 export { CLOCK_EVENT_REASONS } from './metrics/gpu.js';
 export { STEP_BUCKETS_S } from './metrics/steps.js';

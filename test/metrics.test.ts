@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics.js';
+import { METRICS, createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics.js';
 import { fixtureSnapshot, fixtureSource, fixtureSteps } from './helpers/prometheus-state.js';
 import { runTool, skipWithout } from './helpers/prometheus-tools.js';
 
@@ -57,6 +57,46 @@ describe.skipIf(skipWithout('promtool'))('promtool check metrics', () => {
     const r = await runTool('promtool', ['check', 'metrics'], body);
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
+  });
+});
+
+describe('catalogue', () => {
+  it('registers exactly the catalogue: type, help, and every series with exactly its declared labels', async () => {
+    const { source, views, steps } = fixtureSource(1, 20);
+    const metrics = createMetrics(source, { processMetrics: false });
+    metrics.observeSteps(views[0], steps[0]);
+    const families = await metrics.registry.getMetricsAsJSON();
+    const specs = Object.values(METRICS);
+    expect(families.map((f) => f.name).sort()).toEqual(specs.map((s) => s.name).sort());
+    for (const f of families) {
+      const spec = specs.find((s) => s.name === f.name)!;
+      expect(String(f.type), f.name).toBe(spec.type);
+      expect(f.help, f.name).toBe(spec.help);
+      expect(f.values.length, f.name).toBeGreaterThan(0);
+      for (const v of f.values) expect(Object.keys(v.labels).filter((k) => k !== 'le').sort(), f.name).toEqual([...spec.labels].sort());
+    }
+  });
+
+  it('holds the minimum catalogue of DESIGN §5', () => {
+    const names = new Set(Object.values(METRICS).map((s) => s.name));
+    for (const name of [
+      'trainpilot_host_cpu_utilization_ratio', 'trainpilot_host_cpu_iowait_ratio', 'trainpilot_host_memory_total_bytes',
+      'trainpilot_host_memory_available_bytes', 'trainpilot_host_swap_used_bytes', 'trainpilot_gpu_info',
+      'trainpilot_gpu_utilization_ratio', 'trainpilot_gpu_memory_utilization_ratio', 'trainpilot_gpu_memory_used_bytes',
+      'trainpilot_gpu_memory_total_bytes', 'trainpilot_gpu_power_draw_watts', 'trainpilot_gpu_power_limit_watts',
+      'trainpilot_gpu_temperature_celsius', 'trainpilot_gpu_sm_clock_hertz', 'trainpilot_gpu_clock_event_active',
+      'trainpilot_run_step_duration_seconds', 'trainpilot_run_data_wait_ratio', 'trainpilot_run_samples_per_second',
+      'trainpilot_run_steps_total', 'trainpilot_run_samples_total', 'trainpilot_run_loss', 'trainpilot_run_batch_size',
+      'trainpilot_run_learning_rate', 'trainpilot_run_dataloader_workers', 'trainpilot_run_process_cpu_seconds_total',
+      'trainpilot_run_process_resident_memory_bytes', 'trainpilot_run_gpu_memory_used_bytes', 'trainpilot_run_bottleneck',
+      'trainpilot_tuner_decisions_total', 'trainpilot_collector_up', 'trainpilot_collector_duration_seconds',
+      'trainpilot_collector_errors_total',
+    ]) expect(names, name).toContain(name);
+    expect([...names].filter((n) => /^trainpilot_host_(disk|network)_\w+_bytes_total$/.test(n))).toHaveLength(4);
+    for (const s of Object.values(METRICS)) {
+      if (s.name.startsWith('trainpilot_gpu_') && s.name !== 'trainpilot_gpu_info') expect(s.labels.slice(0, 2), s.name).toEqual(['gpu', 'uuid']);
+      if (s.name.startsWith('trainpilot_run_') || s.name.startsWith('trainpilot_tuner_')) expect(s.labels[0], s.name).toBe('run');
+    }
   });
 });
 

@@ -5,6 +5,7 @@
 // series that is no longer computed simply disappears — no label sets to reset
 // or forget (contrast Gauge.reset(), which leaves a 0 on unlabelled gauges).
 import type { Metric } from 'prom-client';
+import type { MetricSpec } from './catalogue.js';
 
 export type FamilyType = 'gauge' | 'counter';
 export type Labels = Record<string, string>;
@@ -16,15 +17,19 @@ interface FamilyValue {
 }
 
 export class ScrapeFamily {
-  constructor(
-    /** prom-client's Registry rewrites `name` of counters while it renders OpenMetrics; see render.ts. */
-    public name: string,
-    readonly help: string,
-    readonly type: FamilyType,
-    private readonly collect: (emit: Emit) => void,
-  ) {
+  /** Writable: prom-client's Registry.metrics() renames counters in place in OpenMetrics mode (see render.ts). */
+  name: string;
+  readonly help: string;
+  readonly type: FamilyType;
+
+  constructor(readonly spec: MetricSpec, private readonly collect: (emit: Emit) => void) {
+    const { name, type } = spec;
+    if (type === 'histogram') throw new Error(`${name}: a histogram keeps state; use prom-client's Histogram`);
     if (type === 'counter' && !name.endsWith('_total')) throw new Error(`counter ${name} must end in _total`);
     if (type !== 'counter' && name.endsWith('_total')) throw new Error(`${type} ${name} must not end in _total`);
+    this.name = name;
+    this.help = spec.help;
+    this.type = type;
   }
 
   /** Called by Registry.metrics() and Registry.getMetricsAsJSON(). Null values are left out (unknown, not zero). */

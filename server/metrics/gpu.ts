@@ -1,6 +1,6 @@
-// Per-GPU families. Every series carries `gpu` (the index nvidia-smi prints) and
-// `uuid` (stable across reboots and re-indexing), as DESIGN §5 asks.
+// Per-GPU families, every series labelled `gpu` and `uuid` (DESIGN §5).
 import type { GpuReading } from '../../collectors/readings.js';
+import { METRICS, type MetricSpec } from './catalogue.js';
 import { ScrapeFamily, type Labels } from './family.js';
 import type { ScrapeFrame } from './source.js';
 
@@ -17,15 +17,15 @@ export const CLOCK_EVENT_REASONS = [
 
 type GpuField = { [K in keyof GpuReading]: GpuReading[K] extends number | null ? K : never }[keyof GpuReading];
 
-const GAUGES: Array<[name: string, help: string, field: GpuField]> = [
-  ['trainpilot_gpu_utilization_ratio', 'Share of the last sample period in which a kernel ran on the GPU, 0-1.', 'utilizationRatio'],
-  ['trainpilot_gpu_memory_utilization_ratio', 'Share of the last sample period in which device memory was read or written, 0-1.', 'memoryUtilizationRatio'],
-  ['trainpilot_gpu_memory_used_bytes', 'Device memory in use.', 'memoryUsedBytes'],
-  ['trainpilot_gpu_memory_total_bytes', 'Device memory installed.', 'memoryTotalBytes'],
-  ['trainpilot_gpu_power_draw_watts', 'Power drawn by the board.', 'powerDrawWatts'],
-  ['trainpilot_gpu_power_limit_watts', 'Power limit the driver enforces.', 'powerLimitWatts'],
-  ['trainpilot_gpu_temperature_celsius', 'GPU core temperature.', 'temperatureCelsius'],
-  ['trainpilot_gpu_sm_clock_hertz', 'Current SM clock.', 'smClockHertz'],
+const GAUGES: Array<[MetricSpec, GpuField]> = [
+  [METRICS.gpu_utilization_ratio, 'utilizationRatio'],
+  [METRICS.gpu_memory_utilization_ratio, 'memoryUtilizationRatio'],
+  [METRICS.gpu_memory_used_bytes, 'memoryUsedBytes'],
+  [METRICS.gpu_memory_total_bytes, 'memoryTotalBytes'],
+  [METRICS.gpu_power_draw_watts, 'powerDrawWatts'],
+  [METRICS.gpu_power_limit_watts, 'powerLimitWatts'],
+  [METRICS.gpu_temperature_celsius, 'temperatureCelsius'],
+  [METRICS.gpu_sm_clock_hertz, 'smClockHertz'],
 ];
 
 export function gpuLabels(g: { index: number; uuid: string }): Labels {
@@ -35,7 +35,7 @@ export function gpuLabels(g: { index: number; uuid: string }): Labels {
 export function gpuFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
   const gpus = () => frame().snapshot?.gpus ?? [];
   return [
-    new ScrapeFamily('trainpilot_gpu_info', 'Identity of each GPU; always 1.', 'gauge', (emit) => {
+    new ScrapeFamily(METRICS.gpu_info, (emit) => {
       const { inventory } = frame();
       for (const g of gpus()) {
         emit({
@@ -44,10 +44,10 @@ export function gpuFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
         }, 1);
       }
     }),
-    ...GAUGES.map(([name, help, field]) => new ScrapeFamily(name, help, 'gauge', (emit) => {
+    ...GAUGES.map(([spec, field]) => new ScrapeFamily(spec, (emit) => {
       for (const g of gpus()) emit(gpuLabels(g), g[field]);
     })),
-    new ScrapeFamily('trainpilot_gpu_clock_event_active', 'Whether a clock-event (throttle) reason is active (1) or not (0).', 'gauge', (emit) => {
+    new ScrapeFamily(METRICS.gpu_clock_event_active, (emit) => {
       for (const g of gpus()) {
         const labels = gpuLabels(g);
         const active = new Set(g.clockEventReasons);

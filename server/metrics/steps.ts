@@ -2,6 +2,7 @@
 // because bucket counts must see every step, not only the recent window.
 import { Histogram, type Registry } from 'prom-client';
 import type { StepPoint } from '../../tuner/window.js';
+import { METRICS } from './catalogue.js';
 import type { ScrapeFrame } from './source.js';
 
 /**
@@ -28,8 +29,8 @@ export function stepHistogram(registry: Registry, frame: () => ScrapeFrame): Ste
     }
   };
   const histogram: Histogram<'run'> = new Histogram({
-    name: 'trainpilot_run_step_duration_seconds',
-    help: 'Duration of the run\'s training steps, as the job reported them.',
+    name: METRICS.run_step_duration_seconds.name,
+    help: METRICS.run_step_duration_seconds.help,
     labelNames: ['run'],
     buckets: STEP_BUCKETS_S,
     registers: [registry],
