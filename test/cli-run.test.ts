@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLI } from '../bench/lib/sidecar-process.js';
+import { CLI, spawnSidecar } from '../bench/lib/sidecar-process.js';
 import { openStore } from '../server/store/store.js';
 import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from './cli-helpers.js';
 
@@ -102,6 +102,18 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.stderr).toMatch(/exit 5 \(no sidecar/);
   });
 
+  it('finishes the job with its exit code when the sidecar dies mid-run, with one warning', async () => {
+    const serve = await spawnSidecar(['--db', join(dir, 'dies.db'), '--gpu', 'off']);
+    const p = startCli(['run', '--url', serve.url, '--', process.execPath, job, 'sleep', '2500']);
+    await p.waitFor(/"reported"/);
+    await serve.stop('SIGKILL');
+    const r = await p.done;
+    expect(r.code).toBe(0);
+    expect(r.stderr.match(/lost the sidecar/g)).toHaveLength(1);
+    expect(r.stderr).toMatch(/no summary from the sidecar/);
+    expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0 \(no sidecar/);
+  });
+
   it('does not leak an outer TRAINPILOT_RUN_ID into an unwatched job', async () => {
     const r = await cli(['run', '--url', 'http://127.0.0.1:1', '--', process.execPath, job], { TRAINPILOT_RUN_ID: 'outer' });
     expect(jobLines(r.stdout)[0].id).toBeNull();
@@ -125,6 +137,8 @@ c.on('exit', () => process.exit(0));
     const started = jobLines(r.stdout)[0];
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(r.stderr).toMatch(/watch-only/);
+    // The pid reached the sidecar: it sampled the job's process tree (the job and its child).
+    expect(r.stderr).toMatch(/peak RSS of the process tree: [\d.]+ MiB/);
     const store = openStore({ path: db });
     try {
       const run = store.getRun(started.id);
