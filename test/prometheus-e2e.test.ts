@@ -163,6 +163,20 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
     for (const r of all) expect(r, r.name).toMatchObject({ health: 'ok' });
   });
 
+  it('raises the alerts the capture calls for (pending: their for: is minutes)', async () => {
+    // datakit-gtx-8card.xml: sw_power_cap active on GPUs 3 and 6; fb used over 95 % of 32510 MiB on GPUs 0, 3, 5 and 6.
+    const { alerts } = await prom!.api<{ alerts: Array<{ labels: Record<string, string>; state: string }> }>('alerts');
+    const by = (name: string) => alerts.filter((a) => a.labels.alertname === name).map((a) => a.labels.gpu).sort();
+    expect(by('TrainpilotGpuThrottled')).toEqual(['3', '6']);
+    expect(by('TrainpilotGpuMemoryNearFull')).toEqual(['0', '3', '5', '6']);
+    expect(alerts.filter((a) => a.labels.alertname === 'TrainpilotGpuThrottled').map((a) => a.labels.reason)).toEqual(['sw_power_cap', 'sw_power_cap']);
+    // The run's GPU (0) is 97 % busy, every collector is up, the sidecar is scraped.
+    expect(by('TrainpilotGpuIdleWhileRunActive')).toEqual([]);
+    expect(by('TrainpilotCollectorDown')).toEqual([]);
+    expect(by('TrainpilotSidecarDown')).toEqual([]);
+    for (const a of alerts) expect(a.state).toBe('pending');
+  });
+
   it('records the run throughput and step-time quantiles', async () => {
     for (const name of ['instance_run:trainpilot_run_samples:rate1m', 'instance_run_quantile:trainpilot_run_step_duration_seconds:histogram_quantile']) {
       const data = await prom!.api<{ result: Series[] }>('query', { query: `${name}{run="${vars.run}"}` });
