@@ -1,8 +1,8 @@
-// /metrics: the catalogue of every exported family (server/metrics/catalogue.ts,
-// DESIGN §5) computed by the families in server/metrics/, in one Registry of its own — never
-// prom-client's global one, so tests and several sidecars in one process stay
-// apart. Values are computed at scrape time from a MetricsSource; only the
-// step-duration histogram keeps state, fed at ingest.
+// /metrics. server/metrics/catalogue.ts names every exported family (DESIGN §5);
+// the modules beside it compute them; this file puts them in one Registry of
+// its own — never prom-client's global one, so tests and several sidecars in
+// one process stay apart. Values are computed at scrape time from a
+// MetricsSource; only the step-duration histogram keeps state, fed at ingest.
 import { Registry } from 'prom-client';
 import type { StepPoint } from '../tuner/window.js';
 import { gpuFamilies } from './metrics/gpu.js';
