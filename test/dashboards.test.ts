@@ -61,7 +61,8 @@ describe("what Grafana's provisioning loader needs", () => {
     for (const d of dashboardsJson) {
       expect(d.uid).toMatch(/^[a-zA-Z0-9_-]{1,40}$/); // Grafana's uid limit is 40 characters
       expect(typeof d.schemaVersion).toBe('number');
-      expect(d.schemaVersion).toBeGreaterThanOrEqual(36); // datasource refs as {type, uid} objects
+      // Schema 33 turned datasource names into {type, uid} references (Grafana DashboardMigrator).
+      expect(d.schemaVersion).toBeGreaterThanOrEqual(33);
       expect(d.id ?? null).toBeNull(); // a provisioned dashboard must not carry a database id
     }
     expect(new Set(dashboardsJson.map((d) => d.uid)).size).toBe(2);
