@@ -108,6 +108,16 @@ describe('trainpilot report', () => {
     expect(html).toContain('num_workers increase 0 → 2');
   });
 
+  it('renders a watch-only run (no config, no steps, no decisions) in every format', async () => {
+    const md = await cli(['report', idleId, '--url', s.url]);
+    expect(md.code).toBe(0);
+    expect(md.stdout).toContain('The job never said what it runs with (watch-only).');
+    expect(md.stdout).toContain('No decisions.');
+    const json = JSON.parse((await cli(['report', idleId, '--url', s.url, '--format', 'json'])).stdout);
+    expect(json.throughput).toEqual({ start: null, end: null, end_over_start: null });
+    expect((await cli(['report', idleId, '--url', s.url, '--format', 'html'])).stdout).toContain('No decisions.');
+  });
+
   it('exit 1 for an unknown run, 2 for a bad format', async () => {
     const r = await cli(['report', 'nope', '--url', s.url]);
     expect(r.code).toBe(1);
@@ -129,6 +139,18 @@ describe('trainpilot watch', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/decision #\d+: num_workers increase 0→2 — input-bound/);
     expect(r.stdout).toMatch(/watched finished \| .* \| 10 steps \| 80\.0 samples\/s/);
+  });
+});
+
+describe('trainpilot watch, stopped', () => {
+  it('exits 0 on Ctrl-C with the line cleared', async () => {
+    const p = startCli(['watch', runId, '--url', s.url]);
+    // Off a terminal the decisions so far are printed at the first poll, after the handlers are set.
+    await p.waitFor(/decision #\d+: num_workers increase 0→2/);
+    p.proc.kill('SIGINT');
+    const r = await p.done;
+    expect(r.code).toBe(0);
+    expect(r.signal).toBeNull();
   });
 });
 
