@@ -1,12 +1,14 @@
 // The pure parts of the client commands: throughput quarters, config history, names, exit codes,
 // escaping, and the live line's redraw.
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Decision, Step } from '../server/cli/api-client.js';
 import { configHistory, quarterThroughput } from '../server/cli/report-data.js';
 import { esc } from '../server/cli/report-html.js';
 import { mdText } from '../server/cli/report-markdown.js';
 import { defaultName, exitCodeOf } from '../server/cli/run.js';
-import { fitWidth, fmtDuration, fmtRate, liveLine } from '../server/cli/status-line.js';
+import { liveLine } from '../server/cli/live-line.js';
+import { fitWidth, fmtDuration, fmtRate } from '../server/cli/status-line.js';
 
 const step = (i: number, samples: number, extra: Partial<Step> = {}): Step => ({
   step: i, ts: 1e9 + i, duration_s: 0.5, data_wait_s: 0.1, samples, loss: null, mem_peak_bytes: null,
@@ -82,14 +84,33 @@ describe('formats and the live line', () => {
     expect([fmtDuration(2.25), fmtDuration(75), fmtDuration(7300)]).toEqual(['2.3s', '1m15s', '2h01m']);
   });
 
-  it('redraws in place, fitted to the terminal, and clears itself', () => {
+  it('redraws in place, fitted to the terminal, when its height is unknown', () => {
     let written = '';
     const out = { columns: 30, write: (s: string) => ((written += s), true) } as unknown as NodeJS.WriteStream;
     const line = liveLine(out);
     line.draw('x'.repeat(100));
     line.draw('short');
-    line.clear();
+    line.close();
     expect(written).toBe(`\r\x1b[2K${'x'.repeat(28)}…\r\x1b[2Kshort\r\x1b[2K`);
     expect(fitWidth('abc', undefined)).toBe('abc');
+  });
+
+  it('keeps to the bottom row below a scrolling region, follows a resize, and resets on close', () => {
+    let written = '';
+    const out = Object.assign(new EventEmitter(), { rows: 10, columns: 40, write: (s: string) => ((written += s), true) }) as unknown as NodeJS.WriteStream;
+    const line = liveLine(out);
+    expect(written).toBe('\n\x1b7\x1b[1;9r\x1b8\x1b[1A');
+    written = '';
+    line.draw('status');
+    line.clear(); // nothing to clear: our own lines scroll in the region
+    expect(written).toBe('\x1b7\x1b[10;1H\x1b[2Kstatus\x1b8');
+    written = '';
+    (out as unknown as { rows: number }).rows = 12;
+    out.emit('resize');
+    expect(written).toBe('\x1b7\x1b[1;10r\x1b[10;1H\x1b[2K\x1b8' + '\n\x1b7\x1b[1;11r\x1b8\x1b[1A' + '\x1b7\x1b[12;1H\x1b[2Kstatus\x1b8');
+    written = '';
+    line.close();
+    expect(written).toBe('\x1b7\x1b[1;12r\x1b[12;1H\x1b[2K\x1b8');
+    expect(out.listenerCount('resize')).toBe(0);
   });
 });

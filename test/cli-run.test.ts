@@ -158,22 +158,50 @@ c.on('exit', () => process.exit(0));
 });
 
 describe('trainpilot run on a terminal', () => {
-  // A real pseudo-terminal from Python's pty module (no shell): stderr.isTTY is true in there.
-  const PTY = 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)';
+  // A real pseudo-terminal from Python's pty module (no shell), of the given size (0 0: unknown).
+  const PTY = [
+    'import os, pty, sys, fcntl, termios, struct',
+    'rows, cols = int(sys.argv[1]), int(sys.argv[2])',
+    'pid, fd = pty.fork()',
+    'if pid == 0:',
+    '    if rows: fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))',
+    '    os.execv(sys.argv[3], sys.argv[3:])',
+    'while True:',
+    '    try: data = os.read(fd, 65536)',
+    '    except OSError: break',
+    '    if not data: break',
+    '    os.write(1, data)',
+    'sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))',
+  ].join('\n');
 
-  it.skipIf(!existsSync('/usr/bin/python3'))('keeps one status line redrawn in place, then prints the summary', async () => {
-    const p = spawn('/usr/bin/python3', ['-c', PTY, process.execPath, CLI, 'run', '--url', sidecar.url, '--', process.execPath, job, 'sleep', '2500'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  async function onTerminal(rows: number, cols: number): Promise<string> {
+    const args = ['-c', PTY, String(rows), String(cols), process.execPath, CLI, 'run', '--url', sidecar.url, '--', process.execPath, job, 'sleep', '2500'];
+    const p = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    const code = await new Promise((r) => p.once('close', r));
-    expect(code).toBe(0);
-    // Redrawn: carriage return + erase line, then the run's figures; never wrapped past 80 columns.
+    expect(await new Promise((r) => p.once('close', r))).toBe(0);
+    expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+s, exit 0/);
+    return out;
+  }
+
+  it.skipIf(!existsSync('/usr/bin/python3'))('height unknown: one status line redrawn in place', async () => {
+    const out = await onTerminal(0, 0);
     const draws = out.split('\r\x1b[2K').slice(1).map((d) => d.split('\r')[0]);
     const live = draws.filter((d) => /^job\.mjs running \| /.test(d));
-    expect(live.length).toBeGreaterThanOrEqual(1);
     expect(live.some((d) => /40 steps \| 480 samples\/s/.test(d)), JSON.stringify(draws)).toBe(true);
     for (const d of live) expect(d.split('{"job"')[0].length).toBeLessThanOrEqual(80); // the job's own output may follow
-    expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+s, exit 0/);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/python3'))('height known: the status line keeps to the bottom row, the job\'s output scrolls above', async () => {
+    const out = await onTerminal(24, 100);
+    expect(out).toContain('\x1b[1;23r'); // the job scrolls in rows 1–23
+    const draws = out.split('\x1b7\x1b[24;1H\x1b[2K').slice(1).map((d) => d.split('\x1b8')[0]);
+    expect(draws.some((d) => /^job\.mjs running \| .*40 steps \| 480 samples\/s/.test(d)), JSON.stringify(draws)).toBe(true);
+    for (const d of draws) expect(d.length).toBeLessThanOrEqual(99);
+    // The job's lines are its own, and the region is reset before the summary.
+    expect(out.split('\n').find((l) => l.includes('"reported"'))).not.toMatch(/running \|/);
+    expect(out.lastIndexOf('\x1b[1;24r')).toBeLessThan(out.indexOf('ended after'));
+    expect(out.lastIndexOf('\x1b[1;24r')).toBeGreaterThan(out.lastIndexOf('\x1b[24;1H\x1b[2Kjob.mjs'));
   });
 });
 

@@ -1,8 +1,9 @@
 // Following one run once a second, for `trainpilot run` and `trainpilot watch`: on a terminal a
-// status line redrawn in place, with each new decision printed above it as it happens; elsewhere
-// the decisions and an occasional plain status line.
+// live status line (live-line.ts), with each new decision printed above it as it happens;
+// elsewhere the decisions and an occasional plain status line.
 import type { ApiClient, Decision, Run } from './api-client.js';
-import { fmtDecision, liveLine, statusLine } from './status-line.js';
+import { liveLine } from './live-line.js';
+import { fmtDecision, statusLine } from './status-line.js';
 
 export interface FollowOptions {
   out: NodeJS.WriteStream;
@@ -20,13 +21,13 @@ export interface FollowOptions {
 }
 
 export interface Follower {
-  /** Stops polling (after the poll in flight, if any) and clears the live line. */
+  /** Stops polling (after the poll in flight, if any) and gives the terminal back. */
   stop(): Promise<void>;
   latest(): { run: Run | null; lastDecision: Decision | undefined };
 }
 
 export function followRun(client: ApiClient, id: string, opts: FollowOptions): Follower {
-  const line = liveLine(opts.out);
+  const line = opts.tty ? liveLine(opts.out) : null;
   let run: Run | null = null;
   let decisions: Decision[] = [];
   let seenDecisions = 0;
@@ -37,7 +38,7 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
   let inFlight: Promise<void> = Promise.resolve();
 
   const print = (text: string) => {
-    line.clear();
+    line?.clear();
     opts.out.write(`${text}\n`);
   };
 
@@ -56,7 +57,7 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
     }
     seenDecisions = decisions.length;
     const text = statusLine(run, decisions.at(-1), elapsed);
-    if (opts.tty) line.draw(text);
+    if (line) line.draw(text);
     else if (opts.plainEveryMs > 0 && Date.now() - lastPlain >= opts.plainEveryMs) {
       print(`trainpilot: ${text}`);
       lastPlain = Date.now();
@@ -76,7 +77,7 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
       stopped = true;
       if (timer) clearTimeout(timer);
       await inFlight;
-      line.clear();
+      line?.close();
     },
     latest: () => ({ run, lastDecision: decisions.at(-1) }),
   };

@@ -75,21 +75,3 @@ export function fitWidth(line: string, columns: number | undefined): string {
   const w = Math.max(20, (columns || 80) - 1); // 0 or undefined: a terminal that did not say
   return line.length <= w ? line : `${line.slice(0, w - 1)}…`;
 }
-
-/**
- * A line redrawn in place on a terminal (carriage return, erase line). `clear` leaves the
- * cursor at the start of an empty line so later output starts clean.
- */
-export function liveLine(out: NodeJS.WriteStream) {
-  let shown = false;
-  return {
-    draw(line: string) {
-      out.write(`\r\x1b[2K${fitWidth(line, out.columns)}`);
-      shown = true;
-    },
-    clear() {
-      if (shown) out.write('\r\x1b[2K');
-      shown = false;
-    },
-  };
-}
