@@ -76,7 +76,7 @@ export function runDashboard(): dashboard.Dashboard {
     }))
     .withPanel(flagTimeline({
       id: id(), title: 'Bottleneck', unit: 'none', span: 8, on: 'current', off: '', color: 'orange',
-      description: 'What holds the run back, as the tuner classifies it (DESIGN §6); no row lit until it knows.',
+      description: 'What holds the run back, as the tuner classifies it (GET /v1/runs/:id gives the evidence); no row is lit until it knows.',
       targets: [target('A', `max by (kind) (trainpilot_run_bottleneck{${RUN}})`, '{{kind}}')],
     }))
     .withRow(row(id(), 'Resources'))
