@@ -1,10 +1,11 @@
 // buildApp(deps) returns the Fastify app without listening, so tests use app.inject().
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authPlugin } from './auth.js';
 import { errorHandling } from './error-handler.js';
+import { validatorCompiler } from './validation.js';
 import { configRoutes } from './routes/config.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes, type HostView } from './routes/host.js';
@@ -39,10 +40,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
-  // TypeBox validates bodies as sent (no coercion: "64" is not a batch size); query and params are converted.
-  app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
 

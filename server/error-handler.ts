@@ -17,9 +17,9 @@ function validationMessage(err: FastifyError): string {
   const first = err.validation?.[0];
   if (!first) return err.message;
   const where = err.validationContext ?? 'body';
-  const extra = (first.params as { additionalProperties?: string[] } | undefined)?.additionalProperties;
+  const extra = (first.params as { additionalProperty?: string } | undefined)?.additionalProperty;
   const path = `${where}${first.instancePath.replace(/\/(\d+)(?=\/|$)/g, '[$1]').replace(/\//g, '.')}`;
-  if (extra?.length) return `${path}: unknown field ${JSON.stringify(extra[0])}`;
+  if (extra) return `${path}: unknown field ${JSON.stringify(extra)}`;
   return `${path}: ${first.message}`;
 }
 
