@@ -72,13 +72,17 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
       __rate_interval: '10s', __interval: '2s', __range: '1m',
     };
     prom = await startPrometheus({ job: 'trainpilot', targets: [instance], ruleFiles: RULE_FILES });
-    // Enough scrapes for rate() and the rules: eight scrapes with the run's data.
+    // Enough scrapes for rate() and the rules (eight with the run's data), and
+    // the collectors caught up with the run (its process tree, its GPU memory).
+    const ready = [
+      `count_over_time(trainpilot_run_samples_total{run="${vars.run}"}[30s]) >= 8`,
+      `trainpilot_run_process_resident_memory_bytes{run="${vars.run}"}`,
+      `trainpilot_run_gpu_memory_used_bytes{run="${vars.run}"}`,
+    ];
     const deadline = Date.now() + 45_000;
     for (;;) {
-      const r = await prom.api<{ result: Series[] }>('query', {
-        query: `count_over_time(trainpilot_run_samples_total{run="${vars.run}"}[30s]) >= 8`,
-      });
-      if (r.result.length > 0) break;
+      const results = await Promise.all(ready.map((query) => prom!.api<{ result: Series[] }>('query', { query })));
+      if (results.every((r) => r.result.length > 0)) break;
       if (Date.now() > deadline) throw new Error(`no run data in Prometheus after 45 s:\n${prom.logs()}\n${sidecar.stderr()}`);
       await new Promise((res) => setTimeout(res, 500));
     }
