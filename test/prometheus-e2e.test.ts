@@ -83,7 +83,10 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
     for (;;) {
       const results = await Promise.all(ready.map((query) => prom!.api<{ result: Series[] }>('query', { query })));
       if (results.every((r) => r.result.length > 0)) break;
-      if (Date.now() > deadline) throw new Error(`no run data in Prometheus after 45 s:\n${prom.logs()}\n${sidecar.stderr()}`);
+      if (Date.now() > deadline) {
+        const missing = ready.filter((_, i) => results[i].result.length === 0);
+        throw new Error(`still empty after 45 s: ${missing.join('; ')}\n${prom.logs()}\n${sidecar.stderr()}`);
+      }
       await new Promise((res) => setTimeout(res, 500));
     }
   }, 90_000);
