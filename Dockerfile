@@ -45,10 +45,17 @@ RUN --mount=type=secret,id=ca \
 
 COPY . .
 # The same `files` as the npm package: bin, dist, dashboards, clients/python.
+# Of better-sqlite3's build, only the addon itself is needed at run time (its
+# SQLite sources and object files are ~27 MB).
 RUN npm run build \
  && npm prune --omit=dev \
  && rm -f dist/.tsbuildinfo \
- && mkdir -p dashboards clients/python
+ && mkdir -p dashboards clients/python \
+ && cd node_modules/better-sqlite3 \
+ && mv build/Release/better_sqlite3.node . \
+ && rm -rf build deps src \
+ && mkdir -p build/Release \
+ && mv better_sqlite3.node build/Release/
 
 # ---- runtime: production dependencies and built output only
 FROM ${NODE_IMAGE}

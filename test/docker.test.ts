@@ -47,6 +47,8 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     await docker([
       'run', '--detach', '--name', name,
       '--publish', '127.0.0.1::9477', '--publish', '127.0.0.1::9478',
+      // As the Kubernetes manifests run it: read-only root, no capabilities, no privilege gain.
+      '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
       '--volume', `${VOLUME}:/data`,
       '--volume', `${join(secrets, 'token')}:${TOKEN_IN_CONTAINER}:ro`,
       // Publishing the API itself needs a non-loopback host, which needs the token.

