@@ -68,7 +68,8 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
   const log = opts.log ?? silentLogger;
   const path = opts.nvidiaSmiPath;
   const latest = new Map<number, { reading: GpuReading; at: number }>();
-  let parseError: { message: string; at: number } | null = null;
+  /** Why the last stream line was unusable; null once a usable one came. */
+  let parseError: string | null = null;
   let inventory: GpuInventory | null = null;
   let inventoryError: string | null = null;
   let inventoryAt = 0;
@@ -105,7 +106,7 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
         wake();
         return true;
       } catch (err) {
-        parseError = { message: reasonOf(err), at: Date.now() };
+        parseError = reasonOf(err);
         return false;
       }
     },
@@ -171,11 +172,8 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
     const s = stream.status();
     // An ended process's exit says more than the last line it printed.
     if (!s.running && s.lastError) return s.lastError;
-    if (parseError) return parseError.message;
-    if (s.lastError) return s.lastError;
-    if (!s.running) return 'nvidia-smi is not running';
     const since = s.lastGoodAt === null ? 'since it started' : `for ${((Date.now() - s.lastGoodAt) / 1000).toFixed(1)} s`;
-    return `no output from nvidia-smi ${since}`;
+    return parseError ?? s.lastError ?? `no output from nvidia-smi ${since}`;
   }
 
   return {

@@ -1,13 +1,15 @@
 // The sampling loop: every interval the collectors run concurrently, each
 // against a deadline. One that throws or runs late is marked down with its
 // reason and its readings are null; the others go on, and it is asked again
-// on the next tick. Per-collector health is kept for /metrics and /v1/host.
+// on the next tick. Per-collector health is kept for /metrics and /v1/host:
+// `lastError` is why the collector is down now (null while it is up); every
+// up/down change is logged, so a failure that healed itself still leaves a trace.
 import { performance } from 'node:perf_hooks';
 import { reasonOf, silentLogger, type Collector, type Logger } from './collector.js';
 import { createGpuCollector, type GpuCollector, type GpuTimings } from './gpu.js';
 import { createHostCollector, readHostInventory } from './host.js';
 import { createProcessCollector, type WatchedRun } from './process.js';
-import type { CollectorHealth, GpuInventory, HostInventory, Snapshot } from './readings.js';
+import type { CollectorHealth, GpuInventory, GpuReading, HostInventory, Snapshot } from './readings.js';
 
 export type { WatchedRun } from './process.js';
 
@@ -65,7 +67,7 @@ export function createSampler(opts: SamplerOptions): Sampler {
   });
   const hostSlot = slot(createHostCollector({ procRoot }));
   const processSlot = slot(createProcessCollector({ procRoot, runs: () => runs, gpuProcesses: () => gpu?.processes() ?? [] }));
-  let gpuSlot: Slot<Awaited<ReturnType<GpuCollector['collect']>>> | null = null;
+  let gpuSlot: Slot<GpuReading[]> | null = null;
 
   function record(h: CollectorHealth, error: string | null, seconds: number | null): void {
     if (error === null) {
@@ -194,7 +196,7 @@ export function createSampler(opts: SamplerOptions): Sampler {
       ]);
       hostInventory = inventory;
       if (state !== 'running') {
-        await gpu?.close(); // stopped while starting
+        await gpu?.close(); // stopped while starting: stop() did not see it yet
         return;
       }
       ticking = tick().finally(() => (ticking = null));
@@ -207,7 +209,7 @@ export function createSampler(opts: SamplerOptions): Sampler {
       if (timer) clearTimeout(timer);
       timer = null;
       await ticking;
-      await gpu?.close();
+      await Promise.all([hostSlot, processSlot, gpuSlot].map((s) => s?.collector.close?.()));
     },
     latest: () => last,
     health,
