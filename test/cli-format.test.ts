@@ -8,7 +8,7 @@ import { esc } from '../server/cli/report-html.js';
 import { mdText } from '../server/cli/report-markdown.js';
 import { defaultName, exitCodeOf } from '../server/cli/run.js';
 import { liveLine } from '../server/cli/live-line.js';
-import { fitWidth, fmtDuration, fmtRate } from '../server/cli/status-line.js';
+import { fitWidth, fmtDecision, fmtDuration, fmtRate } from '../server/cli/status-line.js';
 
 const step = (i: number, samples: number, extra: Partial<Step> = {}): Step => ({
   step: i, ts: 1e9 + i, duration_s: 0.5, data_wait_s: 0.1, samples, loss: null, mem_peak_bytes: null,
@@ -79,6 +79,17 @@ describe('escaping', () => {
 });
 
 describe('formats and the live line', () => {
+  it('names a decision by its change, or advice by its title', () => {
+    const d = (o: Partial<Decision>) => ({
+      knob: 'batch_size', action: 'increase', config_before: { batch_size: 8 }, config_after: { batch_size: 16 }, advice: [], recommend_only: false, ...o,
+    }) as Decision;
+    expect(fmtDecision(d({}))).toBe('batch_size increase 8→16');
+    expect(fmtDecision(d({ recommend_only: true }))).toBe('advice: batch_size increase 8→16');
+    const advice = [{ code: 'more_cores', title: 'Give the job more CPU cores', why: '' }, { code: 'cache', title: 'Cache', why: '' }];
+    expect(fmtDecision(d({ knob: 'none', action: 'advise', advice }))).toBe('advice: Give the job more CPU cores (+1 more)');
+    expect(fmtDecision(d({ knob: 'none', action: 'advise' }))).toBe('advice: advise');
+  });
+
   it('formats rates and durations short', () => {
     expect([fmtRate(null), fmtRate(3.14159), fmtRate(42.42), fmtRate(640), fmtRate(1234), fmtRate(56789)]).toEqual(['-', '3.14', '42.4', '640', '1.2k', '57k']);
     expect([fmtDuration(2.25), fmtDuration(75), fmtDuration(7300)]).toEqual(['2.3s', '1m15s', '2h01m']);

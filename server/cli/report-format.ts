@@ -2,7 +2,7 @@
 // each renderer escapes for its own format.
 import type { Decision } from './api-client.js';
 import type { RunReport, Throughput } from './report-data.js';
-import { fmtBytes, fmtConfig, fmtDuration, fmtNumber, fmtRate, fmtRatio } from './status-line.js';
+import { adviceTitle, fmtBytes, fmtConfig, fmtDuration, fmtNumber, fmtRate, fmtRatio } from './status-line.js';
 
 /** Evidence as k=v pairs, unknowns (null) left out; `brief` keeps the first few, `why` first. */
 const BRIEF_EVIDENCE = 4;
@@ -68,9 +68,9 @@ export function headline(r: RunReport): Array<[string, string]> {
 export function decisionParts(d: Decision, start: number): { title: string; rows: Array<[string, string]> } {
   const before = d.config_before[d.knob];
   const after = d.config_after[d.knob];
-  const what = d.knob === 'none' ? d.action : `${d.knob} ${d.action} ${fmtNumber(before)} → ${fmtNumber(after)}`;
+  const what = d.knob === 'none' ? adviceTitle(d) : `${d.knob} ${d.action} ${fmtNumber(before)} → ${fmtNumber(after)}${d.recommend_only ? ' (recommended only)' : ''}`;
   return {
-    title: `#${d.id} ${fmtOffset(d.ts, start)}${d.step !== null ? ` step ${d.step}` : ''}: ${what}${d.recommend_only ? ' (recommended only)' : ''}`,
+    title: `#${d.id} ${fmtOffset(d.ts, start)}${d.step !== null ? ` step ${d.step}` : ''}: ${what}`,
     rows: [
       ['reason', d.reason],
       ['evidence', fmtEvidence(d.evidence)],

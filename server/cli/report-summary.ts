@@ -34,7 +34,8 @@ export function summaryText(r: RunReport, end: JobEnd): string {
   lines.push(`  decisions: ${r.decisions.length}${r.decisions.length ? '' : ` (tuning: ${r.run.tune.mode})`}`);
   for (const d of r.decisions) {
     const p = decisionParts(d, r.run.created_at);
-    lines.push(`    ${p.title} — ${d.reason} [${fmtOutcome(d.outcome)}]`);
+    // Advice alone has no outcome to speak of; a change has (kept, rolled back, pending).
+    lines.push(`    ${p.title} — ${d.reason}${d.knob === 'none' ? '' : ` [${fmtOutcome(d.outcome)}]`}`);
   }
   if (r.advice.length) {
     lines.push('  advice:');

@@ -46,12 +46,20 @@ export function fmtNumber(x: unknown): string {
   return Math.abs(x) >= 1e-3 && Math.abs(x) < 1e6 ? String(Number(x.toPrecision(4))) : x.toExponential(3);
 }
 
-/** "num_workers increase 2→4" — what a decision changed, or what it recommends. */
+/** "num_workers increase 2→4" — what a decision changed or recommends; advice alone by its title. */
 export function fmtDecision(d: Decision): string {
+  if (d.knob === 'none') return adviceTitle(d);
   const before = d.config_before[d.knob];
   const after = d.config_after[d.knob];
-  const change = d.knob === 'none' ? d.action : `${d.knob} ${d.action}${before !== after ? ` ${fmtNumber(before)}→${fmtNumber(after)}` : ''}`;
+  const change = `${d.knob} ${d.action}${before !== after ? ` ${fmtNumber(before)}→${fmtNumber(after)}` : ''}`;
   return d.recommend_only ? `advice: ${change}` : change;
+}
+
+/** "advice: Give the job more CPU cores (+2 more)" for a decision that only advises. */
+export function adviceTitle(d: Decision): string {
+  const first = d.advice[0];
+  if (!first) return `advice: ${d.action}`;
+  return `advice: ${String(first.title ?? first.code)}${d.advice.length > 1 ? ` (+${d.advice.length - 1} more)` : ''}`;
 }
 
 /** The live line: state, steps, samples/s, data wait, bottleneck, config, last decision. */
