@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEBOOTSTRAP, ensureBaseImage } from './docker/base-image.js';
+import { BASE_IMAGE, DEBOOTSTRAP, ensureBaseImage } from './docker/base-image.js';
 import { DOCKER, DOCKERD, startEngine, type Engine } from './docker/engine.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -103,8 +103,8 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     const t0 = performance.now();
     await engine.docker([...args, CONTEXT], { timeoutMs: 40 * 60_000 });
     buildS = (performance.now() - t0) / 1000;
-    const size = Number(await docker(['image', 'inspect', '--format', '{{.Size}}', IMAGE]));
-    log(`docker build: ${buildS.toFixed(1)} s; image ${IMAGE}: ${(size / 1e6).toFixed(1)} MB`);
+    const size = async (image: string) => (Number(await docker(['image', 'inspect', '--format', '{{.Size}}', image])) / 1e6).toFixed(1);
+    log(`docker build: ${buildS.toFixed(1)} s; image ${IMAGE}: ${await size(IMAGE)} MB (base ${BASE_IMAGE}: ${await size(BASE_IMAGE)} MB)`);
 
     secrets = await mkdtemp(join(tmpdir(), 'tp-secrets-'));
     // Readable by the image's non-root user through the bind mount.
