@@ -1,0 +1,265 @@
+"""The handle a training job holds: measures steps, applies config at safe points, reports.
+
+Everything here runs on the training thread and touches no network: a step costs two
+perf_counter reads, a time.time, a tuple and a deque append. The sender and poller threads
+(in _sender.py, _poller.py) do the rest.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from ._http import Api
+from ._lr import LearningRate
+from ._sender import Sender
+from .oom import backed_off, free_memory, is_oom, lowest_batch
+
+log = logging.getLogger("trainpilot")
+_pc = time.perf_counter
+_now = time.time
+
+
+class _Step:
+    """The `with run.step():` context; one object reused for every step."""
+    __slots__ = ("run", "samples")
+
+    def __init__(self, run: "Run"):
+        self.run = run
+        self.samples: Optional[int] = None
+
+    def __enter__(self) -> "_Step":
+        run = self.run
+        run._safe_point()
+        run._t0 = _pc()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        t1 = _pc()
+        run = self.run
+        if exc_type is not None:
+            run._fetch_t0 = None
+            return run._on_error(exc)
+        t0 = run._fetch_t0
+        if t0 is None:
+            t0, wait = run._t0, 0.0
+        else:
+            wait = run._wait
+            run._fetch_t0 = None
+        samples = self.samples or run._batch_samples or run.applied["batch_size"]
+        run._q.append((run._step, t1 - t0, wait, samples, run._loss, _now(), run.applied_version, run._extra))
+        run._loss = run._extra = None
+        run._step += 1
+        return False
+
+
+class Run:
+    def __init__(self, name: str, config: Dict[str, Any], tune: Dict[str, Any], api: Optional[Api], *,
+                 first_step: int = 0, rank: Optional[int] = None, world_size: Optional[int] = None,
+                 oom_guard: bool = True, capacity: int = 10000, flush_interval_s: float = 0.5):
+        self.name = name
+        self.id: Optional[str] = None
+        self.rank, self.world_size = rank, world_size
+        self.tune = tune
+        # Newest config the sidecar has (kept current by the poller) and the one in effect here.
+        self.config: Dict[str, Any] = dict(config)
+        self.config_version = 0
+        self.reason = ""
+        self.applied: Dict[str, Any] = dict(config)
+        self.applied_version = 0
+        self._incoming: Optional[Tuple[int, Dict[str, Any], int]] = None  # (version, config, apply_step)
+        self._step = self._first_step = first_step
+        self._join: Optional[Callable[[], None]] = None  # set by start() while not yet registered
+        self._sender = Sender(api, lambda: self.id, capacity=capacity, interval_s=flush_interval_s,
+                              rank=rank, world_size=world_size, produced=lambda: self._step - self._first_step,
+                              on_version_hint=self._hint, before_cycle=self._before_send)
+        self._q = self._sender.steps
+        self._t0 = 0.0
+        self._fetch_t0: Optional[float] = None
+        self._wait = 0.0
+        self._batch_samples: Optional[int] = None
+        self._loss: Any = None
+        self._extra: Optional[Dict[str, Any]] = None
+        self._ctx = _Step(self)
+        self.lr = LearningRate(float(config["learning_rate"]))
+        self._accum_i = 0
+        self.layout = 0  # bumped when batch_size or num_workers change: loaders rebuild on it
+        self._oom_guard = oom_guard
+        self._oom_ceiling: Optional[int] = None
+        self.retry_batch = False
+        self._dist: Any = None  # DistSync when data parallel
+        self._next_sync = first_step
+        self._poller: Any = None
+        self.finished = False
+
+    # -- measuring ------------------------------------------------------------------------
+    def step(self, samples: Optional[int] = None) -> _Step:
+        """`with run.step():` around one training step. samples: this step's batch size,
+        when it differs from what the loader handed out."""
+        ctx = self._ctx
+        ctx.samples = samples
+        return ctx
+
+    def batches(self, iterable: Iterable[Any]) -> Iterator[Any]:
+        """Yields from iterable, timing the wait for each item (the step's data wait)."""
+        it = iter(iterable)
+        while True:
+            t0 = _pc()
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            self._wait = _pc() - t0
+            self._fetch_t0 = t0
+            yield item
+
+    def log(self, loss: Any = None, **fields: Any) -> None:
+        """Values for the current step: loss (a float or a tensor, read off the training thread),
+        and any of mem_peak_bytes, grad_sq_norm, grad_sq_norm_small."""
+        if loss is not None:
+            # A tensor is kept detached (no graph held) and read on the sender thread, so a CUDA
+            # loss costs the training thread no device sync.
+            self._loss = loss if loss.__class__ is float else (loss.detach() if hasattr(loss, "detach") else loss)
+        if fields:
+            self._extra = fields if self._extra is None else {**self._extra, **fields}
+
+    def event(self, kind: str, step: Optional[int] = None, **data: Any) -> None:
+        """Queues an event (oom, epoch_end, checkpoint, note, …) for the sender."""
+        if self.world_size is not None:
+            data.setdefault("rank", self.rank)
+        self._sender.events.append({"kind": kind, "step": self._step if step is None else step, "ts": _now(), "data": data})
+
+    @property
+    def step_index(self) -> int:
+        return self._step
+
+    @property
+    def stats(self) -> Dict[str, int]:
+        """sent, dropped, rejected, events_sent, errors: what became of the reports."""
+        return dict(self._sender.stats)
+
+    # -- applying config ------------------------------------------------------------------
+    def attach_optimizer(self, optimizer: Any) -> None:
+        """The run sets this optimizer's learning rate from now on, keeping the ratios between
+        its param groups (each group's lr scales with config.learning_rate)."""
+        self.lr.attach(optimizer)
+
+    @property
+    def accum_steps(self) -> int:
+        return int(self.applied.get("grad_accum_steps", 1))
+
+    def should_step(self) -> bool:
+        """Call once per micro-batch after backward: True when the optimizer should step now
+        (every accum_steps micro-batches). Config changes wait for this boundary."""
+        self._accum_i += 1
+        if self._accum_i >= self.accum_steps:
+            self._accum_i = 0
+            return True
+        return False
+
+    def data_loader(self, dataset: Any, **kwargs: Any) -> Any:
+        """A torch DataLoader that follows config.batch_size and num_workers (see loader.py)."""
+        from .loader import TunedLoader
+
+        return TunedLoader(self, dataset, **kwargs)
+
+    def _hint(self, version: int) -> None:
+        if version > self.config_version and self._poller is not None:
+            self._poller.hint()
+
+    def _before_send(self) -> None:
+        if self._join is not None:
+            self._join()
+
+    def _offer(self, version: int, config: Dict[str, Any], reason: str) -> None:
+        """A newer version from the sidecar (poller thread, or the start)."""
+        self.config, self.config_version, self.reason = config, version, reason
+        if self._dist is None:
+            self._incoming = (version, config, 0)
+
+    def _safe_point(self) -> None:
+        if self._dist is not None and self._step >= self._next_sync:
+            self._sync()
+        inc = self._incoming
+        if inc is not None and inc[0] > self.applied_version and self._step >= inc[2] and self._accum_i == 0:
+            self._apply(inc[0], inc[1], ack=True)
+        if self.lr.ramp is not None:
+            self.lr.tick(self._step)
+
+    def _sync(self) -> None:
+        self._next_sync = self._step + self._dist.every
+        got = self._dist.exchange(self._step, (self.config_version, self.config, self.id))
+        if got is not None:
+            version, config, run_id, apply_step = got
+            if self.id is None:
+                self.id = run_id
+            self.config, self.config_version = config, version
+            self._incoming = (version, config, apply_step)
+
+    def _apply(self, version: int, config: Dict[str, Any], ack: bool) -> None:
+        old, new = self.applied, dict(self.applied)
+        new.update((k, config[k]) for k in ("batch_size", "learning_rate", "num_workers", "grad_accum_steps",
+                                             "lr_warmup_steps") if k in config)
+        if self._oom_ceiling is not None and new["batch_size"] >= self._oom_ceiling:
+            # The sidecar's version arrived before it heard of the OOM: stay below the ceiling.
+            new.update(backed_off(self._oom_ceiling, new["grad_accum_steps"], self.tune)
+                       or {"batch_size": lowest_batch(self.tune)})
+        if new["learning_rate"] != old["learning_rate"]:
+            self.lr.change(float(new["learning_rate"]), int(new.get("lr_warmup_steps") or 0), self._step)
+        if (new["batch_size"], new["num_workers"]) != (old["batch_size"], old["num_workers"]):
+            self.layout += 1
+        self.applied, self.applied_version = new, version
+        if ack:
+            self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        a = self.applied
+        self.event("config_applied", version=self.applied_version, batch_size=a["batch_size"],
+                   num_workers=a["num_workers"], learning_rate=a["learning_rate"], grad_accum_steps=a["grad_accum_steps"])
+
+    # -- out of memory --------------------------------------------------------------------
+    def _on_error(self, exc: BaseException) -> bool:
+        """True swallows exc: an OOM the run recovered from by halving the batch size."""
+        if not self._oom_guard or not is_oom(exc):
+            return False
+        bs = int(self.applied["batch_size"])
+        self.event("oom", batch_size=bs, message=str(exc).strip().splitlines()[0][:300] if str(exc) else type(exc).__name__)
+        self.lr.zero_grad()
+        self._accum_i = 0
+        self._loss = self._extra = None
+        free_memory()
+        change = backed_off(bs, self.accum_steps, self.tune)
+        if change is None or (self.world_size or 1) > 1:
+            # Nothing left to back off to; or data parallel, where one rank cannot change its
+            # batch alone (its collectives would no longer match the others'): let it raise.
+            return False
+        self._oom_ceiling = bs if self._oom_ceiling is None else min(self._oom_ceiling, bs)
+        self._apply(self.applied_version, change, ack=False)
+        self.retry_batch = True  # a TunedLoader hands the failed batch's samples out again
+        log.warning("trainpilot: out of memory at batch size %d; going on with %d", bs, self.applied["batch_size"])
+        return True
+
+    # -- ending ---------------------------------------------------------------------------
+    def finish(self, status: str = "finished", timeout_s: float = 3.0, **data: Any) -> bool:
+        """Reports the end and sends what is queued, waiting at most timeout_s.
+        True when everything reached the sidecar. Safe to call twice."""
+        if self.finished:
+            return True
+        self.finished = True
+        if status != "finished" or not self.rank:  # rank 0 ends the run; any rank may report a failure
+            self.event(status, **data)
+        ok = self._sender.flush(timeout_s) if self._sender.is_alive() else False
+        self._sender.stop()
+        if self._poller is not None:
+            self._poller.stop()
+        return ok
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.finish("failed", error=f"{exc_type.__name__}: {exc}"[:300])
+        return False
