@@ -30,7 +30,9 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
   const line = opts.tty ? liveLine(opts.out) : null;
   let run: Run | null = null;
   let decisions: Decision[] = [];
-  let seenDecisions = 0;
+  let lastSeenId = 0;
+  /** The run's decision count when the list was last fetched: fetch again only when it moves. */
+  let fetchedAt = -1;
   let failures = 0;
   let lastPlain = Date.now();
   let stopped = false;
@@ -45,17 +47,21 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
   async function poll(): Promise<void> {
     try {
       run = await client.run(id);
-      if (run.summary.decisions !== decisions.length) decisions = await client.decisions(id);
+      if (run.summary.decisions !== fetchedAt) {
+        decisions = await client.decisions(id);
+        fetchedAt = run.summary.decisions;
+      }
       failures = 0;
     } catch (err) {
       opts.onError?.(err, ++failures);
       return;
     }
     const elapsed = Date.now() / 1000 - opts.startedAt;
-    for (const d of decisions.slice(seenDecisions)) {
+    // By id: the API answers the newest 1000, so positions shift on a long run.
+    for (const d of decisions.filter((x) => x.id > lastSeenId)) {
       print(`trainpilot: decision #${d.id}: ${fmtDecision(d)} — ${d.reason}`);
+      lastSeenId = d.id;
     }
-    seenDecisions = decisions.length;
     const text = statusLine(run, decisions.at(-1), elapsed);
     if (line) line.draw(text);
     else if (opts.plainEveryMs > 0 && Date.now() - lastPlain >= opts.plainEveryMs) {
