@@ -15,6 +15,12 @@ export interface AdviceContext {
 const A = (code: string, title: string, why: string): Advice => ({ code, title, why });
 
 export function adviceFor(c: Classification, ctx: AdviceContext = {}): Advice[] {
+  const byKind = adviceForKind(c, ctx);
+  if (!ctx.doesNotFitAtMinBatch || c.bottleneck === 'gpu_memory_pressure') return byKind;
+  return [...adviceForKind({ ...c, bottleneck: 'gpu_memory_pressure' }, ctx), ...byKind.filter((a) => a.code !== 'mixed_precision')];
+}
+
+function adviceForKind(c: Classification, ctx: AdviceContext): Advice[] {
   const e = c.evidence;
   const wait = typeof e.data_wait_ratio === 'number' ? `${Math.round(e.data_wait_ratio * 100)} % of each step waits for data` : 'steps wait for data';
   switch (c.bottleneck) {

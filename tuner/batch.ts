@@ -92,6 +92,7 @@ export function batchPolicy(x: BatchInputs): PolicyResult {
   }
 
   const ceilings = oomCeilings(w);
+  if (ceilings.length > 0 && ceilings[0] <= b) return { exhausted: true, note: `batch ${b} is at or above the OOM size ${ceilings[0]}` };
   const rejected = rejectedMoves(w, 'batch_size').filter((r) => r.from <= b && r.to > b).map((r) => r.to);
   // Sizes at or above `bad` failed (OOM) or did not pay; `cap` is the most bounds and memory allow.
   const bad = Math.min(ceilings.find((c) => c > b) ?? Infinity, ...rejected);

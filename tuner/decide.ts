@@ -5,7 +5,7 @@ import { batchPolicy, goodputShrink, oomBackoff } from './batch.js';
 import type { CpuBudget } from './budget.js';
 import { classify, runGpus, type Classification } from './classify.js';
 import { noiseScale } from './goodput.js';
-import { DEFAULT_SETTINGS, inCooldown, judge, knobEnabled, pct, preciseEnough, type TunerSettings } from './guardrails.js';
+import { DEFAULT_SETTINGS, inCooldown, judge, knobEnabled, pct, preciseEnough, violation, type TunerSettings } from './guardrails.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
 import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
 import type { PolicyResult, Proposal } from './proposal.js';
@@ -43,11 +43,17 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   const cls = classify(w, { cpuBudget: budget, measurement: m });
   const ctx: AdviceContext = {};
   const outcomes: TuneResult['outcomes'] = [];
-  const done = (state: string, decision?: Decision): TuneResult => ({
-    status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx) },
-    outcomes,
-    ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx)) } : {}),
-  });
+  const done = (state: string, decision?: Decision): TuneResult => {
+    const bad = decision && violation(w, decision, budget);
+    if (bad) return done(`withheld a decision: ${bad}`);
+    // advise never changes the config, whatever the decision (a rollback included).
+    if (decision && w.tune.mode === 'advise') decision = { ...decision, recommendOnly: true };
+    return {
+      status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx) },
+      outcomes,
+      ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx)) } : {}),
+    };
+  };
   if (w.tune.mode === 'off') return done('off: observing only');
 
   const gpuMem = gpuMemoryUsed(w);

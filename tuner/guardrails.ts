@@ -1,10 +1,10 @@
 // Guardrails around every policy: bounds, one knob per decision, cooldown, minimum gain,
 // and the judgement of each change against the window before it (kept or rolled back).
 import type { CpuBudget } from './budget.js';
-import { changes, measuredPoints, pointFromMeasurement } from './history.js';
+import { changes, measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
 import { throughputRatio } from './models.js';
-import { measure, isComplete, measurementEvidence, round, MIN_MEASURE_STEPS, MAX_MEASURE_STEPS, TARGET_REL_NOISE, type Measurement } from './measure.js';
-import type { Bound, Decision, DecisionOutcome, DecisionRecord, Knob, Window } from './window.js';
+import { measure, isComplete, measurementEvidence, round, MIN_MEASURE_STEPS, MAX_MEASURE_STEPS, TARGET_REL_NOISE, stepsUnder, type Measurement } from './measure.js';
+import type { Bound, Decision, DecisionOutcome, DecisionRecord, Knob, RunConfig, Window } from './window.js';
 
 export interface TunerSettings {
   /**
@@ -103,6 +103,10 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
   if (w.appliedVersion < d.configVersion) return undefined;
   const m = measure(w, d.configVersion);
   if (!m || m.steps < MIN_MEASURE_STEPS) return undefined;
+  // A learning rate ramped in is judged once it has arrived: a loss that diverges at the
+  // new rate does so only after the ramp.
+  const ramp = d.configAfter.learning_rate > d.configBefore.learning_rate ? d.configAfter.lr_warmup_steps ?? 0 : 0;
+  if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
   const complete = isComplete(m);
   const before = numberOf(d.evidence, 'before_samples_per_second');
   const after = measurementEvidence(m);
@@ -116,12 +120,12 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
   const band = Math.max(s.noiseFloor, s.noiseZ * se);
   const lossBefore = numberOf(d.evidence, 'before_loss');
   const lossSigma = numberOf(d.evidence, 'before_loss_sigma') ?? 0;
-  const lossJump = m.lossNonFinite || (lossBefore !== null && m.loss !== null
-    && m.loss - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
+  const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null
+    && m.lossRecent - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
   const increase = d.action === 'increase';
   let note: string | undefined;
   if (lossJump) {
-    note = `loss jumped from ${lossBefore} to ${m.loss === null ? 'non-finite' : round(m.loss, 4)}`;
+    note = `loss jumped from ${lossBefore} to ${m.lossRecent === null ? 'non-finite' : round(m.lossRecent, 4)}`;
   } else if (increase) {
     // An increase must pay: batch by minBatchGain, workers beyond the noise floor. Decided as
     // soon as the gain is clear of the bar by the windows' noise (a sequential test), else
@@ -145,6 +149,11 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
   if (note === undefined) {
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `gain ${pct(gain)}, noise band ${pct(band)}`, after } };
   }
+  const ceiling = oomCeilings(w)[0];
+  if (ceiling !== undefined && d.configBefore.batch_size >= ceiling) {
+    // Never back into a size that ran out of memory, even to undo a change.
+    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `${note}; not rolled back: batch ${d.configBefore.batch_size} is at or above the OOM ceiling ${ceiling}`, after } };
+  }
   return {
     decisionId: d.id,
     outcome: { status: 'rolled_back', gainRatio: round(gain), note, after },
@@ -160,11 +169,22 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
         ...Object.fromEntries(Object.entries(after).map(([k, v]) => [`rejected_${k}`, v])),
       },
       configBefore: w.config,
-      configAfter: d.configBefore,
+      configAfter: restore(w.config, d),
       advice: [],
       recommendOnly: false,
     },
   };
+}
+
+/** The current config with the decision's knob (and what follows it) put back as it was. */
+function restore(config: RunConfig, d: Decision): RunConfig {
+  const out: RunConfig = { ...config };
+  for (const k of KNOB_FIELDS[d.knob]) {
+    const v = d.configBefore[k];
+    if (v === undefined) delete out[k];
+    else (out as unknown as Record<string, number>)[k] = v;
+  }
+  return out;
 }
 
 /** The step model's gain for a batch decision, refitted with the new measurement. */
@@ -193,4 +213,41 @@ export function describe(d: Pick<Decision, 'knob' | 'configBefore' | 'configAfte
 
 export function pct(x: number): string {
   return `${Math.round(x * 1000) / 10} %`;
+}
+
+/** Config fields a decision on each knob may change: the learning rate and accumulation follow batch size. */
+export const KNOB_FIELDS: Record<Decision['knob'], ReadonlyArray<keyof RunConfig>> = {
+  batch_size: ['batch_size', 'learning_rate', 'grad_accum_steps', 'lr_warmup_steps'],
+  num_workers: ['num_workers'],
+  learning_rate: ['learning_rate', 'lr_warmup_steps'],
+  none: [],
+};
+
+/**
+ * The last check before a decision leaves the tuner: one knob (and what follows it), inside
+ * the user's bounds, below every OOM size. Returns why it must not go out, or undefined.
+ */
+export function violation(w: Window, d: Decision, budget: CpuBudget | null): string | undefined {
+  const changed = (Object.keys({ ...d.configBefore, ...d.configAfter }) as Array<keyof RunConfig>)
+    .filter((k) => d.configBefore[k] !== d.configAfter[k]);
+  const extra = changed.filter((k) => !KNOB_FIELDS[d.knob].includes(k));
+  if (extra.length > 0) return `changes ${extra.join(', ')} besides ${d.knob}`;
+  const a = d.configAfter;
+  if (changed.includes('batch_size')) {
+    const b = boundOf(w, 'batch_size', budget);
+    if (a.batch_size < b.min || a.batch_size > b.max) return `batch ${a.batch_size} outside [${b.min}, ${b.max}]`;
+    const ceiling = oomCeilings(w)[0];
+    if (ceiling !== undefined && a.batch_size >= ceiling) return `batch ${a.batch_size} at or above the OOM ceiling ${ceiling}`;
+  }
+  if (changed.includes('num_workers')) {
+    const user = w.tune.bounds.num_workers;
+    const lo = user?.min ?? 0;
+    const hi = user?.max ?? Infinity;
+    if (a.num_workers < lo || a.num_workers > hi) return `workers ${a.num_workers} outside [${lo}, ${hi}]`;
+  }
+  if (changed.includes('learning_rate')) {
+    const lr = w.tune.bounds.learning_rate;
+    if (lr && (a.learning_rate < lr.min || a.learning_rate > lr.max)) return `learning rate ${a.learning_rate} outside [${lr.min}, ${lr.max}]`;
+  }
+  return undefined;
 }

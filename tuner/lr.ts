@@ -9,7 +9,7 @@ import type { LrScaling, Optimizer, RunConfig, TuneSettings } from './window.js'
  * increase destabilises early training and fix it with a gradual warm-up; a mid-run
  * change needs a short ramp, not their five epochs. Decreases apply at once.
  */
-export const LR_RAMP_STEPS = 100;
+export const LR_RAMP_STEPS = 50;
 
 /**
  * `auto` by optimizer: linear for SGD-family (Goyal et al. 2017; LARS, You et al. 2017),

@@ -41,6 +41,8 @@ export interface Measurement {
   relNoise: number;
   memPeakBytes: number | null;
   loss: number | null;
+  /** Median loss of the newest MIN_MEASURE_STEPS steps: a jump shows there first. */
+  lossRecent: number | null;
   lossSigma: number;
   lossNonFinite: boolean;
   /** Gradient-norm figures for the noise scale, when reported. */
@@ -69,6 +71,11 @@ export function primarySteps(steps: readonly StepPoint[]): StepPoint[] {
   let rank = Infinity;
   for (const s of steps) if (s.rank < rank) rank = s.rank;
   return steps.filter((s) => s.rank === rank).sort((a, b) => a.step - b.step);
+}
+
+/** Steps the job has run under `version` in view, warm-up included. */
+export function stepsUnder(w: Window, version: number): number {
+  return primarySteps(w.steps).filter((s) => s.configVersion === version).length;
 }
 
 /** Steps of `version` after its warm-up, newest MAX_MEASURE_STEPS of them. */
@@ -119,6 +126,7 @@ export function measure(w: Window, version: number): Measurement | undefined {
     relNoise: med > 0 ? robustSigma(durations) / med / Math.sqrt(steps.length) : 0,
     memPeakBytes: mems.length > 0 ? Math.max(...mems) : null,
     loss: finite.length > 0 ? median(finite) : null,
+    lossRecent: finite.length > 0 ? median(finite.slice(-MIN_MEASURE_STEPS)) : null,
     lossSigma: robustSigma(finite),
     lossNonFinite: finite.length < losses.length,
     gradSqNorm: gsq.length > 0 && gsq.length === gsqSmall.length ? trimmedMean(gsq, TRIM) : null,

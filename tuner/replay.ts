@@ -109,8 +109,7 @@ export function replay(rec: Recording): ReplayResult {
   if ('run' in rec) return replayRun(rec);
   if ('scenario' in rec) {
     const sim = simulate(scenarioByName(rec.scenario), { steps: rec.steps ?? 3000, seed: rec.seed ?? 1 });
-    const t0 = sim.store.run.steps[0]?.ts ?? 0;
-    return { kind: 'scenario', decisions: sim.decisions, status: sim.store.run.status, t0: t0 - (sim.store.run.steps[0]?.durationS ?? 0) };
+    return { kind: 'scenario', decisions: sim.decisions, status: sim.store.run.status, t0: sim.startTs };
   }
   throw new ReplayError('a recording has "window", "run" or "scenario" at its top level');
 }

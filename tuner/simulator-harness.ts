@@ -1,11 +1,11 @@
 // Drives a simulated job and the real tuner loop against an in-memory store, on simulated
 // time: the job steps, reports, polls config; every interval the loop ticks.
-import { createTunerLoop } from './loop.js';
+import { createTunerLoop, type TunerPorts } from './loop.js';
 import type { TunerSettings } from './guardrails.js';
 import { createMemoryStore, type MemoryStore } from './memory-ports.js';
 import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from './simulator.js';
 import { createSimJob } from './simulator-job.js';
-import type { DecisionRecord, RunConfig, TuneSettings } from './window.js';
+import type { DecisionRecord, RunConfig, TuneSettings, Window } from './window.js';
 
 export interface Scenario {
   name: string;
@@ -22,6 +22,8 @@ export interface SimOptions {
   settings?: Partial<TunerSettings>;
   /** Overrides the scenario's tune.mode. */
   mode?: TuneSettings['mode'];
+  /** Sees every window the tuner reads (to record replay fixtures). */
+  onWindow?: (w: Window) => void;
 }
 
 export interface SimResult {
@@ -30,6 +32,8 @@ export interface SimResult {
   /** Noise-free throughput of the config in effect at each step. */
   expected: number[];
   configs: RunConfig[];
+  /** Simulated unix seconds when the job started. */
+  startTs: number;
   simTimeS: number;
   /** Noise-free time of the same steps plus pauses: what the tuner's choices cost, without the scenario's noise. */
   modelTimeS: number;
@@ -50,9 +54,12 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
   const job = createSimJob({ model, config: scenario.config, seed: opts.seed ?? 1, runId: scenario.name });
   const t0 = job.t;
   const store = createMemoryStore({ runId: scenario.name, config: scenario.config, tune, now: t0 });
+  const ports: TunerPorts = opts.onWindow
+    ? { ...store, readWindow: (id) => { const w = store.readWindow(id); if (w) opts.onWindow?.(w); return w; } }
+    : store;
   const loop = createTunerLoop({
     intervalS: opts.intervalS ?? 1,
-    ports: store,
+    ports,
     cpuBudget: { cores: model.cores, source: 'simulated host' },
     now: () => store.run.now,
     settings: opts.settings,
@@ -86,6 +93,7 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
     model,
     expected,
     configs,
+    startTs: t0,
     simTimeS: job.t - t0,
     modelTimeS: job.modelTimeS,
     samplesTotal: job.samplesTotal,

@@ -104,7 +104,8 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       } else {
         lr = c.learning_rate;
       }
-      if (m.lrDivergeAbove !== null && lr > m.lrDivergeAbove) divergence += 0.05;
+      // Above the stable rate the loss climbs; back below it, it recovers.
+      if (m.lrDivergeAbove !== null) divergence = lr > m.lrDivergeAbove ? divergence + 0.05 : Math.max(0, divergence - 0.1);
       const loss = (0.5 + 2 * Math.exp(-samplesTotal / 2e6)) * (1 + divergence) + 0.02 * rng.normal();
       let gradSqNorm: number | null = null;
       let gradSqNormSmall: number | null = null;

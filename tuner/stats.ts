@@ -1,9 +1,14 @@
 // Robust statistics for the tuner: a window of steps is noisy (GC pauses, checkpoints,
 // other tenants), so every figure the tuner acts on is a median or a trimmed mean.
 
+/** A sorted copy; typed-array sort is numeric and several times faster than a comparator. */
+function sorted(xs: readonly number[]): Float64Array {
+  return Float64Array.from(xs).sort();
+}
+
 export function median(xs: readonly number[]): number {
   if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = sorted(xs);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
@@ -18,15 +23,16 @@ export function robustSigma(xs: readonly number[]): number {
 /** Mean after dropping `cut` of the values at each end (0.1 → the 10 % trimmed mean). */
 export function trimmedMean(xs: readonly number[], cut = 0.1): number {
   if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = sorted(xs);
   const k = Math.floor(s.length * cut);
-  const kept = s.slice(k, s.length - k);
-  return kept.reduce((a, b) => a + b, 0) / kept.length;
+  let sum = 0;
+  for (let i = k; i < s.length - k; i++) sum += s[i];
+  return sum / (s.length - 2 * k);
 }
 
 export function quantile(xs: readonly number[], q: number): number {
   if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
+  const s = sorted(xs);
   const pos = Math.min(s.length - 1, Math.max(0, q * (s.length - 1)));
   const lo = Math.floor(pos);
   const hi = Math.ceil(pos);

@@ -84,7 +84,9 @@ export function workersPolicy(x: WorkerInputs): PolicyResult {
     const byRam = rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
     const rejected = rejectedMoves(w, 'num_workers').filter((r) => r.from <= cur && r.to > cur).map((r) => r.to);
     const bad = Math.min(Infinity, ...rejected);
-    const limit = Math.min(max, byFree, byRam, bad - 1);
+    // The CPU budget: one core for the main process, one per worker beyond it (tf.data's cap).
+    const byBudget = budget ? Math.max(0, Math.floor(budget.cores) - 1) : Infinity;
+    const limit = Math.min(max, byBudget, byFree, byRam, bad - 1);
     // Below a size that did not pay, bisect instead of jumping to the model's answer.
     const want = Number.isFinite(bad) ? Math.min(needed, Math.floor((cur + bad) / 2)) : needed;
     const target = Math.min(want, limit);

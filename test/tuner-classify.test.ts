@@ -1,0 +1,72 @@
+// Table tests for classify(): one window per bottleneck kind, plus warm-up and robustness.
+import { describe, expect, it } from 'vitest';
+import { classify, type BottleneckKind } from '../tuner/classify.js';
+import { measure, WARMUP_STEPS } from '../tuner/measure.js';
+import { gpu, host, makeSteps, makeWindow } from '../tuner/window-builder.js';
+import type { Window } from '../tuner/window.js';
+
+const waiting = makeSteps({ n: 60, durationS: 0.1, dataWaitS: 0.03 });
+
+const table: Array<[string, Partial<Window>, BottleneckKind]> = [
+  ['a new version not yet applied', { configVersion: 2, appliedVersion: 1 }, 'warming_up'],
+  ['too few steps to measure', { steps: makeSteps({ n: 10 }) }, 'warming_up'],
+  ['steps wait 30 % for data', { steps: waiting }, 'input_bound'],
+  ['waiting and the host in iowait', { steps: waiting, host: host({ cpuIowaitRatio: 0.3 }) }, 'io_bound'],
+  ['waiting and the host CPU full', { steps: waiting, host: host({ cpuUtilizationRatio: 0.97 }) }, 'cpu_saturated'],
+  ['host memory nearly gone', { host: host({ memoryAvailableBytes: 2e9 }) }, 'host_memory_pressure'],
+  ['host memory low with swap in use', { host: host({ memoryAvailableBytes: 5e9, swapUsedBytes: 1e9 }) }, 'host_memory_pressure'],
+  ['thermal throttling', { gpus: [gpu({ clockEventReasons: ['hw_thermal_slowdown'] })] }, 'gpu_throttled'],
+  ['idle clock reason is not throttling', { gpus: [gpu({ clockEventReasons: ['gpu_idle'] })] }, 'compute_bound'],
+  ['step peaks at 94 % of device memory', { steps: makeSteps({ n: 60, memPeakBytes: 75e9 }), gpus: [gpu()] }, 'gpu_memory_pressure'],
+  ['GPU busy 30 %', { gpus: [gpu({ utilizationRatio: 0.3 })] }, 'gpu_underutilized'],
+  ['GPU busy 95 %, no data wait', { gpus: [gpu()] }, 'compute_bound'],
+  ['no readings at all: judged from steps', {}, 'compute_bound'],
+];
+
+describe('classify', () => {
+  it.each(table)('%s → %s', (_name, over, kind) => {
+    const c = classify(makeWindow(over));
+    expect(c.bottleneck).toBe(kind);
+    expect(typeof c.evidence.why).toBe('string');
+  });
+
+  it('carries the numbers behind the verdict', () => {
+    const c = classify(makeWindow({ steps: waiting, host: host() }));
+    expect(c.evidence.data_wait_ratio).toBeCloseTo(0.3, 5);
+    expect(c.evidence.step_seconds).toBeCloseTo(0.1, 5);
+    expect(c.evidence.samples_per_second).toBeCloseTo(640, 3);
+    expect(c.evidence.host_cpu_utilization_ratio).toBe(0.3);
+  });
+
+  it('uses only the GPUs the run holds memory on', () => {
+    const w = makeWindow({
+      gpus: [gpu({ index: 0, utilizationRatio: 0.2 }), gpu({ index: 1, utilizationRatio: 0.98 })],
+      process: { runId: 'run-1', pid: 1, alive: true, cpuSecondsTotal: 0, residentMemoryBytes: 0, children: [], workerCount: 0, gpuMemoryBytes: { '1': 5e9 } },
+    });
+    expect(classify(w).bottleneck).toBe('compute_bound');
+  });
+
+  it('discards the warm-up steps after a config change', () => {
+    const old = makeSteps({ n: 40, durationS: 0.2, version: 1 });
+    const slow = makeSteps({ n: WARMUP_STEPS, durationS: 2, version: 2, startStep: 41, startTs: old.at(-1)!.ts });
+    const steady = makeSteps({ n: 30, durationS: 0.1, version: 2, startStep: 41 + WARMUP_STEPS, startTs: slow.at(-1)!.ts });
+    const w = makeWindow({ steps: [...old, ...slow, ...steady], configVersion: 2, appliedVersion: 2 });
+    const m = measure(w, 2)!;
+    expect(m.steps).toBe(30);
+    expect(m.stepS).toBeCloseTo(0.1, 6);
+  });
+
+  it('is robust to spikes: a few 10× steps do not move the figures', () => {
+    const steps = makeSteps({ n: 80, durationS: 0.1 }).map((s, i) => (i % 25 === 3 ? { ...s, durationS: 1 } : s));
+    const m = measure(makeWindow({ steps }), 1)!;
+    expect(m.stepS).toBeCloseTo(0.1, 6);
+  });
+
+  it('reads step reports from the lowest rank only, and counts all ranks in throughput', () => {
+    const r0 = makeSteps({ n: 40 }).map((s) => ({ ...s, worldSize: 4 }));
+    const r1 = r0.map((s) => ({ ...s, rank: 1, durationS: 5 }));
+    const m = measure(makeWindow({ steps: [...r1, ...r0] }), 1)!;
+    expect(m.stepS).toBeCloseTo(0.1, 6);
+    expect(m.throughput).toBeCloseTo((64 * 4) / 0.1, 3);
+  });
+});

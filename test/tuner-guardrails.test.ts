@@ -1,0 +1,142 @@
+// Guardrails and the loop: judging changes, rollback, loss jumps, cooldown, advise and off.
+import { describe, expect, it } from 'vitest';
+import { tune } from '../tuner/decide.js';
+import { createTunerLoop, type TunerPorts } from '../tuner/loop.js';
+import { createMemoryStore } from '../tuner/memory-ports.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-builder.js';
+import type { DecisionRecord, RunConfig, Window } from '../tuner/window.js';
+
+const c64: RunConfig = { ...BASE_CONFIG, batch_size: 64 };
+const c128: RunConfig = { ...BASE_CONFIG, batch_size: 128 };
+
+/** A window where decision 1 moved 64 → 128 and version 2 has run `n` steps at `stepS`. */
+function afterIncrease(stepS: number, opts: { loss?: number; n?: number; action?: DecisionRecord['action'] } = {}): Window {
+  const before = makeSteps({ n: 40, durationS: 0.1, samples: 64, version: 1, loss: 2 });
+  const after = makeSteps({ n: opts.n ?? 40, durationS: stepS, samples: 128, version: 2, startStep: 41, startTs: before.at(-1)!.ts, loss: opts.loss ?? 1.98 });
+  const d = record({
+    id: 1, configVersion: 2, ts: before.at(-1)!.ts, action: opts.action ?? 'increase', configBefore: c64, configAfter: c128,
+    evidence: { before_batch_size: 64, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0, before_loss: 2, before_loss_sigma: 0.01 },
+  });
+  return makeWindow({ steps: [...before, ...after], config: c128, configVersion: 2, appliedVersion: 2, decisions: [d], gpus: [gpu({ utilizationRatio: 0.99 })] });
+}
+
+describe('judging a change against the window before it', () => {
+  it('keeps a batch increase that gains ≥ 5 %', () => {
+    const r = tune(afterIncrease(0.16)); // 128 / 0.16 = 800/s vs 640/s: +25 %
+    expect(r.outcomes).toEqual([{ decisionId: 1, outcome: expect.objectContaining({ status: 'kept', gainRatio: 0.25 }) }]);
+    expect(r.decision?.action).not.toBe('rollback');
+  });
+
+  it('rolls back a batch increase that gains under 5 %', () => {
+    const r = tune(afterIncrease(0.195)); // +2.6 %
+    expect(r.outcomes[0].outcome.status).toBe('rolled_back');
+    expect(r.decision).toMatchObject({ action: 'rollback', knob: 'batch_size', configAfter: c64, recommendOnly: false });
+    expect(r.decision?.evidence.rolled_back_decision).toBe(1);
+  });
+
+  it('rolls back when the loss jumps, whatever the throughput', () => {
+    const r = tune(afterIncrease(0.1, { loss: 3.5 }));
+    expect(r.outcomes[0].outcome).toMatchObject({ status: 'rolled_back', note: expect.stringMatching(/loss jumped/) });
+    expect(r.decision?.action).toBe('rollback');
+  });
+
+  it('keeps a decrease that costs nothing beyond noise, rolls back one that costs', () => {
+    expect(tune(afterIncrease(0.2, { action: 'decrease' })).outcomes[0].outcome.status).toBe('kept');
+    expect(tune(afterIncrease(0.25, { action: 'decrease' })).outcomes[0].outcome.status).toBe('rolled_back');
+  });
+
+  it('waits for enough steps of the new version before judging', () => {
+    const r = tune(afterIncrease(0.16, { n: 15 }));
+    expect(r.outcomes).toEqual([]);
+    expect(r.decision).toBeUndefined();
+    expect(String(r.status.evidence.tuner)).toMatch(/measuring decision 1/);
+  });
+
+  it('does not roll back into a size at or above an OOM ceiling', () => {
+    // Decision 1 shrank 128 → 64 and throughput fell; but 128 has since run out of memory.
+    const before = makeSteps({ n: 40, durationS: 0.2, samples: 128, version: 1 });
+    const after = makeSteps({ n: 40, durationS: 0.2, samples: 64, version: 2, startStep: 41, startTs: before.at(-1)!.ts });
+    const d = record({ id: 1, configVersion: 2, ts: before.at(-1)!.ts, action: 'decrease', configBefore: c128, configAfter: c64,
+      evidence: { before_batch_size: 128, before_samples_per_second: 640, before_compute_seconds: 0.2, before_step_seconds: 0.2, before_rel_noise: 0 } });
+    const w = makeWindow({ steps: [...before, ...after], config: c64, configVersion: 2, appliedVersion: 2, decisions: [d], oomBatchSizes: [128] });
+    const r = tune(w);
+    expect(r.outcomes[0].outcome).toMatchObject({ status: 'kept', note: expect.stringMatching(/OOM ceiling/) });
+    expect(r.decision?.configAfter.batch_size ?? 0).toBeLessThan(128);
+  });
+});
+
+describe('guardrails', () => {
+  const underused = () => makeWindow({ gpus: [gpu({ utilizationRatio: 0.4 })], host: host() });
+
+  it('waits out the cooldown after a change', () => {
+    const w = underused();
+    const recent = record({ id: 1, ts: w.now - 1, configVersion: 1, configBefore: c64, configAfter: c64, outcome: { status: 'kept', gainRatio: 0.1 } });
+    const r = tune({ ...w, decisions: [recent] });
+    expect(r.decision).toBeUndefined();
+    expect(r.status.evidence.tuner).toBe('cooldown');
+    expect(tune({ ...w, decisions: [{ ...recent, ts: w.now - 60 }] }).decision?.knob).toBe('batch_size');
+  });
+
+  it('advise mode recommends, never changes the config, and does not repeat itself', () => {
+    const w = { ...underused(), tune: { ...BASE_TUNE, mode: 'advise' as const } };
+    const r = tune(w);
+    expect(r.decision).toMatchObject({ recommendOnly: true, knob: 'batch_size' });
+    const again = tune({ ...w, decisions: [record({ ...r.decision!, id: 1, configVersion: null })] });
+    expect(again.decision?.knob ?? 'none').toBe('none');
+  });
+
+  it('off does nothing but classify', () => {
+    const w = { ...afterIncrease(0.195), tune: { ...BASE_TUNE, mode: 'off' as const } };
+    const r = tune(w);
+    expect(r.decision).toBeUndefined();
+    expect(r.outcomes).toEqual([]);
+    expect(r.status.bottleneck).toBe('compute_bound');
+  });
+
+  it('gives advice once per bottleneck when no knob can help', () => {
+    const w = makeWindow({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }), host: host({ cpuIowaitRatio: 0.4 }) });
+    const r = tune(w);
+    expect(r.decision).toMatchObject({ knob: 'none', action: 'advise', recommendOnly: true });
+    expect(r.decision?.advice.map((a) => a.code)).toContain('faster_storage');
+    const again = tune({ ...w, decisions: [record({ ...r.decision!, id: 1, configVersion: null })] });
+    expect(again.decision).toBeUndefined();
+    expect(again.status.advice.length).toBeGreaterThan(0);
+  });
+
+  it('holds every decision to the user bounds', () => {
+    const w = { ...underused(), tune: { ...BASE_TUNE, bounds: { batch_size: { min: 8, max: 100 } } } };
+    expect(tune(w).decision?.configAfter.batch_size).toBe(100);
+  });
+});
+
+describe('tuner loop', () => {
+  it('reads, decides and writes through the ports, one pass per tick', () => {
+    const w = makeWindow({ gpus: [gpu({ utilizationRatio: 0.4 })] });
+    const store = createMemoryStore({ runId: 'run-1', config: w.config, tune: w.tune, now: w.now });
+    store.addSteps(w.steps);
+    store.setReadings({ host: null, gpus: w.gpus, process: null });
+    const loop = createTunerLoop({ intervalS: 1, ports: store, cpuBudget: { cores: 8, source: 'test' } });
+    loop.tick();
+    expect(store.run.decisions).toHaveLength(1);
+    expect(store.run.configVersion).toBe(2);
+    expect(store.run.status?.bottleneck).toBe('gpu_underutilized');
+    loop.tick();
+    expect(store.run.decisions).toHaveLength(1); // waits for the job to apply version 2
+    expect(store.run.status?.evidence.tuner).toMatch(/measuring decision 1|waiting/);
+  });
+
+  it('keeps going when one run throws', () => {
+    const seen: string[] = [];
+    const ports: TunerPorts = {
+      activeRunIds: () => ['bad', 'good'],
+      readWindow: (id) => { if (id === 'bad') throw new Error('boom'); return makeWindow({ runId: id }); },
+      applyDecision: (_id, d) => record({ ...d }),
+      setOutcome: () => {},
+      setStatus: (id) => { seen.push(id); },
+    };
+    const errors: string[] = [];
+    createTunerLoop({ intervalS: 1, ports, cpuBudget: { cores: 4, source: 't' }, onError: (id) => errors.push(id) }).tick();
+    expect(errors).toEqual(['bad']);
+    expect(seen).toEqual(['good']);
+  });
+});

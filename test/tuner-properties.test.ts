@@ -1,0 +1,155 @@
+// Property tests (fast-check): over random windows, configs and bounds, a decision never
+// leaves the bounds, never reaches a recorded OOM size, changes one knob (and what follows
+// it) at most, and advise mode never creates a config version.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { tune } from '../tuner/decide.js';
+import { KNOB_FIELDS } from '../tuner/guardrails.js';
+import { oomCeilings } from '../tuner/history.js';
+import { simulate } from '../tuner/simulator-harness.js';
+import { SCENARIOS } from '../tuner/simulator-scenarios.js';
+import { gpu, host, makeSteps, record } from '../tuner/window-builder.js';
+import type { Decision, DecisionOutcome, RunConfig, TuneSettings, Window } from '../tuner/window.js';
+
+const arbOutcome: fc.Arbitrary<DecisionOutcome> = fc.oneof(
+  fc.constant({ status: 'pending' as const }),
+  fc.record({ status: fc.constant('kept' as const), gainRatio: fc.double({ min: -1, max: 2, noNaN: true }) }),
+  fc.record({ status: fc.constant('rolled_back' as const), gainRatio: fc.double({ min: -1, max: 2, noNaN: true }), note: fc.constant('x') }),
+);
+
+const arbWindow: fc.Arbitrary<Window> = fc.record({
+  bMin: fc.integer({ min: 1, max: 64 }),
+  bSpan: fc.integer({ min: 0, max: 2048 }),
+  bAt: fc.double({ min: 0, max: 1, noNaN: true }),
+  wMin: fc.integer({ min: 0, max: 4 }),
+  wSpan: fc.integer({ min: 0, max: 16 }),
+  wAt: fc.double({ min: 0, max: 1, noNaN: true }),
+  accum: fc.integer({ min: 1, max: 8 }),
+  lr: fc.double({ min: 1e-5, max: 1, noNaN: true }),
+  lrBounds: fc.option(fc.record({ lo: fc.double({ min: 1e-6, max: 1e-3, noNaN: true }), hi: fc.double({ min: 1e-3, max: 2, noNaN: true }) })),
+  mode: fc.constantFrom('auto', 'advise', 'off'),
+  knobs: fc.subarray(['batch_size', 'learning_rate', 'num_workers'] as const),
+  optimizer: fc.constantFrom('sgd', 'adam', 'adamw', 'lamb', 'lars', 'other'),
+  lrScaling: fc.constantFrom('auto', 'linear', 'sqrt', 'none'),
+  keepGlobal: fc.boolean(),
+  n: fc.integer({ min: 0, max: 150 }),
+  stepS: fc.double({ min: 0.005, max: 2, noNaN: true }),
+  waitShare: fc.double({ min: 0, max: 0.95, noNaN: true }),
+  jitter: fc.double({ min: 0, max: 0.6, noNaN: true }),
+  memPeak: fc.option(fc.double({ min: 1e8, max: 9e10, noNaN: true })),
+  gpuUtil: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
+  gpuMemTotal: fc.double({ min: 1e9, max: 1e11, noNaN: true }),
+  throttle: fc.boolean(),
+  hostCpu: fc.option(fc.double({ min: 0, max: 1, noNaN: true })),
+  hostAvail: fc.double({ min: 0, max: 1, noNaN: true }),
+  iowait: fc.double({ min: 0, max: 0.5, noNaN: true }),
+  ooms: fc.array(fc.integer({ min: 1, max: 4096 }), { maxLength: 3 }),
+  oomEvent: fc.option(fc.integer({ min: 1, max: 4096 })),
+  pending: fc.boolean(),
+  history: fc.array(fc.record({ dB: fc.integer({ min: -64, max: 64 }), dW: fc.integer({ min: -4, max: 4 }), outcome: arbOutcome, knob: fc.constantFrom('batch_size', 'num_workers'), age: fc.integer({ min: 0, max: 600 }) }), { maxLength: 3 }),
+}).map((g): Window => {
+  const bMax = g.bMin + g.bSpan;
+  const wMax = g.wMin + g.wSpan;
+  const config: RunConfig = {
+    batch_size: Math.round(g.bMin + g.bAt * g.bSpan),
+    num_workers: Math.round(g.wMin + g.wAt * g.wSpan),
+    learning_rate: g.lrBounds ? Math.min(g.lrBounds.hi, Math.max(g.lrBounds.lo, g.lr)) : g.lr,
+    grad_accum_steps: g.accum,
+  };
+  const tune: TuneSettings = {
+    mode: g.mode, knobs: [...g.knobs], optimizer: g.optimizer, lr_scaling: g.lrScaling, keep_global_batch: g.keepGlobal,
+    bounds: {
+      batch_size: { min: g.bMin, max: bMax },
+      num_workers: { min: g.wMin, max: wMax },
+      ...(g.lrBounds ? { learning_rate: { min: g.lrBounds.lo, max: g.lrBounds.hi } } : {}),
+    },
+  };
+  const configVersion = 1 + g.history.length + (g.pending ? 1 : 0);
+  const steps = makeSteps({ n: g.n, durationS: g.stepS, dataWaitS: g.stepS * g.waitShare, jitter: g.jitter, samples: config.batch_size, memPeakBytes: g.memPeak ?? null, version: configVersion - (g.pending ? 1 : 0) });
+  const now = (steps.at(-1)?.ts ?? 1_764_300_000) + 1;
+  const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+  const decisions = g.history.map((h, i) => {
+    const before = { ...config, batch_size: clamp(config.batch_size - h.dB, g.bMin, bMax), num_workers: clamp(config.num_workers - h.dW, g.wMin, wMax) };
+    const after = h.knob === 'batch_size' ? { ...before, batch_size: config.batch_size } : { ...before, num_workers: config.num_workers };
+    return record({ id: i + 1, ts: now - h.age, knob: h.knob, configBefore: before, configAfter: after, configVersion: i + 2, outcome: h.outcome,
+      evidence: { before_batch_size: before.batch_size, before_samples_per_second: 100, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.01 } });
+  });
+  return {
+    runId: 'prop', now, config, configVersion, appliedVersion: configVersion - (g.pending ? 1 : 0), tune, steps,
+    events: g.oomEvent ? [{ ts: now - 1, kind: 'oom', step: null, data: { batch_size: g.oomEvent } }] : [],
+    decisions, oomBatchSizes: g.ooms,
+    host: g.hostCpu === null ? null : host({ cpuUtilizationRatio: g.hostCpu, memoryAvailableBytes: 64e9 * g.hostAvail, cpuIowaitRatio: g.iowait }),
+    gpus: g.gpuUtil === null ? null : [gpu({ utilizationRatio: g.gpuUtil, memoryTotalBytes: g.gpuMemTotal, clockEventReasons: g.throttle ? ['sw_power_cap'] : [] })],
+    process: null,
+  };
+});
+
+function changedFields(d: Decision): string[] {
+  return (Object.keys({ ...d.configBefore, ...d.configAfter }) as Array<keyof RunConfig>).filter((k) => d.configBefore[k] !== d.configAfter[k]);
+}
+
+describe('tuner properties', () => {
+  it('decisions stay in bounds, below OOM sizes, one knob, and recommend only in advise mode', () => {
+    fc.assert(
+      fc.property(arbWindow, fc.integer({ min: 1, max: 64 }), (w, cores) => {
+        const r = tune(w, { cpuBudget: { cores, source: 'prop' } });
+        if (w.tune.mode === 'off') {
+          expect(r.decision).toBeUndefined();
+          expect(r.outcomes).toEqual([]);
+          return;
+        }
+        const d = r.decision;
+        if (!d) return;
+        if (w.tune.mode === 'advise') expect(d.recommendOnly).toBe(true);
+        const changed = changedFields(d);
+        for (const k of changed) expect(KNOB_FIELDS[d.knob]).toContain(k);
+        const a = d.configAfter;
+        const b = w.tune.bounds;
+        if (changed.includes('batch_size')) {
+          expect(a.batch_size).toBeGreaterThanOrEqual(b.batch_size!.min);
+          expect(a.batch_size).toBeLessThanOrEqual(b.batch_size!.max);
+          const ceiling = oomCeilings(w)[0];
+          if (ceiling !== undefined) expect(a.batch_size).toBeLessThan(ceiling);
+          if (w.tune.keep_global_batch && d.action !== 'rollback') expect(a.batch_size * a.grad_accum_steps).toBe(w.config.batch_size * w.config.grad_accum_steps);
+        }
+        if (changed.includes('num_workers')) {
+          expect(a.num_workers).toBeGreaterThanOrEqual(b.num_workers!.min);
+          expect(a.num_workers).toBeLessThanOrEqual(b.num_workers!.max);
+        }
+        if (changed.includes('learning_rate') && b.learning_rate) {
+          expect(a.learning_rate).toBeGreaterThanOrEqual(b.learning_rate.min);
+          expect(a.learning_rate).toBeLessThanOrEqual(b.learning_rate.max);
+        }
+        for (const o of r.outcomes) expect(w.decisions.map((x) => x.id)).toContain(o.decisionId);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('over whole simulated runs: never a repeated OOM size, never out of bounds, advise mode never versions', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...SCENARIOS),
+        fc.integer({ min: 1, max: 1e6 }),
+        fc.double({ min: 8e9, max: 80e9, noNaN: true }),
+        fc.constantFrom('auto', 'advise'),
+        (scenario, seed, capacity, mode) => {
+          const s = { ...scenario, model: { ...scenario.model, memCapacityBytes: Math.max(capacity, (scenario.model.memFixedBytes ?? 4e9) + 2e9) } };
+          const r = simulate(s, { steps: 1200, seed, mode });
+          expect(new Set(r.ooms).size).toBe(r.ooms.length);
+          const b = s.tune.bounds;
+          for (const c of r.configs) {
+            expect(c.batch_size).toBeGreaterThanOrEqual(b.batch_size!.min);
+            expect(c.batch_size).toBeLessThanOrEqual(b.batch_size!.max);
+            expect(c.num_workers).toBeLessThanOrEqual(b.num_workers!.max);
+          }
+          if (mode === 'advise') {
+            expect(r.store.run.configVersion).toBe(1);
+            expect(r.decisions.every((d) => d.recommendOnly && d.configVersion === null)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 24 },
+    );
+  });
+});
