@@ -3,8 +3,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Decision, Step } from '../server/cli/api-client.js';
-import { configHistory, quarterThroughput } from '../server/cli/report-data.js';
-import { esc } from '../server/cli/report-html.js';
+import { configHistory, quarterThroughput, throughputSeries } from '../server/cli/report-data.js';
+import { esc } from '../server/cli/report-format.js';
 import { mdText } from '../server/cli/report-markdown.js';
 import { defaultName, exitCodeOf } from '../server/cli/run.js';
 import { liveLine } from '../server/cli/live-line.js';
@@ -32,6 +32,18 @@ describe('quarterThroughput', () => {
   it('is empty without steps and uses the one step there is', () => {
     expect(quarterThroughput([])).toEqual({ start: null, end: null, end_over_start: null });
     expect(quarterThroughput([step(0, 5)]).end_over_start).toBe(1);
+  });
+});
+
+describe('throughputSeries', () => {
+  it('cuts the run into at most N stretches of steps', () => {
+    const steps = Array.from({ length: 100 }, (_, i) => step(i, i < 50 ? 10 : 30));
+    const s = throughputSeries(steps, 10);
+    expect(s).toHaveLength(10);
+    expect(s[0]).toEqual({ step: 9, samples_per_second: 20 });
+    expect(s[9]).toEqual({ step: 99, samples_per_second: 60 });
+    expect(throughputSeries(steps.slice(0, 3), 10).map((p) => p.step)).toEqual([0, 1, 2]);
+    expect(throughputSeries([], 10)).toEqual([]);
   });
 });
 

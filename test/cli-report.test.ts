@@ -76,6 +76,10 @@ describe('trainpilot report', () => {
     expect(rep.throughput.start).toMatchObject({ steps: 20, samples: 640, samples_per_second: expect.closeTo(320, 6) });
     expect(rep.throughput.end).toMatchObject({ steps: 20, samples: 1280, samples_per_second: expect.closeTo(640, 6) });
     expect(rep.throughput.end_over_start).toBeCloseTo(2);
+    const series = rep.throughput_series as Array<{ step: number; samples_per_second: number }>;
+    expect(series.length).toBeLessThanOrEqual(60);
+    expect(series[0].samples_per_second).toBeCloseTo(320);
+    expect(series.at(-1)).toEqual({ step: 79, samples_per_second: expect.closeTo(640, 6) });
     expect(rep.config_history.map((v: { version: number; config: { num_workers: number } }) => [v.version, v.config.num_workers])).toEqual([[1, 0], [2, 2]]);
     expect(rep.config_history[1].reason).toMatch(/input-bound/);
     expect(rep.decisions).toHaveLength(1);
@@ -106,6 +110,9 @@ describe('trainpilot report', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(html).toContain('num_workers increase 0 → 2');
+    // The chart: an inline SVG line, with the decision marked at its step and its reason as the tooltip.
+    expect(html).toMatch(/<svg class="chart"[^>]*>[\s\S]*<polyline points="[\d., ]+"/);
+    expect(html).toMatch(/<line [^>]*stroke="#d0704a"><title>#\d+ step 39: num_workers increase 0→2 — input-bound/);
   });
 
   it('renders a watch-only run (no config, no steps, no decisions) in every format', async () => {

@@ -26,12 +26,20 @@ export interface Advice {
   why: string;
 }
 
+/** Samples/s of one stretch of consecutive steps, for a chart of the run. */
+export interface ThroughputPoint {
+  step: number;
+  samples_per_second: number;
+}
+
 export interface RunReport {
   generated_at: number;
   run: Run;
   duration_s: number;
   exit: { kind: string; exit_code: number | null; signal: string | null } | null;
   throughput: { start: Throughput | null; end: Throughput | null; end_over_start: number | null };
+  /** Samples/s over the run in at most SERIES_POINTS stretches of (rank-0) steps. */
+  throughput_series: ThroughputPoint[];
   config_history: ConfigVersion[];
   decisions: Decision[];
   advice: Advice[];
@@ -66,6 +74,20 @@ export function quarterThroughput(all: Step[]): RunReport['throughput'] {
   const end = throughputOf(steps.slice(-q));
   const ratio = start.samples_per_second && end.samples_per_second !== null ? end.samples_per_second / start.samples_per_second : null;
   return { start, end, end_over_start: ratio };
+}
+
+const SERIES_POINTS = 60;
+
+export function throughputSeries(all: Step[], points = SERIES_POINTS): ThroughputPoint[] {
+  const steps = all.filter((s) => s.rank === 0);
+  const size = Math.max(1, Math.ceil(steps.length / points));
+  const out: ThroughputPoint[] = [];
+  for (let i = 0; i < steps.length; i += size) {
+    const chunk = steps.slice(i, i + size);
+    const t = throughputOf(chunk);
+    if (t.samples_per_second !== null) out.push({ step: chunk[chunk.length - 1].step, samples_per_second: t.samples_per_second });
+  }
+  return out;
 }
 
 const KNOB_SERIES = ['batch_size', 'learning_rate', 'num_workers', 'grad_accum_steps'] as const;
@@ -133,6 +155,7 @@ export async function gatherReport(client: ApiClient, id: string, now = Date.now
     duration_s: Math.max(0, (run.ended_at ?? now) - run.created_at),
     exit: exitOf(events),
     throughput: quarterThroughput(steps),
+    throughput_series: throughputSeries(steps),
     config_history: configHistory(Object.fromEntries(KNOB_SERIES.map((k, i) => [k, knobs[i]])), decisions),
     decisions,
     advice: collectAdvice(run, decisions),

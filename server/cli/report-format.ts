@@ -5,6 +5,11 @@ import type { RunReport, Throughput } from './report-data.js';
 import { adviceTitle, fmtBytes, fmtConfig, fmtDuration, fmtNumber, fmtRate, fmtRatio } from './status-line.js';
 
 /** Evidence as k=v pairs, unknowns (null) left out; `brief` keeps the first few, `why` first. */
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML: escapes text for element content and quoted attribute values alike. */
+export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
+
 const BRIEF_EVIDENCE = 4;
 
 export function fmtEvidence(e: Record<string, unknown> | null | undefined, brief = false): string {

@@ -1,13 +1,9 @@
 // The report as one self-contained HTML page: inline CSS, no scripts, no external resources.
 // Every piece of run data (names, reasons, evidence, event data) passes through `esc`.
 import type { RunReport } from './report-data.js';
-import { decisionParts, fmtEvidence, fmtOffset, headline } from './report-format.js';
+import { throughputChart } from './report-chart.js';
+import { decisionParts, esc, fmtEvidence, fmtOffset, headline } from './report-format.js';
 import { fmtNumber } from './status-line.js';
-
-const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** Escapes text for element content and quoted attribute values alike. */
-export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
 
 const EVENTS_SHOWN = 200;
 
@@ -35,8 +31,10 @@ export function reportHtml(r: RunReport): string {
     `<style>${CSS}</style></head><body>`,
     `<h1>trainpilot report: ${esc(r.run.name)}</h1>`,
     dl(headline(r)),
-    '<h2>Config history</h2>',
   ];
+  const chart = throughputChart(r.throughput_series, r.decisions);
+  if (chart) parts.push('<h2>Samples/s over the run</h2>', '<p class="muted">Each line is a decision (dashed: advice only); hover for its reason.</p>', chart);
+  parts.push('<h2>Config history</h2>');
   parts.push(
     r.config_history.length === 0
       ? '<p class="muted">The job never said what it runs with (watch-only).</p>'
