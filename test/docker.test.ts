@@ -32,6 +32,17 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** fetch with a deadline: a connection the port proxy accepts before the server listens can hang. */
 const http = (url: string, init: RequestInit = {}) => fetch(url, { ...init, signal: AbortSignal.timeout(10_000) });
 
+/** The three slowest steps of a plain-progress BuildKit log ("#7 [build 2/7] RUN …", "#7 DONE 11.3s"). */
+function slowestSteps(buildLog: string): string {
+  const names = new Map([...buildLog.matchAll(/^#(\d+) (\[.*)$/gm)].map((m) => [m[1], m[2].slice(0, 60)]));
+  return [...buildLog.matchAll(/^#(\d+) DONE (\d+\.\d+)s$/gm)]
+    .map((m) => ({ name: names.get(m[1]) ?? `#${m[1]}`, s: Number(m[2]) }))
+    .sort((a, b) => b.s - a.s)
+    .slice(0, 3)
+    .map((x) => `${x.s.toFixed(1)} s ${x.name}`)
+    .join('; ');
+}
+
 describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
   let engine: Engine | undefined;
   let secrets = '';
@@ -101,8 +112,10 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     if (existsSync(CA_BUNDLE)) args.push('--secret', `id=ca,src=${CA_BUNDLE}`);
     if (process.env.TRAINPILOT_DOCKER_NO_CACHE === '1') args.push('--no-cache');
     const t0 = performance.now();
-    await engine.docker([...args, CONTEXT], { timeoutMs: 40 * 60_000 });
+    const build = await engine.docker([...args, CONTEXT], { timeoutMs: 40 * 60_000 });
     buildS = (performance.now() - t0) / 1000;
+    await writeFile(join(CACHE, 'build.log'), build.stderr);
+    log(`slowest build steps: ${slowestSteps(build.stderr)}`);
     const size = async (image: string) => (Number(await docker(['image', 'inspect', '--format', '{{.Size}}', image])) / 1e6).toFixed(1);
     log(`docker build: ${buildS.toFixed(1)} s; image ${IMAGE}: ${await size(IMAGE)} MB (base ${BASE_IMAGE}: ${await size(BASE_IMAGE)} MB)`);
 
