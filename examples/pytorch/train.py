@@ -130,7 +130,11 @@ def main() -> int:
                 if run.should_step():
                     opt.step()
                     opt.zero_grad(set_to_none=True)
-                run.log(loss=loss)
+                if device.type == "cuda":  # the step's device-memory peak: batch-size headroom
+                    run.log(loss=loss, mem_peak_bytes=torch.cuda.max_memory_allocated(device))
+                    torch.cuda.reset_peak_memory_stats(device)
+                else:
+                    run.log(loss=loss)
             marks.append((time.monotonic(), len(y)))
             losses.append(loss.detach())
             if should_stop(args, run.step_index, time.monotonic() - t0, world):

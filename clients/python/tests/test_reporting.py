@@ -176,7 +176,7 @@ class ReportingTest(SidecarCase):
 
 
 class ExitTest(SidecarCase):
-    def run_script(self, body: str) -> subprocess.CompletedProcess:
+    def run_script(self, body: str, **env: str) -> subprocess.CompletedProcess:
         script = textwrap.dedent("""
             import trainpilot
             run = trainpilot.start("script", {"batch_size": 4, "learning_rate": 0.1, "num_workers": 0})
@@ -184,7 +184,7 @@ class ExitTest(SidecarCase):
                 with run.step():
                     pass
         """) + textwrap.dedent(body)
-        env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, "TRAINPILOT_URL": self.sidecar.url}
+        env = {**os.environ, "PYTHONPATH": PACKAGE_ROOT, "TRAINPILOT_URL": self.sidecar.url, **env}
         return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=30)
 
     def test_a_script_that_never_calls_finish_is_reported_finished_at_exit(self):
@@ -192,6 +192,13 @@ class ExitTest(SidecarCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(len(self.sidecar.steps["r1"]), 3)
         self.assertEqual([e["kind"] for e in self.sidecar.events["r1"]], ["finished"])
+
+    def test_an_attached_run_leaves_the_end_to_trainpilot_run_which_sees_the_exit_code(self):
+        self.sidecar.add_run("job", config=None)
+        p = self.run_script("import sys; sys.exit(3)", TRAINPILOT_RUN_ID="job")
+        self.assertEqual(p.returncode, 3, p.stderr)
+        self.assertEqual(len(self.sidecar.steps["job"]), 3)
+        self.assertEqual([e["kind"] for e in self.sidecar.events["job"]], ["config_applied"])
 
     def test_an_uncaught_exception_is_reported_failed(self):
         p = self.run_script("raise KeyError('boom')")

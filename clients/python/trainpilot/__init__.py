@@ -62,6 +62,7 @@ def start(name: str, config: Dict[str, Any], tune: Optional[Dict[str, Any]] = No
     api = Api(url, token, timeout_s) if url else None
     run = Run(name, config, tune, api, first_step=first_step, rank=rank, world_size=world,
               oom_guard=oom_guard, capacity=capacity, flush_interval_s=flush_interval_s)
+    run.attached = run_id is not None
     if optimizer is not None:
         run.attach_optimizer(optimizer)
     leader = not rank
@@ -144,7 +145,9 @@ def _install_exit_hooks() -> None:
 
 
 def _at_exit() -> None:
-    """Runs that the script did not finish: report how it ended, send what is left (bounded)."""
+    """Runs that the script did not finish: report how it ended, send what is left (bounded).
+    A clean exit of an attached run is left for `trainpilot run` to report: it sees the exit
+    code (a sys.exit(1) reaches no hook here)."""
     for run in _runs:
         if run.finished:
             continue
@@ -152,4 +155,4 @@ def _at_exit() -> None:
             e = _uncaught[-1]
             run.finish("failed", error=f"{type(e).__name__}: {e}"[:300])
         else:
-            run.finish()
+            run.finish(None if run.attached else "finished")

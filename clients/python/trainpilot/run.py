@@ -91,6 +91,7 @@ class Run:
         self._next_sync = first_step
         self._poller: Any = None
         self.finished = False
+        self.attached = False  # attached to a run registered by `trainpilot run`
 
     # -- measuring ------------------------------------------------------------------------
     def step(self, samples: Optional[int] = None) -> _Step:
@@ -240,14 +241,15 @@ class Run:
         return True
 
     # -- ending ---------------------------------------------------------------------------
-    def finish(self, status: str = "finished", timeout_s: float = 3.0, **data: Any) -> bool:
-        """Reports the end and sends what is queued, waiting at most timeout_s.
-        True when everything reached the sidecar. Safe to call twice."""
+    def finish(self, status: Optional[str] = "finished", timeout_s: float = 3.0, **data: Any) -> bool:
+        """Reports the end (status "finished" or "failed"; None reports nothing) and sends what
+        is queued, waiting at most timeout_s. True when everything reached the sidecar.
+        Safe to call twice."""
         if self.finished:
             return True
         self.finished = True
-        if status != "finished" or not self.rank:  # rank 0 ends the run; any rank may report a failure
-            self.event(status, **data)
+        if status is not None and (status != "finished" or not self.rank):
+            self.event(status, **data)  # rank 0 ends the run; any rank may report a failure
         ok = self._sender.flush(timeout_s) if self._sender.is_alive() else False
         self._sender.stop()
         if self._poller is not None:
