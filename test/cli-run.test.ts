@@ -52,6 +52,8 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.stderr).toMatch(/samples\/s: 320 at start .* → 640 at end .*×2\.00/);
     expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0/);
     expect(r.stderr).toMatch(/config: bs=32 lr=0\.001 w=0/);
+    expect(r.stderr).toContain(`(run ${started.id}, pid ${started.pid}) watched by ${sidecar.url}, tuning advise`);
+    expect(r.stderr).toContain(`report: trainpilot report ${started.id} --url ${sidecar.url}`);
   });
 
   it('exits with the job\'s exit code and records failed with it', async () => {
@@ -137,6 +139,7 @@ c.on('exit', () => process.exit(0));
     const started = jobLines(r.stdout)[0];
     expect(started.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(r.stderr).toMatch(/watch-only/);
+    expect(r.stderr).toContain(`stored in ${db}: trainpilot serve --db ${db}, then trainpilot report ${started.id}`);
     // The pid reached the sidecar: it sampled the job's process tree (the job and its child).
     expect(r.stderr).toMatch(/peak RSS of the process tree: [\d.]+ MiB/);
     const store = openStore({ path: db });

@@ -129,7 +129,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     const id = registered.id;
     await attachPid(sidecar.client, id, child.pid);
     const tty = process.stderr.isTTY === true;
-    if (!tty) warn(`${name} (run ${id}, pid ${child.pid}) watched by ${sidecar.client.url}, tuning ${tune}`);
+    // Announced on every stream: the id is what `trainpilot report` and `watch` take.
+    warn(`${name} (run ${id}, pid ${child.pid}) watched by ${sidecar.client.url}, tuning ${tune}`);
     let warned = false;
     follower = followRun(sidecar.client, id, {
       out: process.stderr, tty, everyMs: 1000, plainEveryMs: PLAIN_EVERY_MS, startedAt: startedMs / 1000,
@@ -155,6 +156,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       if (result.error) data.error = result.error.message;
       await sidecar.client.postEvent(registered.id, { kind: ok ? 'finished' : 'failed', data });
       process.stderr.write(summaryText(await gatherReport(sidecar.client, registered.id), end));
+      // A sidecar of our own is gone once we return; one at --url keeps the run for later.
+      process.stderr.write(v.url
+        ? `  report: trainpilot report ${registered.id} --url ${sidecar.client.url}\n`
+        : `  stored in ${serve.options.db}: trainpilot serve --db ${serve.options.db}, then trainpilot report ${registered.id}\n`);
     } catch (err) {
       warn(`no summary from the sidecar (${(err as Error).message})`);
       process.stderr.write(bareSummary(name, end));
