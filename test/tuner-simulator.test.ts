@@ -46,8 +46,8 @@ describe.each(SCENARIOS.map((s) => [s.name]))('scenario %s', (name) => {
 });
 
 describe('scenario behaviour', () => {
-  it('already optimal: no lasting change', () => {
-    const r = run('already-optimal');
+  it.each(['already-optimal', 'optimal-at-memory'])('%s: no lasting change', (name) => {
+    const r = run(name);
     expect(r.configs.at(-1)).toEqual(r.configs[0]);
     expect(configChanges(r).filter((d) => d.outcome.status === 'kept')).toEqual([]);
   });
@@ -109,5 +109,13 @@ describe('scenario behaviour', () => {
       expect(c.learning_rate).toBe(0.001);
     }
     expect(r.configs.at(-1)!.batch_size).toBeGreaterThan(8);
+  });
+
+  it('goodput: with a small gradient noise scale, the batch stops growing sooner', () => {
+    const s = scenarioByName('small-batch');
+    const plain = simulate(s, { steps: 2500, seed: 1 });
+    const noisy = simulate({ ...s, model: { ...s.model, gradNoiseScale: 32 } }, { steps: 2500, seed: 1 });
+    expect(noisy.configs.at(-1)!.batch_size).toBeLessThan(plain.configs.at(-1)!.batch_size);
+    expect(noisy.decisions.some((d) => /goodput/.test(d.reason))).toBe(true);
   });
 });

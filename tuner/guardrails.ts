@@ -1,10 +1,9 @@
 // Guardrails around every policy: bounds, one knob per decision, cooldown, minimum gain,
-// and the judgement of each change against the window before it (kept or rolled back).
+// precision before acting, and the last check on every decision (judge.ts judges outcomes).
 import type { CpuBudget } from './budget.js';
-import { changes, measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
-import { throughputRatio } from './models.js';
-import { measure, isComplete, measurementEvidence, round, MIN_MEASURE_STEPS, MAX_MEASURE_STEPS, TARGET_REL_NOISE, stepsUnder, type Measurement } from './measure.js';
-import type { Bound, Decision, DecisionOutcome, DecisionRecord, Knob, RunConfig, Window } from './window.js';
+import { changes, oomCeilings } from './history.js';
+import { MAX_MEASURE_STEPS, MIN_MEASURE_STEPS, TARGET_REL_NOISE, type Measurement } from './measure.js';
+import type { Bound, Decision, Knob, RunConfig, Window } from './window.js';
 
 export interface TunerSettings {
   /**
@@ -60,11 +59,6 @@ export function inCooldown(w: Window, s: TunerSettings): boolean {
   return sinceLastChange(w) < s.cooldownS;
 }
 
-/** The band within which two windows' throughputs are the same. */
-export function noiseBand(a: number, b: number, s: TunerSettings): number {
-  return Math.max(s.noiseFloor, s.noiseZ * Math.sqrt(a * a + b * b));
-}
-
 /**
  * Whether a measurement is precise enough to act on for an expected effect: a large
  * predicted gain is visible through more noise than a marginal one. Complete
@@ -75,144 +69,6 @@ export function preciseEnough(m: Measurement, predictedGain: number | null, s: T
   if (m.relNoise <= TARGET_REL_NOISE || m.steps >= MAX_MEASURE_STEPS) return true;
   const effect = Math.max(predictedGain ?? s.minPredictedGain, s.minPredictedGain);
   return s.noiseZ * Math.SQRT2 * m.relNoise <= effect / 2;
-}
-
-export interface Judgement {
-  decisionId: number;
-  outcome: DecisionOutcome;
-  /** The decision that undoes it, when it is rolled back. */
-  rollback?: Decision;
-}
-
-function numberOf(r: Record<string, unknown>, k: string): number | null {
-  const v = r[k];
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-/**
- * Judges the newest pending change once its version has a complete measurement.
- * Increases must pay (batch: ≥ minBatchGain; workers: beyond noise); decreases must not
- * cost beyond noise; any change whose loss jumps is undone. Rollbacks and OOM back-offs
- * are safety moves and are kept.
- */
-export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement | undefined {
-  if (d.outcome.status !== 'pending' || d.configVersion === null || d.recommendOnly) return undefined;
-  if (w.appliedVersion > d.configVersion || w.configVersion > d.configVersion) {
-    return { decisionId: d.id, outcome: { status: 'superseded', note: `version ${d.configVersion} replaced before it was measured` } };
-  }
-  if (w.appliedVersion < d.configVersion) return undefined;
-  const m = measure(w, d.configVersion);
-  if (!m || m.steps < MIN_MEASURE_STEPS) return undefined;
-  // A learning rate ramped in is judged once it has arrived: a loss that diverges at the
-  // new rate does so only after the ramp.
-  const ramp = d.configAfter.learning_rate > d.configBefore.learning_rate ? d.configAfter.lr_warmup_steps ?? 0 : 0;
-  if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
-  const complete = isComplete(m);
-  const before = numberOf(d.evidence, 'before_samples_per_second');
-  const after = measurementEvidence(m);
-  if (before === null || before <= 0 || d.action === 'rollback' || d.evidence.safety === true) {
-    const gain = before ? m.throughput / before - 1 : 0;
-    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: 'safety move', after } };
-  }
-  const gain = objectiveGain(d, m, before);
-  // Standard error of the gap between the two windows, as a share of throughput.
-  const se = Math.sqrt((numberOf(d.evidence, 'before_rel_noise') ?? 0) ** 2 + m.relNoise ** 2);
-  const band = Math.max(s.noiseFloor, s.noiseZ * se);
-  const lossBefore = numberOf(d.evidence, 'before_loss');
-  const lossSigma = numberOf(d.evidence, 'before_loss_sigma') ?? 0;
-  const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null
-    && m.lossRecent - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
-  const increase = d.action === 'increase';
-  let note: string | undefined;
-  if (lossJump) {
-    note = `loss jumped from ${lossBefore} to ${m.lossRecent === null ? 'non-finite' : round(m.lossRecent, 4)}`;
-  } else if (increase) {
-    // An increase must pay: batch by minBatchGain, workers beyond the noise floor. Decided as
-    // soon as the gain is clear of the bar by the windows' noise (a sequential test), else
-    // on the point estimate once the measurement is complete.
-    const bar = d.knob === 'batch_size' ? s.minBatchGain : s.noiseFloor;
-    const z = s.noiseZ * se;
-    if (!complete && Math.abs(gain - bar) <= z) return undefined;
-    // Within noise of the bar, a batch change is settled by the step model refitted over
-    // every size measured (this one included): a regression over many windows sees
-    // through noise that a comparison of two windows cannot.
-    const model = d.knob === 'batch_size' && gain < bar && gain >= bar - z ? modelGain(w, d, m) : null;
-    if (gain < bar && (model === null || model < bar)) {
-      note = `gain ${pct(gain)} below the ${pct(bar)} this change had to show${model === null ? '' : ` (step model: ${pct(model)})`}`;
-    }
-  } else {
-    // A decrease (freeing workers, shrinking for goodput) must not cost beyond noise.
-    // Decided early when it clearly costs nothing or clearly costs; else once complete.
-    if (!complete && gain < 0 && gain > -2 * band) return undefined;
-    if (gain < -band) note = `throughput fell ${pct(-gain)}, beyond the ${pct(band)} noise band`;
-  }
-  if (note === undefined) {
-    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `gain ${pct(gain)}, noise band ${pct(band)}`, after } };
-  }
-  const ceiling = oomCeilings(w)[0];
-  if (ceiling !== undefined && d.configBefore.batch_size >= ceiling) {
-    // Never back into a size that ran out of memory, even to undo a change.
-    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `${note}; not rolled back: batch ${d.configBefore.batch_size} is at or above the OOM ceiling ${ceiling}`, after } };
-  }
-  return {
-    decisionId: d.id,
-    outcome: { status: 'rolled_back', gainRatio: round(gain), note, after },
-    rollback: {
-      knob: d.knob,
-      action: 'rollback',
-      reason: `roll back decision ${d.id} (${d.knob} ${describe(d)}): ${note}`,
-      evidence: {
-        rolled_back_decision: d.id,
-        gain_ratio: round(gain),
-        noise_band: round(band),
-        ...Object.fromEntries(Object.entries(d.evidence).filter(([k]) => k.startsWith('before_'))),
-        ...Object.fromEntries(Object.entries(after).map(([k, v]) => [`rejected_${k}`, v])),
-      },
-      configBefore: w.config,
-      configAfter: restore(w.config, d),
-      advice: [],
-      recommendOnly: false,
-    },
-  };
-}
-
-/** The current config with the decision's knob (and what follows it) put back as it was. */
-function restore(config: RunConfig, d: Decision): RunConfig {
-  const out: RunConfig = { ...config };
-  for (const k of KNOB_FIELDS[d.knob]) {
-    const v = d.configBefore[k];
-    if (v === undefined) delete out[k];
-    else (out as unknown as Record<string, number>)[k] = v;
-  }
-  return out;
-}
-
-/** The step model's gain for a batch decision, refitted with the new measurement. */
-function modelGain(w: Window, d: DecisionRecord, m: Measurement): number | null {
-  const ratio = throughputRatio(d.configBefore.batch_size, d.configAfter.batch_size, measuredPoints(w, pointFromMeasurement(m, null)), null).ratio;
-  if (ratio === null) return null;
-  const bNoise = numberOf(d.evidence, 'b_noise');
-  return ratio * (bNoise === null ? 1 : (bNoise + d.configBefore.batch_size) / (bNoise + d.configAfter.batch_size)) - 1;
-}
-
-/** Gain by the decision's own objective: throughput, or goodput when it was chosen by it. */
-function objectiveGain(d: DecisionRecord, m: Measurement, before: number): number {
-  const ratio = m.throughput / before;
-  const bNoise = numberOf(d.evidence, 'b_noise');
-  if (d.knob !== 'batch_size' || bNoise === null) return ratio - 1;
-  const from = d.configBefore.batch_size;
-  const to = d.configAfter.batch_size;
-  return ratio * ((bNoise + from) / (bNoise + to)) - 1;
-}
-
-export function describe(d: Pick<Decision, 'knob' | 'configBefore' | 'configAfter'>): string {
-  const k = d.knob;
-  if (k === 'none') return '';
-  return `${d.configBefore[k]} → ${d.configAfter[k]}`;
-}
-
-export function pct(x: number): string {
-  return `${Math.round(x * 1000) / 10} %`;
 }
 
 /** Config fields a decision on each knob may change: the learning rate and accumulation follow batch size. */
@@ -250,4 +106,8 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
     if (lr && (a.learning_rate < lr.min || a.learning_rate > lr.max)) return `learning rate ${a.learning_rate} outside [${lr.min}, ${lr.max}]`;
   }
   return undefined;
+}
+
+export function pct(x: number): string {
+  return `${Math.round(x * 1000) / 10} %`;
 }

@@ -65,6 +65,13 @@ export const SCENARIOS: Scenario[] = [
     tune: { ...TUNE, bounds: { batch_size: { min: 8, max: 256 }, num_workers: { min: 0, max: 15 } } },
   },
   {
+    name: 'optimal-at-memory',
+    description: 'batch at the largest size that fits with margin, workers matched, noisy steps: nothing to gain, the tuner must hold still',
+    model: { noiseSigma: 0.15, spikeProb: 0.01, spikeFactor: 4 },
+    config: { batch_size: 680, learning_rate: 0.001, num_workers: 6, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
     name: 'noisy',
     description: 'small batch with 25 % log-normal step noise and 2 % spikes of 5× (GC, checkpoints)',
     model: { loadCpuPerSampleS: 0.0005, noiseSigma: 0.25, spikeProb: 0.02, spikeFactor: 5 },
