@@ -144,17 +144,19 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const result = await ended;
   process.off('SIGINT', onSigint);
   process.off('SIGTERM', onSigterm);
+  const end: JobEnd = { durationS: (Date.now() - startedMs) / 1000, exitCode: exitCodeOf(result.code, result.signal), signal: result.signal };
+  // Said at once, before the sampler notices the pid gone and can only record a bare `exited`.
+  // Settled into a value now: a rejection left unhandled while we wait below would end the process.
+  const recorded = sidecar && registered
+    ? recordEnd(sidecar.client, registered.id, end, result.error).then(() => null, (err: Error) => err)
+    : null;
   await follower?.stop();
   if (result.error) warn(`cannot start ${JSON.stringify(cmd[0])}: ${result.error.message}`);
-  const end: JobEnd = { durationS: (Date.now() - startedMs) / 1000, exitCode: exitCodeOf(result.code, result.signal), signal: result.signal };
 
-  if (sidecar && registered) {
+  if (sidecar && registered && recorded) {
     try {
-      const ok = end.exitCode === 0 && !result.signal;
-      const data: Record<string, unknown> = { exit_code: end.exitCode, duration_s: end.durationS };
-      if (result.signal) data.signal = result.signal;
-      if (result.error) data.error = result.error.message;
-      await sidecar.client.postEvent(registered.id, { kind: ok ? 'finished' : 'failed', data });
+      const failed = await recorded;
+      if (failed) throw failed;
       process.stderr.write(summaryText(await gatherReport(sidecar.client, registered.id), end));
       // A sidecar of our own is gone once we return; one at --url keeps the run for later.
       process.stderr.write(v.url
@@ -169,6 +171,14 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   }
   await sidecar?.close().catch((err: Error) => warn(`sidecar shutdown: ${err.message}`));
   return end.exitCode;
+}
+
+/** `finished` for exit 0, else `failed` with the exit code, the signal, or why it never started. */
+function recordEnd(client: ApiClient, id: string, end: JobEnd, error: Error | undefined): Promise<void> {
+  const data: Record<string, unknown> = { exit_code: end.exitCode, duration_s: end.durationS };
+  if (end.signal) data.signal = end.signal;
+  if (error) data.error = error.message;
+  return client.postEvent(id, { kind: end.exitCode === 0 && !end.signal ? 'finished' : 'failed', data });
 }
 
 /**
