@@ -153,10 +153,15 @@ c.on('exit', () => process.exit(0));
     }
   });
 
-  it('returns 127 when the command does not exist', async () => {
+  it('returns 127 when the command does not exist, 126 when it cannot be executed', async () => {
     const r = await cli(['run', '--url', sidecar.url, '--', join(dir, 'no-such-command')]);
     expect(r.code).toBe(127);
-    expect(r.stderr).toMatch(/cannot start/);
+    expect(r.stderr).toMatch(/cannot start .*ENOENT/);
+    const notExecutable = join(dir, 'not-executable');
+    writeFileSync(notExecutable, 'echo hi\n', { mode: 0o644 });
+    const r2 = await cli(['run', '--url', sidecar.url, '--', notExecutable]);
+    expect(r2.code).toBe(126);
+    expect(r2.stderr).toMatch(/cannot start .*EACCES/);
   });
 });
 

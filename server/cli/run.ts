@@ -120,7 +120,11 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   process.on('SIGTERM', onSigterm);
 
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
-    child.once('error', (error) => resolve({ code: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126, signal: null, error }));
+    // 'error' without a pid: it never started (127 not found, 126 not executable, as shells say).
+    // With a pid it is a failed kill, and 'exit' still comes.
+    child.on('error', (error) => {
+      if (child.pid === undefined) resolve({ code: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126, signal: null, error });
+    });
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
 
