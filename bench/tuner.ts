@@ -71,6 +71,18 @@ export function formatTable(rows: BenchRow[], steps: number): string {
   ].join('\n');
 }
 
+/** DESIGN §7 and issue 5: the budget each row is held to. */
+export function budgetVerdict(rows: BenchRow[]): string[] {
+  const misses: string[] = [];
+  for (const r of rows) {
+    if (r.end < 0.95) misses.push(`${r.scenario}: ends at ${pct(r.end)} of the oracle (< 95 %)`);
+    if (r.stepsTo95Share === null || r.stepsTo95Share > 0.05) misses.push(`${r.scenario}: 95 % of the oracle not reached within 5 % of the run`);
+    if (r.oomSizesRepeated > 0) misses.push(`${r.scenario}: ${r.oomSizesRepeated} batch size(s) ran out of memory more than once`);
+    if (r.start >= 0.95 && r.changed && r.end < r.start) misses.push(`${r.scenario}: a lasting change made a near-optimal start worse`);
+  }
+  return misses;
+}
+
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
@@ -83,5 +95,10 @@ export function runBench(steps: number, seed: number): BenchRow[] {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const steps = arg('steps', 20000);
   const seed = arg('seed', 1);
-  console.log(formatTable(runBench(steps, seed), steps));
+  const rows = runBench(steps, seed);
+  console.log(formatTable(rows, steps));
+  console.log('\nend: noise-free throughput of the final config; avg: samples over noise-free step time plus rebuild and OOM pauses;');
+  console.log('avg (noisy): samples over simulated wall time, the scenario\'s noise and spikes included; steps→95 %: first step run at ≥ 95 % of the oracle.');
+  const misses = budgetVerdict(rows);
+  console.log(misses.length === 0 ? 'budget (≥ 95 % at the end, within 5 % of the run, no OOM size twice, no harm when near-optimal): met' : `budget missed:\n- ${misses.join('\n- ')}`);
 }
