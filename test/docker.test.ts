@@ -46,7 +46,6 @@ function slowestSteps(buildLog: string): string {
 describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
   let engine: Engine | undefined;
   let secrets = '';
-  let buildS = 0;
 
   const docker = (args: string[], timeoutMs = 120_000) => {
     if (!engine) throw new Error('no docker engine');
@@ -71,7 +70,10 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     ]);
     const port = async (p: number) => `http://${await docker(['port', name, `${p}/tcp`])}`.split('\n')[0];
     const urls = { api: await port(9477), metrics: await port(9478) };
-    await waitFor(`${name} /healthz`, 60_000, async () => (await http(`${urls.api}/healthz`)).ok);
+    await waitFor(`${name} /healthz`, 60_000, async () => (await http(`${urls.api}/healthz`)).ok).catch(async (err: Error) => {
+      const logs = await engine!.docker(['logs', '--tail', '30', name]).catch((e: Error) => ({ stdout: '', stderr: e.message }));
+      throw new Error(`${err.message}\ncontainer log:\n${logs.stdout}${logs.stderr}`);
+    });
     return urls;
   }
 
@@ -113,7 +115,7 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     if (process.env.TRAINPILOT_DOCKER_NO_CACHE === '1') args.push('--no-cache');
     const t0 = performance.now();
     const build = await engine.docker([...args, CONTEXT], { timeoutMs: 40 * 60_000 });
-    buildS = (performance.now() - t0) / 1000;
+    const buildS = (performance.now() - t0) / 1000;
     await writeFile(join(CACHE, 'build.log'), build.stderr);
     log(`slowest build steps: ${slowestSteps(build.stderr)}`);
     const size = async (image: string) => (Number(await docker(['image', 'inspect', '--format', '{{.Size}}', image])) / 1e6).toFixed(1);
