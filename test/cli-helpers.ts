@@ -64,7 +64,8 @@ export const cli = (args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) =
 /**
  * A job that reports steps like the client would: it attaches its config, then posts steps whose
  * throughput doubles halfway (samples 32 → 64 at the same duration), prints what it saw, and ends
- * as told by argv: `exit N`, `signal SIG`, `sleep MS` (then exit 0), or `wait` (until SIGTERM, then exit 7).
+ * as told by argv: `exit N`, `signal SIG`, `sleep MS` (then exit 0), or `wait` (until SIGTERM, then exit 7,
+ * or SIGINT, then exit 8).
  */
 export function writeJob(dir: string): string {
   const path = join(dir, 'job.mjs');
@@ -84,6 +85,9 @@ if (how === 'signal') process.kill(process.pid, arg);
 if (how === 'sleep') setTimeout(() => process.exit(0), Number(arg));
 if (how === 'wait') {
   process.on('SIGTERM', () => { console.log(JSON.stringify({ job: 'got SIGTERM' })); process.exit(7); });
+  // Counted, and a moment to let a duplicate arrive: one Ctrl-C must interrupt the job once.
+  let sigints = 0;
+  process.on('SIGINT', () => { console.log(JSON.stringify({ job: 'got SIGINT', n: ++sigints })); setTimeout(() => process.exit(8), 300); });
   console.log(JSON.stringify({ job: 'waiting' }));
   setInterval(() => {}, 1000);
 } else if (how !== 'sleep') process.exit(Number(arg ?? 0));

@@ -94,6 +94,15 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.signal).toBeNull();
   });
 
+  it('passes a SIGINT on off a terminal (nobody else sends it to the job)', async () => {
+    const p = startCli(['run', '--url', sidecar.url, '--', process.execPath, job, 'wait']);
+    await p.waitFor(/"waiting"/);
+    p.proc.kill('SIGINT');
+    const r = await p.done;
+    expect(r.stdout).toMatch(/"got SIGINT","n":1/);
+    expect(r.code).toBe(8);
+  });
+
   it('runs the job and returns its exit code when the sidecar is unreachable, with one warning', async () => {
     const r = await cli(['run', '--url', `http://127.0.0.1:${closedPort}`, '--', process.execPath, job, 'exit', '5']);
     expect(r.code).toBe(5);
@@ -166,34 +175,44 @@ c.on('exit', () => process.exit(0));
 });
 
 describe('trainpilot run on a terminal', () => {
-  // A real pseudo-terminal from Python's pty module (no shell), of the given size (0 0: unknown).
+  // A real pseudo-terminal from Python's pty module (no shell), of the given size (0 0: unknown);
+  // once the output shows the marker it types Ctrl-C, which the terminal sends to the foreground group.
   const PTY = [
     'import os, pty, sys, fcntl, termios, struct',
     'rows, cols = int(sys.argv[1]), int(sys.argv[2])',
     'pid, fd = pty.fork()',
     'if pid == 0:',
     '    if rows: fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))',
-    '    os.execv(sys.argv[3], sys.argv[3:])',
+    '    os.execv(sys.argv[4], sys.argv[4:])',
+    'marker, seen, sent = (sys.argv[3].encode() if sys.argv[3] else None), b"", False',
     'while True:',
     '    try: data = os.read(fd, 65536)',
     '    except OSError: break',
     '    if not data: break',
     '    os.write(1, data)',
+    '    seen += data',
+    '    if marker and not sent and marker in seen: os.write(fd, b"\\x03"); sent = True',
     'sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))',
   ].join('\n');
 
-  async function onTerminal(rows: number, cols: number): Promise<string> {
-    const args = ['-c', PTY, String(rows), String(cols), process.execPath, CLI, 'run', '--url', sidecar.url, '--', process.execPath, job, 'sleep', '2500'];
+  async function onTerminal(rows: number, cols: number, jobArgs = ['sleep', '2500'], ctrlCAfter = '', cmd = [process.execPath, job]): Promise<{ code: unknown; out: string }> {
+    const args = ['-c', PTY, String(rows), String(cols), ctrlCAfter, process.execPath, CLI, 'run', '--url', sidecar.url, '--', ...cmd, ...jobArgs];
     const p = spawn('/usr/bin/python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
-    expect(await new Promise((r) => p.once('close', r))).toBe(0);
+    const code = await new Promise((r) => p.once('close', r));
+    return { code, out };
+  }
+
+  async function quietly(rows: number, cols: number): Promise<string> {
+    const { code, out } = await onTerminal(rows, cols);
+    expect(code).toBe(0);
     expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+s, exit 0/);
     return out;
   }
 
   it.skipIf(!existsSync('/usr/bin/python3'))('height unknown: one status line redrawn in place', async () => {
-    const out = await onTerminal(0, 0);
+    const out = await quietly(0, 0);
     const draws = out.split('\r\x1b[2K').slice(1).map((d) => d.split('\r')[0]);
     const live = draws.filter((d) => /^job\.mjs running \| /.test(d));
     expect(live.some((d) => /40 steps \| 480 samples\/s/.test(d)), JSON.stringify(draws)).toBe(true);
@@ -201,7 +220,7 @@ describe('trainpilot run on a terminal', () => {
   });
 
   it.skipIf(!existsSync('/usr/bin/python3'))('height known: the status line keeps to the bottom row, the job\'s output scrolls above', async () => {
-    const out = await onTerminal(24, 100);
+    const out = await quietly(24, 100);
     expect(out).toContain('\x1b[1;23r'); // the job scrolls in rows 1–23
     const draws = out.split('\x1b7\x1b[24;1H\x1b[2K').slice(1).map((d) => d.split('\x1b8')[0]);
     expect(draws.some((d) => /^job\.mjs running \| .*40 steps \| 480 samples\/s/.test(d)), JSON.stringify(draws)).toBe(true);
@@ -210,6 +229,31 @@ describe('trainpilot run on a terminal', () => {
     expect(out.split('\n').find((l) => l.includes('"reported"'))).not.toMatch(/running \|/);
     expect(out.lastIndexOf('\x1b[1;24r')).toBeLessThan(out.indexOf('ended after'));
     expect(out.lastIndexOf('\x1b[1;24r')).toBeGreaterThan(out.lastIndexOf('\x1b[24;1H\x1b[2Kjob.mjs'));
+  });
+
+  it.skipIf(!existsSync('/usr/bin/python3'))('Ctrl-C reaches the job once (from the terminal), and run reports how it ended', async () => {
+    // A Python job that cleans up for a moment after KeyboardInterrupt: a second SIGINT would interrupt that.
+    const py = join(dir, 'interrupted.py');
+    writeFileSync(py, [
+      'import sys, time',
+      'print("waiting", flush=True)',
+      'n = 0',
+      'try:',
+      '    time.sleep(30)',
+      'except KeyboardInterrupt:',
+      '    n += 1',
+      '    try:',
+      '        time.sleep(0.5)',
+      '    except KeyboardInterrupt:',
+      '        n += 1',
+      'print("interrupts: %d" % n, flush=True)',
+      'sys.exit(8)',
+    ].join('\n'));
+    const { code, out } = await onTerminal(24, 100, [], 'waiting', ['/usr/bin/python3', py]);
+    expect(code).toBe(8);
+    expect(out).toMatch(/interrupts: 1\b/);
+    expect(out).toMatch(/ended after [\d.]+s, exit 8/);
+    expect(out).toContain('\x1b[1;24r'); // the terminal given back
   });
 });
 

@@ -114,7 +114,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const forward = (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
-  const onSigint = () => forward('SIGINT');
+  // Ctrl-C on a terminal reaches the whole foreground process group, CMD included: passing it on
+  // too would interrupt CMD twice (a second KeyboardInterrupt inside Python's cleanup). Off a
+  // terminal a SIGINT was meant for us alone, so it is passed on. uv settled on the same rule
+  // (astral-sh/uv#13925). Either way we stay to report how CMD ended.
+  const interactive = process.stdin.isTTY === true;
+  const onSigint = () => interactive || forward('SIGINT');
   const onSigterm = () => forward('SIGTERM');
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigterm);
