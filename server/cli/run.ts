@@ -27,8 +27,9 @@ export const RUN_HELP = `Usage: trainpilot run [flags] -- CMD [ARGS…]
 
 Starts CMD (no shell) with TRAINPILOT_URL and TRAINPILOT_RUN_ID in its environment, registers it
 so its process tree and GPUs are watched even if it never uses the client, shows a live status
-line on a terminal, prints a summary when it ends, forwards SIGINT and SIGTERM to it, and exits
-with its exit code (128 + signal number when a signal killed it).
+line on a terminal, prints a summary when it ends, passes SIGTERM (and SIGINT, when Ctrl-C on a
+terminal has not already reached it) on to it, and exits with its exit code (128 + signal
+number when a signal killed it).
 
 ${flagsHelp(FLAGS)}
 `;
