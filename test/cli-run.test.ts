@@ -236,9 +236,9 @@ describe('trainpilot run on a terminal', () => {
     const py = join(dir, 'interrupted.py');
     writeFileSync(py, [
       'import sys, time',
-      'print("waiting", flush=True)',
       'n = 0',
       'try:',
+      '    print("waiting", flush=True)  # inside the try: Ctrl-C may come as soon as this is out',
       '    time.sleep(30)',
       'except KeyboardInterrupt:',
       '    n += 1',

@@ -76,12 +76,15 @@ export function decisionParts(d: Decision, start: number): { title: string; rows
   const what = d.knob === 'none' ? adviceTitle(d) : `${d.knob} ${d.action} ${fmtNumber(before)} → ${fmtNumber(after)}${d.recommend_only ? ' (recommended only)' : ''}`;
   return {
     title: `#${d.id} ${fmtOffset(d.ts, start)}${d.step !== null ? ` step ${d.step}` : ''}: ${what}`,
-    rows: [
-      ['reason', d.reason],
-      ['evidence', fmtEvidence(d.evidence)],
-      ['before', fmtConfig(d.config_before)],
-      ['after', fmtConfig(d.config_after)],
-      ['outcome', fmtOutcome(d.outcome)],
-    ],
+    // Advice alone changes no config and has no outcome: its reason and evidence are all there is.
+    rows: d.knob === 'none'
+      ? [['reason', d.reason], ['evidence', fmtEvidence(d.evidence)]]
+      : [
+          ['reason', d.reason],
+          ['evidence', fmtEvidence(d.evidence)],
+          ['before', fmtConfig(d.config_before)],
+          ['after', fmtConfig(d.config_after)],
+          ['outcome', fmtOutcome(d.outcome)],
+        ],
   };
 }

@@ -185,7 +185,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
 
 /** `finished` for exit 0, else `failed` with the exit code, the signal, or why it never started. */
 function recordEnd(client: ApiClient, id: string, end: JobEnd, error: Error | undefined): Promise<void> {
-  const data: Record<string, unknown> = { exit_code: end.exitCode, duration_s: end.durationS };
+  // `by` tells this apart from a `finished` the job's own client may have sent.
+  const data: Record<string, unknown> = { exit_code: end.exitCode, duration_s: end.durationS, by: 'trainpilot run' };
   if (end.signal) data.signal = end.signal;
   if (error) data.error = error.message;
   return client.postEvent(id, { kind: end.exitCode === 0 && !end.signal ? 'finished' : 'failed', data });
