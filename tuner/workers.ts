@@ -63,6 +63,17 @@ export function workersPolicy(x: WorkerInputs): PolicyResult {
   }
 
   if (cls.bottleneck === 'cpu_saturated') {
+    // A synchronous loader (0 workers) never overlaps loading with compute, however busy
+    // the CPU: one worker is the first thing to try (the PyTorch profiler's own advice),
+    // measured and rolled back like any other change, and never retried once rejected.
+    if (cur === 0 && max >= 1 && !rejectedMoves(w, 'num_workers').some((r) => r.from === 0)) {
+      const predicted = m.stepS / Math.max(m.computeS, m.dataWaitS) - 1;
+      if (predicted >= x.settings.minPredictedGain) {
+        return { exhausted: false, note: 'overlap', proposal: proposal(w, 1, 'increase',
+          `steps wait ${pct(m.waitRatio)} for data loaded in the main process: one worker overlaps loading with compute (CPU busy, so one at a time), predicted gain ${pct(predicted)}`,
+          { load_seconds_per_batch: round(m.dataWaitS), predicted_gain: round(predicted) }, predicted) };
+      }
+    }
     // More workers cannot help. When the run's processes get well under a core each, they
     // are oversubscribed: fewer of them waste less on contention and give the main
     // process its core back. One try, measured and rolled back like any other.
