@@ -89,3 +89,18 @@ describe('store', () => {
     s.close();
   });
 });
+
+describe('how a run ends', () => {
+  it('lets finished or failed replace an exited seen first, and nothing replace finished', () => {
+    const s = openStore({ path: join(dir, 'end.db') });
+    const run = s.registerRun({ name: 'e', pid: 4243, config, tune });
+    s.processExited(run.id, 4243);
+    expect(s.getRun(run.id).state).toBe('exited');
+    const endedAt = s.getRun(run.id).endedAt;
+    s.addEvent(run.id, { kind: 'failed', step: null, ts: endedAt! + 1, data: { exit_code: 3 } });
+    expect(s.getRun(run.id)).toMatchObject({ state: 'failed', endedAt });
+    s.addEvent(run.id, { kind: 'finished', step: null, ts: endedAt! + 2, data: {} });
+    expect(s.getRun(run.id).state).toBe('failed');
+    s.close();
+  });
+});

@@ -68,7 +68,12 @@ export function createRunsRepo(db: Database) {
     `UPDATE config_versions SET applied_at = ?, applied_step = ? WHERE run_id = ? AND version = ? AND applied_at IS NULL`,
   );
   const setApplied = db.prepare(`UPDATE runs SET applied_version = max(applied_version, ?) WHERE id = ?`);
-  const endRun = db.prepare(`UPDATE runs SET state = ?, ended_at = ? WHERE id = ? AND state = 'running'`);
+  // The sampler may see the pid vanish (exited) a moment before the job or `trainpilot run` says how
+  // it ended; finished/failed carry more, so they replace exited, keeping the first end time.
+  const endRun = db.prepare(
+    `UPDATE runs SET state = @state, ended_at = coalesce(ended_at, @now)
+     WHERE id = @id AND (state = 'running' OR (state = 'exited' AND @state IN ('finished', 'failed')))`,
+  );
   const selectVersions = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? ORDER BY version`);
   const selectVersion = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? AND version = ?`);
 
@@ -149,7 +154,7 @@ export function createRunsRepo(db: Database) {
     },
     end(runId: string, state: Exclude<RunState, 'running'>, now: number): boolean {
       forget(runId);
-      return endRun.run(state, now, runId).changes > 0;
+      return endRun.run({ state, now, id: runId }).changes > 0;
     },
     versions(runId: string): ConfigVersionRecord[] {
       return (selectVersions.all(runId) as Record<string, unknown>[]).map(toVersion);
