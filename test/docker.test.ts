@@ -19,7 +19,7 @@ const CACHE = process.env.TRAINPILOT_DOCKER_CACHE ?? '/var/tmp/trainpilot-docker
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const IMAGE = 'trainpilot:e2e';
 const VOLUME = 'trainpilot-e2e-data';
-const NAMES = ['trainpilot-e2e-1', 'trainpilot-e2e-2'];
+const NAMES = ['trainpilot-e2e-1', 'trainpilot-e2e-2', 'trainpilot-e2e-defaults'];
 const TOKEN = 'e2e-token-0123456789abcdef';
 const TOKEN_IN_CONTAINER = '/run/secrets/trainpilot-token';
 
@@ -130,8 +130,9 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     if (engine) {
       for (const name of NAMES) await docker(['rm', '--force', name]).catch(() => undefined);
       await docker(['volume', 'rm', '--force', VOLUME]).catch(() => undefined);
-      // Superseded builds of the image; the base image and build cache stay for the next run.
+      // Superseded builds of the image and old build cache; the base image and recent cache stay for the next run.
       await docker(['image', 'prune', '--force']).catch(() => undefined);
+      await docker(['builder', 'prune', '--force', '--keep-storage', '3gb']).catch(() => undefined);
       await engine.stop();
     }
     if (secrets) await rm(secrets, { recursive: true, force: true });
@@ -149,6 +150,19 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     expect(Object.keys(config.ExposedPorts).sort()).toEqual(['9477/tcp', '9478/tcp']);
     expect(config.Healthcheck?.Test[0]).toBe('CMD');
   });
+
+  it('by default serves /metrics and /healthz to the outside and keeps the API on loopback', async () => {
+    const name = NAMES[2];
+    await docker(['run', '--detach', '--name', name, '--publish', '127.0.0.1::9477', '--publish', '127.0.0.1::9478', IMAGE]);
+    const port = async (p: number) => `http://${(await docker(['port', name, `${p}/tcp`])).split('\n')[0]}`;
+    const metrics = await port(9478);
+    await waitFor(`${name} /healthz`, 60_000, async () => (await http(`${metrics}/healthz`)).ok);
+    expect(await (await http(`${metrics}/metrics`)).text()).toMatch(/^trainpilot_\w+/m);
+    // Nothing listens on the container's own address for the API: the published port leads nowhere.
+    await expect(http(`${await port(9477)}/healthz`)).rejects.toThrow();
+    expect((await stopContainer(name)).exitCode).toBe(0);
+    await docker(['rm', '--volumes', name]);
+  }, 2 * 60_000);
 
   it('serves, runs as non-root, keeps a run across containers on one volume, and stops cleanly', async () => {
     const first = await runContainer(NAMES[0]);
