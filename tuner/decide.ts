@@ -86,6 +86,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     if (!j) return done(`measuring decision ${last.id} (version ${last.configVersion})`);
     outcomes.push({ decisionId: j.decisionId, outcome: j.outcome });
     if (j.rollback) return done(`rolling back decision ${last.id}`, j.rollback);
+    // The policies below see the verdict just reached, as the next pass will.
+    w = { ...w, decisions: w.decisions.map((d) => (d.id === j.decisionId ? { ...d, outcome: j.outcome } : d)) };
   }
   if (w.configVersion > w.appliedVersion) return done(`waiting for the job to apply version ${w.configVersion}`);
   if (!m || m.steps < MIN_MEASURE_STEPS) return done(`measuring version ${w.appliedVersion}`);

@@ -66,7 +66,9 @@ export function workersPolicy(x: WorkerInputs): PolicyResult {
     // A synchronous loader (0 workers) never overlaps loading with compute, however busy
     // the CPU: one worker is the first thing to try (the PyTorch profiler's own advice),
     // measured and rolled back like any other change, and never retried once rejected.
-    if (cur === 0 && max >= 1 && !rejectedMoves(w, 'num_workers').some((r) => r.from === 0)) {
+    // Not when the run came down to 0 from more workers and kept it: more was measured worse.
+    const cameDown = w.decisions.some((d) => d.knob === 'num_workers' && d.outcome.status === 'kept' && d.configAfter.num_workers === 0 && d.configBefore.num_workers > 0);
+    if (cur === 0 && max >= 1 && !cameDown && !rejectedMoves(w, 'num_workers').some((r) => r.from === 0)) {
       const predicted = m.stepS / Math.max(m.computeS, m.dataWaitS) - 1;
       if (predicted >= x.settings.minPredictedGain) {
         return { exhausted: false, note: 'overlap', proposal: proposal(w, 1, 'increase',
