@@ -1,12 +1,43 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * End-to-end tests that start real, CPU-hungry things (a PyTorch job, Prometheus, Docker, load
+ * generators). On 2 cores they run one file at a time, after the rest, so that one's load doesn't
+ * make another's measurements (throughput gains, latencies, "host CPU saturated") wrong.
+ */
+const E2E = [
+  'test/e2e-pytorch.test.ts',
+  'test/docker.test.ts',
+  'test/prometheus-e2e.test.ts',
+  'test/load.test.ts',
+  'test/kill9.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['**/*.test.ts'],
-    exclude: ['node_modules/**', 'dist/**'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    // Two cores here and in CI: end-to-end tests start real processes.
-    maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: ['**/*.test.ts'],
+          exclude: ['node_modules/**', 'dist/**', ...E2E],
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: E2E,
+          fileParallelism: false,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -76,7 +76,7 @@ export async function startSidecar(opts: ServeOptions): Promise<Sidecar> {
   if (opts.metricsListen) {
     metricsApp = Fastify({ logger: false });
     await metricsApp.register(errorHandling);
-    metricsApp.get('/healthz', async () => ({ status: 'ok' }));
+    metricsApp.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
     await metricsApp.register(metricsRoutes, { metrics });
   }
 

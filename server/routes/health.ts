@@ -5,8 +5,9 @@ import type { Store } from '../store/store.js';
 const Health = Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()) });
 
 export const healthRoutes: FastifyPluginAsyncTypebox<{ store: Store; ready?: () => { ready: boolean; reason?: string } }> = async (app, opts) => {
-  app.get('/healthz', { schema: { summary: 'liveness', response: { 200: Health } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'readiness: store open, collectors started', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
+  // Probes hit these every few seconds: keep them out of the info log.
+  app.get('/healthz', { logLevel: 'warn', schema: { summary: 'liveness', response: { 200: Health } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { logLevel: 'warn', schema: { summary: 'readiness: store open, collectors started', response: { 200: Health, 503: Health } } }, async (_req, reply) => {
     if (opts.store.closed) return reply.code(503).send({ status: 'not ready', reason: 'store closed' });
     const r = opts.ready?.() ?? { ready: true };
     if (!r.ready) return reply.code(503).send({ status: 'not ready', reason: r.reason ?? 'starting' });
