@@ -103,6 +103,19 @@ describe('guardrails', () => {
     expect(again.status.advice.length).toBeGreaterThan(0);
   });
 
+  it('a watch-only run (no config from the job, as the store gives it) is classified and advised, never changed', () => {
+    const w = makeWindow({
+      config: { batch_size: 0, learning_rate: 0, num_workers: 0, grad_accum_steps: 1 },
+      tune: { ...BASE_TUNE, mode: 'advise', knobs: [] },
+      steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }),
+      host: host(),
+    });
+    const r = tune(w);
+    expect(r.status.bottleneck).toBe('input_bound');
+    expect(r.decision).toMatchObject({ knob: 'none', recommendOnly: true });
+    expect(r.decision?.advice.map((a) => a.code)).toContain('more_cpu');
+  });
+
   it('holds every decision to the user bounds', () => {
     const w = { ...underused(), tune: { ...BASE_TUNE, bounds: { batch_size: { min: 8, max: 100 } } } };
     expect(tune(w).decision?.configAfter.batch_size).toBe(100);

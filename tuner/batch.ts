@@ -9,7 +9,7 @@ import { microBatchSizes, withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
 import type { PolicyResult, Proposal } from './proposal.js';
 import { largestFitting, MEMORY_MARGIN, memoryModel, throughputRatio } from './models.js';
-import type { RunConfig, Window } from './window.js';
+import type { Window } from './window.js';
 
 /** A measured peak this close to capacity is memory pressure worth backing off from. */
 export const MEMORY_BACKOFF_RATIO = 0.97;
@@ -163,4 +163,3 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   };
 }
 
-export type { RunConfig };

@@ -19,10 +19,11 @@ function numberOf(r: Record<string, unknown>, k: string): number | null {
 }
 
 /**
- * Judges the newest pending change once its version has a complete measurement.
- * Increases must pay (batch: ≥ minBatchGain; workers: beyond noise); decreases must not
- * cost beyond noise; any change whose loss jumps is undone. Rollbacks and OOM back-offs
- * are safety moves and are kept.
+ * Judges the newest pending change once its version has enough steady steps (and, for a
+ * learning rate ramped in, once the ramp is done). Increases must pay (batch: ≥
+ * minBatchGain; workers: beyond noise); decreases must not cost beyond noise; any change
+ * whose loss jumps is undone. Rollbacks and OOM back-offs are safety moves and are kept.
+ * Undefined while the verdict is still open.
  */
 export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement | undefined {
   if (d.outcome.status !== 'pending' || d.configVersion === null || d.recommendOnly) return undefined;
@@ -79,7 +80,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `gain ${pct(gain)}, noise band ${pct(band)}`, after } };
   }
   const ceiling = oomCeilings(w)[0];
-  if (ceiling !== undefined && d.configBefore.batch_size >= ceiling) {
+  if (d.knob === 'batch_size' && ceiling !== undefined && d.configBefore.batch_size >= ceiling) {
     // Never back into a size that ran out of memory, even to undo a change.
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `${note}; not rolled back: batch ${d.configBefore.batch_size} is at or above the OOM ceiling ${ceiling}`, after } };
   }
