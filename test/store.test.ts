@@ -104,3 +104,20 @@ describe('how a run ends', () => {
     s.close();
   });
 });
+
+describe('process readings in the window', () => {
+  it('keeps the last 30 process-tree readings of a run with their time', () => {
+    const s = openStore({ path: join(dir, 'proc.db') });
+    const run = s.registerRun({ name: 'p', pid: 5000, config, tune });
+    for (let i = 0; i < 40; i++) {
+      s.recordSnapshot({
+        ts: 1000 + i, host: null, gpus: null, health: [],
+        processes: [{ runId: run.id, pid: 5000, alive: true, cpuSecondsTotal: i, residentMemoryBytes: 1e8, children: [], workerCount: 2, gpuMemoryBytes: {} }],
+      });
+    }
+    const w = s.readWindow(run.id)!;
+    expect(w.process?.cpuSecondsTotal).toBe(39);
+    expect(w.processHistory?.map((p) => p.ts)).toEqual(Array.from({ length: 30 }, (_, i) => 1010 + i));
+    s.close();
+  });
+});

@@ -5,6 +5,9 @@ import type { Advice, StepPoint } from '../../tuner/window.js';
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;
 
+/** Process-tree readings kept per run: ~30 s at 1 s sampling, enough for the tuner to see idle workers. */
+export const PROCESS_HISTORY = 30;
+
 export interface RunStatus {
   bottleneck: string;
   evidence: Record<string, unknown>;
@@ -19,6 +22,7 @@ export interface LiveRun {
   lastStepTs: number | null;
   status: RunStatus | null;
   process: ProcessTreeReading | null;
+  processHistory: Array<ProcessTreeReading & { ts: number }>;
   decisionCounts: Map<string, number>; // `${knob}\u0000${action}` → count
 }
 
@@ -31,6 +35,7 @@ export function newLiveRun(): LiveRun {
     lastStepTs: null,
     status: null,
     process: null,
+    processHistory: [],
     decisionCounts: new Map(),
   };
 }
@@ -51,4 +56,10 @@ export function addLiveSteps(live: LiveRun, steps: StepPoint[]): void {
   }
   if (outOfOrder) live.recent.sort((a, b) => a.step - b.step || a.rank - b.rank);
   if (live.recent.length > RECENT_STEPS) live.recent.splice(0, live.recent.length - RECENT_STEPS);
+}
+
+export function addProcessReading(live: LiveRun, p: ProcessTreeReading, ts: number): void {
+  live.process = p;
+  live.processHistory.push({ ...p, ts });
+  if (live.processHistory.length > PROCESS_HISTORY) live.processHistory.shift();
 }

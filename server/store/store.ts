@@ -10,7 +10,7 @@ import { ApiError, notFound } from '../errors.js';
 import { createConfigWatch } from './config-watch.js';
 import { openDatabase } from './db.js';
 import { createEventsRepo } from './events.js';
-import { addLiveSteps, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
+import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
 import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
 import { createStepsRepo } from './steps.js';
@@ -225,7 +225,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
       latest = s;
       for (const p of s.processes) {
         const run = runs.get(p.runId);
-        if (run) liveOf(run).process = p;
+        if (run) addProcessReading(liveOf(run), p, s.ts);
       }
       samples.record(s);
     },
@@ -261,6 +261,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
         runId, now: now(), config, configVersion: run.configVersion, appliedVersion: run.appliedVersion, tune,
         steps: l.recent.slice(), events: events.events(runId, 200), decisions: events.decisions(runId, 100),
         oomBatchSizes: events.oomBatchSizes(runId), host: snap?.host ?? null, gpus, process: proc,
+        processHistory: l.processHistory.slice(),
       });
     },
     applyDecision(runId: string, d: Decision): DecisionRecord {
