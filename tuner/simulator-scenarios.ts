@@ -1,16 +1,7 @@
 // The simulator's scenarios: one per situation the tuner must handle (issue 5), each a
 // job model, a starting config and the tune settings a user would register with.
 import type { Scenario } from './simulator-harness.js';
-import type { TuneSettings } from './window.js';
-
-const TUNE: TuneSettings = {
-  mode: 'auto',
-  knobs: ['batch_size', 'learning_rate', 'num_workers'],
-  optimizer: 'adam',
-  lr_scaling: 'auto',
-  keep_global_batch: false,
-  bounds: { batch_size: { min: 8, max: 1024 }, num_workers: { min: 0, max: 15 } },
-};
+import { BASE_TUNE as TUNE } from './window-builder.js';
 
 const GB = 1e9;
 
