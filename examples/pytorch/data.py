@@ -44,11 +44,13 @@ class SyntheticImages(Dataset):
 
 
 class SmallCNN(nn.Module):
-    def __init__(self) -> None:
+    """Two convolutions and a linear layer; `width` scales the channels (16·width, 32·width)."""
+
+    def __init__(self, width: int = 3) -> None:
         super().__init__()
-        self.c1 = nn.Conv2d(3, 16, 3, padding=1)
-        self.c2 = nn.Conv2d(16, 32, 3, padding=1)
-        self.fc = nn.Linear(32 * 8 * 8, CLASSES)
+        self.c1 = nn.Conv2d(3, 16 * width, 3, padding=1)
+        self.c2 = nn.Conv2d(16 * width, 32 * width, 3, padding=1)
+        self.fc = nn.Linear(32 * width * 8 * 8, CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.max_pool2d(F.relu(self.c1(x)), 2)

@@ -8,13 +8,14 @@ runs on CUDA when there is a GPU, under torchrun (one process per rank), and wit
 sidecar (TRAINPILOT_URL unset: it measures, nothing is sent). `--nproc 2` runs it as two
 data-parallel ranks (torch.distributed, gloo on CPU) on this machine.
 
-At the end it prints one line, `trainpilot-example: {json}`, with what it measured itself.
+SIGINT or SIGTERM stops it cleanly (exit 0). At the end it prints one line, `trainpilot-example: {json}`, with what it measured itself.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from typing import Any, Dict, List, Tuple
@@ -44,7 +45,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--grad-accum", type=int, default=1)
     p.add_argument("--lr-warmup-steps", type=int, default=20)
     p.add_argument("--samples", type=int, default=50_000, help="dataset size (one epoch)")
-    p.add_argument("--transform-cost", type=int, default=6, help="blur passes per sample (CPU per sample)")
+    p.add_argument("--transform-cost", type=int, default=30, help="blur passes per sample (CPU per sample)")
+    p.add_argument("--width", type=int, default=3, help="model width: channels 16·W and 32·W (compute per sample)")
     p.add_argument("--tune", choices=["auto", "advise", "off"], default="auto")
     p.add_argument("--max-batch-size", type=int, default=256)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
@@ -82,16 +84,29 @@ def quarter_rates(marks: List[Tuple[float, int]], t0: float) -> Tuple[float, flo
     return rate(t0, t0 + q), rate(t0 + 3 * q, t0 + span)
 
 
-def should_stop(args: argparse.Namespace, steps: int, elapsed_s: float, world: int) -> bool:
-    """Time's or steps' up. Ranks decide together (every 10th step), or one would wait forever
-    in an all-reduce for a rank that had stopped."""
-    if world == 1:
-        return elapsed_s >= args.max_seconds or bool(args.max_steps and steps >= args.max_steps)
-    if steps % 10:
-        return False
-    flag = torch.tensor([1.0 if elapsed_s >= args.max_seconds or (args.max_steps and steps >= args.max_steps) else 0.0])
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return flag.item() > 0
+class Stop:
+    """Time's up, steps are done, or SIGINT/SIGTERM asked to stop: the job then finishes cleanly
+    (reports sent, summary printed, exit 0). Ranks decide together (every 10th step), or one
+    would wait forever in an all-reduce for a rank that had stopped."""
+
+    def __init__(self, args: argparse.Namespace, world: int):
+        self.args, self.world, self.asked = args, world, False
+        signal.signal(signal.SIGINT, self._ask)
+        signal.signal(signal.SIGTERM, self._ask)
+
+    def _ask(self, signum: int, _frame: Any) -> None:
+        self.asked = True
+
+    def __call__(self, steps: int, elapsed_s: float) -> bool:
+        a = self.args
+        local = self.asked or elapsed_s >= a.max_seconds or bool(a.max_steps and steps >= a.max_steps)
+        if self.world == 1:
+            return local
+        if steps % 10:
+            return False
+        flag = torch.tensor([1.0 if local else 0.0])
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return flag.item() > 0
 
 
 def main() -> int:
@@ -102,7 +117,7 @@ def main() -> int:
         return launch(args.nproc, sys.argv)
     torch.manual_seed(args.seed)
     device, rank, world = setup_device(args.device)
-    model: Any = SmallCNN().to(device)
+    model: Any = SmallCNN(args.width).to(device)
     if world > 1:
         model = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -117,6 +132,7 @@ def main() -> int:
     dataset = SyntheticImages(args.samples, args.transform_cost, seed=args.seed)
     loader = run.data_loader(dataset, shuffle=True, seed=args.seed, pin_memory=device.type == "cuda")
 
+    should_stop = Stop(args, world)
     t0 = time.monotonic()
     marks: List[Tuple[float, int]] = []
     losses: List[torch.Tensor] = []
@@ -137,7 +153,7 @@ def main() -> int:
                     run.log(loss=loss)
             marks.append((time.monotonic(), len(y)))
             losses.append(loss.detach())
-            if should_stop(args, run.step_index, time.monotonic() - t0, world):
+            if should_stop(run.step_index, time.monotonic() - t0):
                 done = True
                 break
     sent_all = run.finish()
