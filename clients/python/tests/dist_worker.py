@@ -1,6 +1,5 @@
 """One rank of the two-rank test in test_distributed.py (run as a script, not a test)."""
 import json
-import os
 import sys
 import time
 

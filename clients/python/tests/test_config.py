@@ -3,7 +3,6 @@ import os
 import time
 import unittest
 
-import trainpilot
 from support import CONFIG, SidecarCase
 
 

@@ -1,6 +1,5 @@
 """Api: the client's one HTTP door, against a real socket peer."""
 import socket
-import threading
 import time
 import unittest
 
