@@ -3,7 +3,8 @@ import os
 import time
 import unittest
 
-from support import CONFIG, SidecarCase
+from standin import StandIn
+from support import CONFIG, SidecarCase, free_port
 
 
 class Optimizer:
@@ -98,6 +99,19 @@ class ConfigTest(SidecarCase):
         self.assertEqual(self.wait_steps("job1", 2)[0]["config_version"], 1)
         ack = self.wait_event("job1", "config_applied")
         self.assertEqual((ack[0]["step"], ack[0]["data"]["version"]), (0, 1), "the attached config is in effect")
+
+    def test_attach_when_the_sidecar_answers_only_later(self):
+        port = free_port()
+        with self.assertLogs("trainpilot"):
+            run = self.start(url=f"http://127.0.0.1:{port}", run_id="late")
+        self.steps(run, 3)
+        late = StandIn(port)
+        self.addCleanup(late.stop)
+        late.add_run("late", config=None)
+        self.assertTrue(late.wait_for(lambda s: any(e["kind"] == "config_applied" for e in s.events["late"])))
+        self.assertEqual(late.runs["late"]["config"]["batch_size"], 8)
+        self.assertEqual([e["data"]["version"] for e in late.events["late"]], [1])
+        self.assertTrue(late.wait_for(lambda s: len(s.steps["late"]) == 3))
 
     def test_attach_to_a_configured_run_adopts_its_config(self):
         self.sidecar.add_run("job2", config={**CONFIG, "grad_accum_steps": 1})

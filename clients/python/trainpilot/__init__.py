@@ -94,7 +94,7 @@ def _take(run: Run, version: int, config: Dict[str, Any], apply_step: int, ack: 
     and acknowledged at the first safe point."""
     if all(run.applied.get(k) == v for k, v in config.items() if k in run.applied):
         run.applied_version = version
-        if ack:
+        if ack and version > 0:  # 0: no sidecar yet (the late join acknowledges)
             run._acknowledge()
     else:
         run._incoming = (version, config, apply_step)
