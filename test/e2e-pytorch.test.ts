@@ -126,7 +126,8 @@ describe('the PyTorch example under trainpilot run', () => {
       `samples/s first quarter ${first.toFixed(0)}, last quarter ${last.toFixed(0)} (×${(last / first).toFixed(2)}); ` +
       `loss ${mean(losses.slice(0, k)).toFixed(3)} → ${mean(losses.slice(-k)).toFixed(3)}; ` +
       `decisions: ${decisions.map((d) => `${d.knob} ${d.action} (${d.reason})`).join('; ')}; ` +
-      `applied: ${applied.map((e) => `v${e.data.version}@${e.step} bs=${e.data.batch_size} w=${e.data.num_workers}`).join(', ')}`);
+      `applied: ${applied.map((e) => `v${e.data.version}@${e.step} bs=${e.data.batch_size} w=${e.data.num_workers}`).join(', ')}; ` +
+      `trainpilot run's summary (quarters of steps): ${/samples\/s: .*/.exec(r.stderr)?.[0] ?? 'none'}`);
 
     expect(steps.some((x) => x.config_version >= (change.data.version as number))).toBe(true);
     expect(summary.config_version).toBeGreaterThanOrEqual(change.data.version as number);
