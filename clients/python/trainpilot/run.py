@@ -70,7 +70,8 @@ class Run:
         self._incoming: Optional[Tuple[int, Dict[str, Any], int]] = None  # (version, config, apply_step)
         self._step = self._first_step = first_step
         self._join: Optional[Callable[[], None]] = None  # set by start() while not yet registered
-        self._sender = Sender(api, lambda: self.id, capacity=capacity, interval_s=flush_interval_s,
+        # Without a sidecar nothing is ever sent: keep no backlog (and give the GC nothing to walk).
+        self._sender = Sender(api, lambda: self.id, capacity=capacity if api else 1, interval_s=flush_interval_s,
                               rank=rank, world_size=world_size, produced=lambda: self._step - self._first_step,
                               on_version_hint=self._hint, before_cycle=self._before_send)
         self._q = self._sender.steps
