@@ -63,6 +63,7 @@ describe('runs', () => {
     const put = await t.app.inject({ method: 'PUT', url: `/v1/runs/${id}/config`, payload: { config: GOOD_RUN.config, tune: { mode: 'advise' } } });
     expect(put.statusCode).toBe(200);
     expect(put.json()).toMatchObject({ config_version: 1, source: 'client' });
+    expect((await t.app.inject({ url: `/v1/runs/${id}` })).json().applied_version).toBe(1);
     expect((await t.app.inject({ url: `/v1/runs/${id}` })).json().tune.mode).toBe('advise');
   });
 

@@ -68,7 +68,7 @@ export async function runLoad(url: string, pid: number, opts: { runs: number; ra
   client.close();
   return {
     runs: opts.runs, seconds: opts.seconds, sent, acknowledged, stored, errors,
-    latencyMs: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: Math.max(...lat) },
+    latencyMs: { p50: quantile(lat, 0.5), p99: quantile(lat, 0.99), max: lat.reduce((a, b) => Math.max(a, b), 0) },
     rssMb: rss,
   };
 }

@@ -198,7 +198,9 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
       }
       db.transaction(() => {
         if (opts.tune) runs.setTune(runId, opts.tune);
-        newVersion(run, config, opts.source, opts.reason, null);
+        const version = newVersion(run, config, opts.source, opts.reason, null);
+        // A job attaching with its own config is already running with it: applied as it is set.
+        if (opts.source === 'client') runs.markApplied(runId, version, now(), null);
       })();
       afterVersion(run);
       return runs.get(runId)!;
