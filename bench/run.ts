@@ -6,7 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const available = readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)).sort();
+const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), 'client'].sort();
+// bench/client.py measures the Python client on the training thread (needs /usr/bin/python3 with torch optional).
+const clientBench = join(here, '..', '..', 'bench', 'client.py');
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !available.includes(w));
 if (unknown.length) {
@@ -16,9 +18,11 @@ if (unknown.length) {
 let failed = 0;
 for (const name of wanted.length ? wanted : available) {
   const file = join(here, `${name}.js`);
-  if (!existsSync(file)) continue;
+  if (name !== 'client' && !existsSync(file)) continue;
   console.log(`\n=== bench/${name}`);
-  const r = spawnSync(process.execPath, ['--expose-gc', file], { stdio: 'inherit' });
+  const r = name === 'client'
+    ? spawnSync('/usr/bin/python3', [clientBench], { stdio: 'inherit' })
+    : spawnSync(process.execPath, ['--expose-gc', file], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);
