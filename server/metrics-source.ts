@@ -1,12 +1,12 @@
 // Adapts the store's live runs to what server/metrics reads at scrape time.
 import type { GpuInventory } from '../collectors/readings.js';
 import type { MetricsSource, RunMetricsView } from './metrics.js';
+import { NO_CONFIG } from './store/runs.js';
 import type { Store } from './store/store.js';
 
 /** A run's series stay this long after it ends, then disappear (bounded label cardinality). */
 export const ENDED_RUN_KEEP_S = 300;
 
-const NO_CONFIG = { batch_size: 0, learning_rate: 0, num_workers: 0, grad_accum_steps: 1 };
 
 export function metricsSource(store: Store, inventory: () => GpuInventory | undefined): MetricsSource {
   return {

@@ -34,6 +34,9 @@ interface RunRow {
   state: RunState; tune: string; config_version: number; applied_version: number; config: string | null;
 }
 
+/** What a watch-only run (no config from the job yet) is shown and classified with; never applied. */
+export const NO_CONFIG: RunConfig = Object.freeze({ batch_size: 0, learning_rate: 0, num_workers: 0, grad_accum_steps: 1 });
+
 /** Short, unguessable-enough, URL-safe run ids: time-ordered prefix plus randomness. */
 export function newRunId(now: number): string {
   return `r${Math.floor(now).toString(36)}${randomBytes(5).toString('hex')}`;

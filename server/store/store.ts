@@ -11,7 +11,7 @@ import { createConfigWatch } from './config-watch.js';
 import { openDatabase } from './db.js';
 import { createEventsRepo } from './events.js';
 import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
-import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
+import { createRunsRepo, newRunId, NO_CONFIG, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
 import { createStepsRepo } from './steps.js';
 
@@ -257,7 +257,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
       const gpuIdx = proc ? Object.keys(proc.gpuMemoryBytes).map(Number) : [];
       const gpus = snap?.gpus ? (gpuIdx.length ? snap.gpus.filter((g) => gpuIdx.includes(g.index)) : snap.gpus) : null;
       // A watch-only run (no config from the job) can be classified and advised, never changed.
-      const config = run.config ?? { batch_size: 0, learning_rate: 0, num_workers: 0, grad_accum_steps: 1 };
+      const config = run.config ?? NO_CONFIG;
       const tune = run.config ? run.tune : { ...run.tune, mode: run.tune.mode === 'off' ? 'off' : 'advise', knobs: [] } as TuneSettings;
       return Object.freeze({
         runId, now: now(), config, configVersion: run.configVersion, appliedVersion: run.appliedVersion, tune,
