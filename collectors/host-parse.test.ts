@@ -2,7 +2,7 @@
 // machines for the exclusion rules) through the pure host parsers.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { cpuRatios, parseDiskstats, parseMeminfo, parseNetDev, parseProcStat } from './host-parse.js';
+import { cpuRatios, parseCpuinfo, parseDiskstats, parseMeminfo, parseNetDev, parseOsRelease, parseProcStat } from './host-parse.js';
 
 const STAT = `cpu  27880 0 10346 2547701 1550 0 219 565 0 0
 cpu0 10547 0 4803 1277820 228 0 32 298 0 0
@@ -92,5 +92,72 @@ describe('host parsers', () => {
   it('throws on text that is not what it should be', () => {
     expect(() => parseProcStat('garbage')).toThrow(/no aggregate cpu line/);
     expect(() => parseMeminfo('garbage')).toThrow(/no MemTotal/);
+  });
+});
+
+// /proc/cpuinfo as each architecture's kernel writes it (x86: this 2-CPU VM, abridged;
+// the others follow arch/*/kernel/ c_show() and are abridged by hand).
+const CPUINFO_X86 = `processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+core id\t\t: 0
+cpu cores\t: 2
+
+processor\t: 1
+vendor_id\t: AuthenticAMD
+cpu family\t: 25
+model\t\t: 17
+model name\t: AMD EPYC
+core id\t\t: 1
+cpu cores\t: 2
+`;
+const CPUINFO_ARM64 = `processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x3
+CPU part\t: 0xd0c
+CPU revision\t: 1
+
+processor\t: 1
+BogoMIPS\t: 243.75
+CPU implementer\t: 0x41
+CPU part\t: 0xd0c
+`;
+const CPUINFO_PI = `${CPUINFO_ARM64}
+Hardware\t: BCM2835
+Revision\t: c03114
+Model\t\t: Raspberry Pi 4 Model B Rev 1.4
+`;
+const CPUINFO_POWER = `processor\t: 0
+cpu\t\t: POWER9 (raw), altivec supported
+clock\t\t: 3800.000000MHz
+
+processor\t: 1
+cpu\t\t: POWER9 (raw), altivec supported
+
+timebase\t: 512000000
+platform\t: PowerNV
+`;
+
+describe('inventory parsers', () => {
+  it('/proc/cpuinfo: the CPU name and logical CPUs on each architecture', () => {
+    expect(parseCpuinfo(CPUINFO_X86)).toEqual({ model: 'AMD EPYC', logicalCpus: 2 }); // not x86's numeric `model`
+    expect(parseCpuinfo(CPUINFO_ARM64)).toEqual({ model: null, logicalCpus: 2 }); // arm64 names no CPU
+    expect(parseCpuinfo(CPUINFO_PI)).toEqual({ model: 'Raspberry Pi 4 Model B Rev 1.4', logicalCpus: 2 });
+    expect(parseCpuinfo(CPUINFO_POWER)).toEqual({ model: 'POWER9 (raw), altivec supported', logicalCpus: 2 });
+    expect(parseCpuinfo('')).toEqual({ model: null, logicalCpus: 0 });
+  });
+
+  it('os-release: NAME and VERSION_ID, else PRETTY_NAME, quotes and escapes undone', () => {
+    expect(parseOsRelease(readFileSync('/etc/os-release', 'utf8'))).toMatch(/\S/);
+    expect(parseOsRelease('PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')).toBe('Debian GNU/Linux 12');
+    expect(parseOsRelease("NAME='Ubuntu'\nVERSION_ID='22.04'\n")).toBe('Ubuntu 22.04');
+    expect(parseOsRelease('NAME="Arch Linux"\nPRETTY_NAME="Arch Linux"\nBUILD_ID=rolling\n')).toBe('Arch Linux'); // rolling: no VERSION_ID
+    expect(parseOsRelease('# comment\nPRETTY_NAME="Say \\"hi\\""\n')).toBe('Say "hi"');
+    expect(parseOsRelease('garbage\n')).toBeNull();
   });
 });

@@ -106,3 +106,54 @@ export function parseNetDev(text: string): { receiveBytesTotal: number; transmit
   }
   return { receiveBytesTotal: rx, transmitBytesTotal: tx };
 }
+
+/** What the inventory takes from /proc/cpuinfo: the CPU's name and the logical CPUs listed. */
+export interface Cpuinfo {
+  model: string | null;
+  logicalCpus: number;
+}
+
+/**
+ * /proc/cpuinfo, whose keys differ by architecture: x86 has `model name` per
+ * processor; arm64 kernels list only `CPU implementer`/`CPU part` codes (no name;
+ * some boards add `Model` or `Hardware` once at the end); POWER has `cpu`, s390x
+ * `machine`. The first name found wins; null when there is none.
+ */
+export function parseCpuinfo(text: string): Cpuinfo {
+  const fields = new Map<string, string>();
+  let logicalCpus = 0;
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon < 0) continue;
+    const key = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim().replace(/\s+/g, ' ');
+    if (key === 'processor' && /^\d+$/.test(value)) logicalCpus += 1;
+    if (value && !fields.has(key)) fields.set(key, value);
+  }
+  const model = ['model name', 'cpu model', 'model', 'hardware', 'cpu', 'machine']
+    .map((k) => fields.get(k))
+    // x86's `model` is a number (the family's model id), not a name.
+    .find((v) => v !== undefined && !/^\d+$/.test(v));
+  return { model: model ?? null, logicalCpus };
+}
+
+/**
+ * os-release(5): NAME and VERSION_ID ("Debian GNU/Linux 12"), else PRETTY_NAME, else
+ * NAME alone; null when none is set. Values may be quoted, with shell-style escapes.
+ */
+export function parseOsRelease(text: string): string | null {
+  const vars = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (!m) continue;
+    let v = m[2].trim();
+    const q = v[0];
+    if ((q === '"' || q === "'") && v.endsWith(q) && v.length >= 2) v = v.slice(1, -1);
+    if (q === '"') v = v.replace(/\\(["\\$`])/g, '$1');
+    vars.set(m[1], v);
+  }
+  const name = vars.get('NAME') || null;
+  const version = vars.get('VERSION_ID') || null;
+  if (name && version) return `${name} ${version}`;
+  return vars.get('PRETTY_NAME') || name;
+}

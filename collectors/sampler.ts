@@ -188,7 +188,7 @@ export function createSampler(opts: SamplerOptions): Sampler {
       if (state !== 'new') return;
       state = 'running';
       const [inventory] = await Promise.all([
-        readHostInventory().catch((err) => {
+        readHostInventory({ procRoot }).catch((err) => {
           log.warn(`host inventory: ${reasonOf(err)}`);
           return null;
         }),
