@@ -121,3 +121,76 @@ describe('process readings in the window', () => {
     s.close();
   });
 });
+
+describe('what the tuner reads each tick', () => {
+  // events, decisions, OOM sizes and the active list are kept in memory between writes:
+  // every write must show in the next read, and a rolled-back write must never show.
+  const decision = (b: number) => ({
+    knob: 'batch_size' as const, action: 'increase' as const, reason: 'test', evidence: { b },
+    configBefore: config, configAfter: { ...config, batch_size: b }, advice: [], recommendOnly: false,
+  });
+
+  it('follows every write to events, decisions and outcomes', () => {
+    const s = openStore({ path: join(dir, 'tick-cache.db') });
+    const run = s.registerRun({ name: 'c', pid: null, config, tune });
+    const w0 = s.readWindow(run.id)!;
+    expect(w0.oomBatchSizes).toEqual([]);
+    expect(w0.decisions).toEqual([]);
+    expect(w0.events.map((e) => e.kind)).toEqual(['started']);
+
+    s.addEvent(run.id, { kind: 'oom', step: 3, ts: 1, data: { batch_size: 96 } });
+    const w1 = s.readWindow(run.id)!;
+    expect(w1.oomBatchSizes).toEqual([96]);
+    expect(w1.events.map((e) => e.kind)).toEqual(['started', 'oom']);
+
+    const rec = s.applyDecision(run.id, decision(80));
+    expect(s.readWindow(run.id)!.decisions.map((d) => [d.id, d.outcome.status])).toEqual([[rec.id, 'pending']]);
+    s.setOutcome(run.id, rec.id, { status: 'kept', gain: 0.1 } as never);
+    expect(s.readWindow(run.id)!.decisions[0].outcome.status).toBe('kept');
+    expect(s.decisions(run.id).map((d) => d.outcome.status)).toEqual(['kept']);
+
+    // What callers get can be changed without touching what the next caller sees.
+    const mine = s.readWindow(run.id)!.events;
+    mine.pop();
+    expect(s.readWindow(run.id)!.events).toHaveLength(2);
+    expect(() => { (s.readWindow(run.id)!.events[0] as { kind: string }).kind = 'x'; }).toThrow(TypeError);
+    s.close();
+  });
+
+  it('never keeps what a rolled-back transaction wrote', () => {
+    const s = openStore({ path: join(dir, 'tick-rollback.db') });
+    const run = s.registerRun({ name: 'kept', pid: null, config, tune });
+    expect(s.activeRuns().map((r) => r.id)).toEqual([run.id]);
+    let ghost = '';
+    expect(() => s.db.transaction(() => {
+      ghost = s.registerRun({ name: 'ghost', pid: null, config, tune }).id;
+      s.addEvent(run.id, { kind: 'oom', step: 1, ts: 1, data: { batch_size: 64 } });
+      expect(s.activeRuns()).toHaveLength(2); // seen inside the transaction…
+      expect(s.readWindow(run.id)!.oomBatchSizes).toEqual([64]);
+      throw new Error('roll back');
+    })()).toThrow('roll back');
+    expect(ghost).not.toBe('');
+    expect(s.activeRuns().map((r) => r.id)).toEqual([run.id]); // …and gone after it
+    expect(s.readWindow(run.id)!.oomBatchSizes).toEqual([]);
+    expect(s.readWindow(run.id)!.events.map((e) => e.kind)).toEqual(['started']);
+    s.close();
+  });
+
+  it('lists runs as they start and end, and forgets events retention removed', () => {
+    let now = 1_000_000;
+    const s = openStore({ path: join(dir, 'tick-active.db'), now: () => now });
+    const a = s.registerRun({ name: 'a', pid: null, config, tune });
+    expect(s.activeRuns().map((r) => r.name)).toEqual(['a']);
+    const b = s.registerRun({ name: 'b', pid: null, config, tune });
+    expect(s.activeRuns().map((r) => r.name).sort()).toEqual(['a', 'b']);
+    s.addEvent(a.id, { kind: 'finished', step: null, ts: now, data: {} });
+    expect(s.activeRuns().map((r) => r.name)).toEqual(['b']);
+    s.addEvent(b.id, { kind: 'oom', step: 1, ts: now, data: { batch_size: 32 } });
+    expect(s.readWindow(b.id)!.oomBatchSizes).toEqual([32]);
+    now += 86400 * 8;
+    s.applyRetention(86400 * 7);
+    expect(s.readWindow(b.id)!.oomBatchSizes).toEqual([]);
+    expect(s.readWindow(b.id)!.events).toEqual([]);
+    s.close();
+  });
+});

@@ -2,6 +2,14 @@
 import type { Database } from 'better-sqlite3';
 import type { Decision, DecisionOutcome, DecisionRecord, RunEventKind, RunEventPoint } from '../../tuner/window.js';
 
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v)) deepFreeze(x);
+  }
+  return v;
+}
+
 export function createEventsRepo(db: Database) {
   const insertEvent = db.prepare(`INSERT INTO events (run_id, ts, kind, step, data) VALUES (?, ?, ?, ?, ?)`);
   const selectEvents = db.prepare(
@@ -45,17 +53,43 @@ export function createEventsRepo(db: Database) {
     outcome: JSON.parse(r.outcome as string) as DecisionOutcome,
   });
 
+  // The tuner reads every live run's events, decisions and OOM sizes each tick, and they rarely
+  // change: reads are kept per run until that run's next write (or retention) drops them. Nothing
+  // read inside a transaction is kept, so a rolled-back write never leaves its rows behind.
+  const cached = new Map<string, Map<string, unknown>>();
+  const forget = (runId: string): void => void cached.delete(runId);
+  function memo<T>(runId: string, key: string, read: () => T): T {
+    const hit = cached.get(runId)?.get(key);
+    if (hit !== undefined) return hit as T;
+    const value = read();
+    if (!db.inTransaction) {
+      let m = cached.get(runId);
+      if (!m) cached.set(runId, (m = new Map()));
+      m.set(key, value);
+    }
+    return value;
+  }
+
   return {
+    /** Drops every cached read (after deletes that cut across runs). */
+    forgetAll(): void {
+      cached.clear();
+    },
     addEvent(runId: string, e: RunEventPoint): void {
+      forget(runId);
       insertEvent.run(runId, e.ts, e.kind, e.step, JSON.stringify(e.data));
     },
+    /** The newest `limit` events, oldest first. The array is the caller's; the records are shared and frozen. */
     events(runId: string, limit: number): RunEventPoint[] {
-      return (selectEvents.all(runId, limit) as Record<string, unknown>[]).map(toEvent);
+      return memo(runId, `e${limit}`, () =>
+        Object.freeze((selectEvents.all(runId, limit) as Record<string, unknown>[]).map((r) => deepFreeze(toEvent(r))))).slice();
     },
     oomBatchSizes(runId: string): number[] {
-      return (oomSizes.all(runId) as Array<{ b: number }>).map((r) => r.b).filter((b) => b > 0);
+      return memo(runId, 'oom', () =>
+        Object.freeze((oomSizes.all(runId) as Array<{ b: number }>).map((r) => r.b).filter((b) => b > 0))).slice();
     },
     addDecision(runId: string, d: Decision, ts: number, step: number | null, configVersion: number | null): number {
+      forget(runId);
       const outcome: DecisionOutcome = { status: 'pending' };
       const r = insertDecision.run(
         runId, ts, step, d.knob, d.action, d.reason, JSON.stringify(d.evidence), JSON.stringify(d.configBefore),
@@ -64,10 +98,13 @@ export function createEventsRepo(db: Database) {
       );
       return Number(r.lastInsertRowid);
     },
+    /** The newest `limit` decisions, oldest first. The array is the caller's; the records are shared and frozen. */
     decisions(runId: string, limit: number): DecisionRecord[] {
-      return (selectDecisions.all(runId, limit) as Record<string, unknown>[]).map(toDecision);
+      return memo(runId, `d${limit}`, () =>
+        Object.freeze((selectDecisions.all(runId, limit) as Record<string, unknown>[]).map((r) => deepFreeze(toDecision(r))))).slice();
     },
     setOutcome(runId: string, id: number, outcome: DecisionOutcome): boolean {
+      forget(runId);
       return updateOutcome.run(JSON.stringify(outcome), runId, id).changes > 0;
     },
     decisionCounts(runId: string): Array<{ knob: string; action: string; n: number }> {

@@ -105,11 +105,27 @@ export function createRunsRepo(db: Database) {
 
   // Every route and tick looks runs up; keep the records in memory and drop one whenever it is written.
   const cache = new Map<string, RunRecord>();
-  const forget = (id: string) => cache.delete(id);
+  /** Ids of the running runs, read again after any write to a run (writes are rare; the tuner asks every tick). */
+  let activeIds: string[] | null = null;
+  const forget = (id: string) => {
+    activeIds = null;
+    cache.delete(id);
+  };
+
+  function getRun(id: string): RunRecord | undefined {
+    const hit = cache.get(id);
+    if (hit) return hit;
+    const row = selectRun.get(id) as RunRow | undefined;
+    if (!row) return undefined;
+    const run = Object.freeze(toRun(row));
+    cache.set(id, run);
+    return run;
+  }
 
   return {
     forget,
     insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null }): void {
+      activeIds = null;
       db.transaction(() => {
         insertRun.run({
           id: input.id, name: input.name, pid: input.pid, created_at: input.now, tune: JSON.stringify(input.tune),
@@ -121,20 +137,22 @@ export function createRunsRepo(db: Database) {
         }
       })();
     },
-    get(id: string): RunRecord | undefined {
-      const hit = cache.get(id);
-      if (hit) return hit;
-      const row = selectRun.get(id) as RunRow | undefined;
-      if (!row) return undefined;
-      const run = Object.freeze(toRun(row));
-      cache.set(id, run);
-      return run;
-    },
+    get: getRun,
     list(limit: number): RunRecord[] {
       return (selectRuns.all(limit) as RunRow[]).map(toRun);
     },
     active(): RunRecord[] {
-      return (selectActive.all() as RunRow[]).map(toRun);
+      if (activeIds === null) {
+        const rows = selectActive.all() as RunRow[];
+        if (!db.inTransaction) activeIds = rows.map((r) => r.id); // a rolled-back registration must not stay listed
+        return rows.map(toRun);
+      }
+      const out: RunRecord[] = [];
+      for (const id of activeIds) {
+        const run = getRun(id);
+        if (run?.state === 'running') out.push(run);
+      }
+      return out;
     },
     /** Writes config version current+1; the caller holds the transaction and has checked the run. */
     addVersion(runId: string, version: number, config: RunConfig, now: number, source: ConfigVersionRecord['source'], reason: string, decisionId: number | null): void {

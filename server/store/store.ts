@@ -301,6 +301,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
         const s = db.prepare(`DELETE FROM samples WHERE ts < ?`).run(cutoff).changes;
         const st = db.prepare(`DELETE FROM steps WHERE ts < ?`).run(cutoff).changes;
         db.prepare(`DELETE FROM events WHERE ts < ?`).run(cutoff);
+        events.forgetAll();
         const old = db.prepare(`SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).all(cutoff) as Array<{ id: string }>;
         for (const r of old) {
           live.delete(r.id);
@@ -308,6 +309,7 @@ const addEvent = (runId: string, e: NewEvent): RunRecord => {
           runs.forget(r.id);
         }
         const r = db.prepare(`DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).run(cutoff).changes;
+        events.forgetAll(); // their events and decisions went with them (ON DELETE CASCADE)
         return { samples: s, steps: st, runs: r };
       })();
     },
