@@ -1,7 +1,7 @@
 // Starts `trainpilot serve` as a real child process (the built CLI) and finds its address.
 // Used by end-to-end tests and benchmarks; needs `npm run build` first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,6 +13,9 @@ export const REPO_ROOT = (() => {
 })();
 
 export const CLI = resolve(REPO_ROOT, 'bin/trainpilot.js');
+
+/** The V8 flags the launcher's shebang gives the sidecar: in-process benchmarks run under them too, so figures are what users get. */
+export const LAUNCHER_FLAGS: string[] = readFileSync(CLI, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
 
 export interface SidecarProcess {
   proc: ChildProcess;
