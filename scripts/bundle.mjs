@@ -6,7 +6,7 @@
 // typebox, prom-client and fast-xml-parser came to ~7 MB of strings, and one module record,
 // wrapper and scope each. Bundled and minified, `trainpilot serve` starts in ~0.35 s less
 // CPU and peaks ~15 MB lower (bench/overhead). Names are kept, so stack traces stay readable;
-// source maps sit beside the chunks (node --enable-source-maps maps back to dist/, then src).
+// source maps sit beside the chunks (node --enable-source-maps maps frames to dist/ files).
 //
 // Left out of the bundle, loaded from node_modules as before:
 //   better-sqlite3       a native addon, found through `bindings` next to its package.json

@@ -14,8 +14,17 @@ export const REPO_ROOT = (() => {
 
 export const CLI = resolve(REPO_ROOT, 'bin/trainpilot.js');
 
-/** The V8 flags the launcher's shebang gives the sidecar: in-process benchmarks run under them too, so figures are what users get. */
-export const LAUNCHER_FLAGS: string[] = readFileSync(CLI, 'utf8').split('\n')[0].split(/\s+/).filter((a) => a.startsWith('--'));
+/**
+ * The V8 flags bin/trainpilot.js's shell line gives `trainpilot serve` on this Node: in-process
+ * benchmarks run under them too, so figures are what users get. Of the tier-up flags named
+ * there, the one this V8 knows (--interrupt-budget before V8 12, the invocation count after).
+ */
+export const LAUNCHER_FLAGS: string[] = (() => {
+  const execLine = readFileSync(CLI, 'utf8').split('\n').find((l) => l.includes('exec node')) ?? '';
+  const newV8 = Number(process.versions.v8.split('.')[0]) >= 12;
+  return (execLine.match(/--[\w-]+=\d+/g) ?? []).filter((f) =>
+    f.startsWith('--interrupt-budget=') ? !newV8 : f.startsWith('--invocation-count-for-turbofan=') ? newV8 : true);
+})();
 
 export interface SidecarProcess {
   proc: ChildProcess;
