@@ -12,7 +12,7 @@ import { quantile } from './lib/stats.js';
 
 const RUNS = 20;
 const SCRAPES = Number(process.env.BENCH_SCRAPES ?? 1000);
-const WARMUP = 100;
+const WARMUP = Number(process.env.BENCH_WARMUP_SCRAPES ?? 100); // 0 shows what the first scrapes of a fresh sidecar cost
 const BUDGET_P99_MS = 5;
 const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1';
 
