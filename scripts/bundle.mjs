@@ -1,4 +1,4 @@
-// `npm run build`, second step: bundles the compiled CLI (dist/server/cli/main.js, from tsc)
+// `npm run build`, second step: bundles the compiled CLI (dist/cli/main.js, from tsc)
 // with its dependencies into dist/app/, minified, one chunk per command loaded on demand.
 //
 // Why: the sidecar's resident memory (budget, DESIGN §7: 80 MB). Node keeps every loaded
@@ -22,7 +22,7 @@ rmSync(outdir, { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,
-  entryPoints: { main: 'dist/server/cli/main.js' },
+  entryPoints: { main: 'dist/cli/main.js' },
   outdir,
   bundle: true,
   splitting: true,

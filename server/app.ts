@@ -12,7 +12,7 @@ import { hostRoutes, type HostView } from './routes/host.js';
 import { metricsRoutes, type MetricsRenderer } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { stepRoutes } from './routes/steps.js';
-import type { Store } from './store/store.js';
+import type { Store } from '../store/store.js';
 
 export interface AppDeps {
   store: Store;

@@ -1,7 +1,7 @@
 // The JSON shapes the API answers with, built from store records.
 import type { DecisionRecord, StepPoint } from '../tuner/window.js';
-import type { Store } from './store/store.js';
-import type { ConfigVersionRecord, RunRecord } from './store/runs.js';
+import type { Store } from '../store/store.js';
+import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
 /** Steps of the recent window used for a run's summary figures. */
 const SUMMARY_WINDOW = 64;

@@ -4,13 +4,28 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
 import { createTunerLoop } from '../tuner/loop.js';
 import { buildApp } from './app.js';
-import type { ServeOptions } from './cli/serve-options.js';
 import { errorHandling } from './error-handler.js';
 import { createMetrics } from './metrics.js';
 import { ENDED_RUN_KEEP_S, metricsSource } from './metrics-source.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { openStore, type Store } from './store/store.js';
+import { openStore, type Store } from '../store/store.js';
 import { VERSION } from './version.js';
+
+export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface SidecarOptions {
+  host: string;
+  port: number;
+  db: string;
+  intervalS: number;
+  nvidiaSmi: string;
+  gpu: 'auto' | 'on' | 'off';
+  token: string | null;
+  retentionS: number;
+  metricsListen: { host: string; port: number } | null;
+  log: LogLevel;
+}
 
 /** Retention runs at start and then this often. */
 const RETENTION_EVERY_S = 600;
@@ -44,7 +59,7 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
-export async function startSidecar(opts: ServeOptions): Promise<Sidecar> {
+export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   const store = openStore({ path: opts.db });
   const sampler = createSampler({
     intervalS: opts.intervalS,

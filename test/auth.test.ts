@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tokenMatches } from '../server/auth.js';
-import { isLoopback, toServeOptions } from '../server/cli/serve-options.js';
+import { isLoopback, toServeOptions } from '../cli/serve-options.js';
 import { GOOD_RUN, testApp, type TestApp } from './helpers/app.js';
 
 const TOKEN = 'b7f0c2d9e4a14c3a8f5e6d7c8b9a0f1e';

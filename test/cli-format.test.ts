@@ -2,13 +2,13 @@
 // escaping, and the live line's redraw.
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { Decision, Step } from '../server/cli/api-client.js';
-import { configHistory, quarterThroughput, throughputSeries } from '../server/cli/report-data.js';
-import { esc } from '../server/cli/report-format.js';
-import { mdText } from '../server/cli/report-markdown.js';
-import { defaultName, exitCodeOf } from '../server/cli/run.js';
-import { liveLine } from '../server/cli/live-line.js';
-import { fitWidth, fmtDecision, fmtDuration, fmtRate } from '../server/cli/status-line.js';
+import type { Decision, Step } from '../cli/api-client.js';
+import { configHistory, quarterThroughput, throughputSeries } from '../cli/report-data.js';
+import { esc } from '../cli/report-format.js';
+import { mdText } from '../cli/report-markdown.js';
+import { defaultName, exitCodeOf } from '../cli/run.js';
+import { liveLine } from '../cli/live-line.js';
+import { fitWidth, fmtDecision, fmtDuration, fmtRate } from '../cli/status-line.js';
 
 const step = (i: number, samples: number, extra: Partial<Step> = {}): Step => ({
   step: i, ts: 1e9 + i, duration_s: 0.5, data_wait_s: 0.1, samples, loss: null, mem_peak_bytes: null,

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, spawnSidecar } from '../bench/lib/sidecar-process.js';
-import { openStore } from '../server/store/store.js';
+import { openStore } from '../store/store.js';
 import { cli, listeningSidecar, startCli, writeJob, type ListeningSidecar } from './cli-helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-cli-run-'));

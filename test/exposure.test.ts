@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../bench/lib/sidecar-process.js';
-import { SERVE_FLAGS } from '../server/cli/serve-options.js';
+import { SERVE_FLAGS } from '../cli/serve-options.js';
 import { GOOD_RUN, testApp } from './helpers/app.js';
 
 const TOKEN = 'f3a9c1e7d5b24680aceg1357bdf92468';

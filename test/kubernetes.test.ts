@@ -14,8 +14,8 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { envName } from '../server/cli/flags.js';
-import { SERVE_FLAGS } from '../server/cli/serve-options.js';
+import { envName } from '../cli/flags.js';
+import { SERVE_FLAGS } from '../cli/serve-options.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, 'deploy/kubernetes');

@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SCHEMA_VERSION } from '../server/store/migrations.js';
-import { openStore } from '../server/store/store.js';
+import { SCHEMA_VERSION } from '../store/migrations.js';
+import { openStore } from '../store/store.js';
 import { GOOD_RUN } from './helpers/app.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-store-'));

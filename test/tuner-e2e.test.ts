@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app.js';
-import { openStore, type Store } from '../server/store/store.js';
+import { openStore, type Store } from '../store/store.js';
 import { createTunerLoop } from '../tuner/loop.js';
 import { oracle, steadyState, DEFAULT_MODEL } from '../tuner/simulator.js';
 import { createSimJob } from '../tuner/simulator-job.js';

@@ -1,5 +1,5 @@
 // The tuner's input: an immutable window of one run's recent history.
-// The store builds it (server/store); the tuner only reads it.
+// The store builds it (store/); the tuner only reads it.
 import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
 
 export type Knob = 'batch_size' | 'learning_rate' | 'num_workers';

@@ -35,7 +35,7 @@ export interface SidecarProcess {
 }
 
 export async function spawnSidecar(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<SidecarProcess> {
-  if (!existsSync(join(REPO_ROOT, 'dist/server/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
+  if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
   // Run the CLI as users do (its shebang carries the V8 flags).
   const proc = spawn(CLI, ['serve', '--port', '0', '--log', 'warn', ...args], {
     cwd: REPO_ROOT,

@@ -4,8 +4,8 @@ import { badRequest } from '../errors.js';
 import { configView, decisionView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
 import { ConfigQuery, ConfigView, DecisionView, SeriesQuery, SeriesView } from '../schemas/config.js';
-import { SERIES, type SeriesName } from '../store/samples.js';
-import type { Store } from '../store/store.js';
+import { SERIES, type SeriesName } from '../../store/samples.js';
+import type { Store } from '../../store/store.js';
 
 export const configRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
   app.get('/v1/runs/:id/config', {

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 
 const Health = Type.Object({ status: Type.String(), reason: Type.Optional(Type.String()) });
 

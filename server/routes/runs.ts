@@ -5,7 +5,7 @@ import { configView, runView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
 import { ConfigView } from '../schemas/config.js';
 import { PatchRunBody, RegisterBody, RunView, SetConfigBody } from '../schemas/runs.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 
 export const runRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
   app.post('/v1/runs', {

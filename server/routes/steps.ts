@@ -5,7 +5,7 @@ import { stepView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
 import { EventAccepted, EventBody, EventView } from '../schemas/events.js';
 import { StepsAccepted, StepsBody, StepsPage, StepsQuery } from '../schemas/steps.js';
-import type { Store } from '../store/store.js';
+import type { Store } from '../../store/store.js';
 import { badRequest } from '../errors.js';
 
 export const stepRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {

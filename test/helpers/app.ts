@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
 import { createMetrics } from '../../server/metrics.js';
 import { metricsSource } from '../../server/metrics-source.js';
-import { openStore, type Store } from '../../server/store/store.js';
+import { openStore, type Store } from '../../store/store.js';
 
 export interface TestApp {
   app: FastifyInstance;

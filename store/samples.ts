@@ -1,7 +1,7 @@
 // Collector samples: the run's process tree every tick, host and GPUs at a coarser interval
 // (a week of 1 s host+8 GPU rows would be ~1.5 GB; a 10 s grid keeps it ~150 MB).
 import type { Database, Statement } from 'better-sqlite3';
-import type { Snapshot } from '../../collectors/readings.js';
+import type { Snapshot } from '../collectors/readings.js';
 
 /** Host and GPU rows are kept at most this often. */
 export const HOST_SAMPLE_EVERY_S = 10;

@@ -1,6 +1,7 @@
 // `trainpilot serve` options: flags → a checked options object, or the list of what is wrong.
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { LOG_LEVELS, type LogLevel, type SidecarOptions } from '../server/sidecar.js';
 import { parseDuration, type FlagSpec } from './flags.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
@@ -16,18 +17,8 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'log', default: 'info', help: 'log level: silent, error, warn, info, debug' },
 ];
 
-export interface ServeOptions {
-  host: string;
-  port: number;
-  db: string;
-  intervalS: number;
-  nvidiaSmi: string;
-  gpu: 'auto' | 'on' | 'off';
-  token: string | null;
-  retentionS: number;
-  metricsListen: { host: string; port: number } | null;
-  log: 'silent' | 'error' | 'warn' | 'info' | 'debug';
-}
+/** What `serve` hands the sidecar: the core's own options type (server/ never imports cli/). */
+export type ServeOptions = SidecarOptions;
 
 export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
@@ -51,7 +42,7 @@ export function toServeOptions(values: Record<string, string | null>, env: NodeJ
   const gpu = v('gpu');
   if (gpu !== 'auto' && gpu !== 'on' && gpu !== 'off') errors.push(`--gpu: ${JSON.stringify(gpu)} is not one of auto, on, off`);
   const log = v('log');
-  if (!['silent', 'error', 'warn', 'info', 'debug'].includes(log)) errors.push(`--log: ${JSON.stringify(log)} is not one of silent, error, warn, info, debug`);
+  if (!(LOG_LEVELS as readonly string[]).includes(log)) errors.push(`--log: ${JSON.stringify(log)} is not one of ${LOG_LEVELS.join(', ')}`);
 
   let token: string | null = env.TRAINPILOT_TOKEN ? env.TRAINPILOT_TOKEN.trim() : null;
   if (values['token-file']) {
@@ -86,7 +77,7 @@ export function toServeOptions(values: Record<string, string | null>, env: NodeJ
       token,
       retentionS: retention ?? 7 * 86400,
       metricsListen,
-      log: log as ServeOptions['log'],
+      log: log as LogLevel,
     },
     errors,
   };

@@ -1,5 +1,5 @@
 // `trainpilot serve`: parse flags, start the sidecar, stop cleanly on SIGTERM/SIGINT.
-import { startSidecar } from '../sidecar.js';
+import { startSidecar } from '../server/sidecar.js';
 import { flagsHelp, parseFlags } from './flags.js';
 import { SERVE_FLAGS, toServeOptions } from './serve-options.js';
 import { UsageError } from './usage-error.js';

@@ -2,11 +2,11 @@
 // Collectors hand it samples (recordSnapshot), the tuner reads windows and writes decisions
 // through the TunerPorts functions, routes call the rest.
 import type { Database } from 'better-sqlite3';
-import type { Snapshot } from '../../collectors/readings.js';
+import type { Snapshot } from '../collectors/readings.js';
 import type {
   Advice, Decision, DecisionOutcome, DecisionRecord, RunConfig, RunEventKind, StepPoint, TuneSettings, Window,
-} from '../../tuner/window.js';
-import { ApiError, notFound } from '../errors.js';
+} from '../tuner/window.js';
+import { ApiError, notFound } from '../server/errors.js';
 import { createConfigWatch } from './config-watch.js';
 import { openDatabase } from './db.js';
 import { createEventsRepo } from './events.js';

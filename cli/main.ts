@@ -38,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     return name ? 0 : 2;
   }
   if (name === '--version') {
-    process.stdout.write(`${(await import('../version.js')).VERSION}\n`);
+    process.stdout.write(`${(await import('../server/version.js')).VERSION}\n`);
     return 0;
   }
   const load = COMMANDS[name];

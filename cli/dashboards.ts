@@ -1,5 +1,5 @@
 // `trainpilot dashboards --out DIR`: write the Grafana dashboards and provisioning files.
-import { writeDashboards } from '../../dashboards/index.js';
+import { writeDashboards } from '../dashboards/index.js';
 import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
 import { UsageError } from './usage-error.js';
 

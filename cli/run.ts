@@ -61,7 +61,7 @@ const warn = (text: string) => process.stderr.write(`trainpilot run: ${text}\n`)
 async function connect(url: string | null, token: string | null, serve: ServeOptions): Promise<Sidecar | null> {
   if (url) return { client: createApiClient({ url, token, timeoutMs: 3000 }), close: async () => {} };
   try {
-    const { startSidecar } = await import('../sidecar.js');
+    const { startSidecar } = await import('../server/sidecar.js');
     const s = await startSidecar(serve);
     return { client: createApiClient({ url: s.url, token }), close: () => s.close() };
   } catch (err) {

@@ -1,6 +1,6 @@
 // In-memory state of live runs: what metrics and the tuner need every second without SQL.
-import type { ProcessTreeReading } from '../../collectors/readings.js';
-import type { Advice, StepPoint } from '../../tuner/window.js';
+import type { ProcessTreeReading } from '../collectors/readings.js';
+import type { Advice, StepPoint } from '../tuner/window.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;

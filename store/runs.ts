@@ -1,7 +1,7 @@
 // Runs and their versioned configs.
 import type { Database } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import type { RunConfig, TuneSettings } from '../../tuner/window.js';
+import type { RunConfig, TuneSettings } from '../tuner/window.js';
 
 export type RunState = 'running' | 'finished' | 'failed' | 'exited';
 

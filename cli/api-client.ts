@@ -2,10 +2,10 @@
 // commands (run, status, watch, report) talk to a sidecar only through it.
 import { readFileSync } from 'node:fs';
 import type { Static } from 'typebox';
-import type { DecisionView, SeriesView } from '../schemas/config.js';
-import type { EventView } from '../schemas/events.js';
-import type { RunView } from '../schemas/runs.js';
-import type { StepView } from '../schemas/steps.js';
+import type { DecisionView, SeriesView } from '../server/schemas/config.js';
+import type { EventView } from '../server/schemas/events.js';
+import type { RunView } from '../server/schemas/runs.js';
+import type { StepView } from '../server/schemas/steps.js';
 import type { FlagSpec } from './flags.js';
 
 export type Run = Static<typeof RunView>;
