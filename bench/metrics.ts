@@ -6,7 +6,7 @@
 // OpenMetrics, curl and older scrapers get the text format.
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { createMetrics } from '../server/metrics.js';
+import { createMetrics } from '../server/metrics/registry.js';
 import { fixtureSource } from './metrics/fixture.js';
 import { quantile } from './lib/stats.js';
 

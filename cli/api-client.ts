@@ -2,7 +2,8 @@
 // commands (run, status, watch, report) talk to a sidecar only through it.
 import { readFileSync } from 'node:fs';
 import type { Static } from 'typebox';
-import type { DecisionView, SeriesView } from '../server/schemas/config.js';
+import type { DecisionView } from '../server/schemas/decisions.js';
+import type { SeriesView } from '../server/schemas/series.js';
 import type { EventView } from '../server/schemas/events.js';
 import type { RunView } from '../server/schemas/runs.js';
 import type { StepView } from '../server/schemas/steps.js';

@@ -12,6 +12,9 @@ import { hostRoutes, type HostView } from './routes/host.js';
 import { metricsRoutes, type MetricsRenderer } from './routes/metrics.js';
 import { runRoutes } from './routes/runs.js';
 import { stepRoutes } from './routes/steps.js';
+import { eventRoutes } from './routes/events.js';
+import { decisionRoutes } from './routes/decisions.js';
+import { seriesRoutes } from './routes/series.js';
 import type { Store } from '../store/store.js';
 
 export interface AppDeps {
@@ -61,6 +64,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(hostRoutes, { host: deps.host });
   await app.register(runRoutes, { store: deps.store });
   await app.register(stepRoutes, { store: deps.store });
+  await app.register(eventRoutes, { store: deps.store });
   await app.register(configRoutes, { store: deps.store });
+  await app.register(decisionRoutes, { store: deps.store });
+  await app.register(seriesRoutes, { store: deps.store });
   return app;
 }

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { CLI, REPO_ROOT } from '../bench/lib/sidecar-process.js';
 import { generateDashboardFiles, writeDashboards } from '../dashboards/index.js';
-import { createMetrics } from '../server/metrics.js';
+import { createMetrics } from '../server/metrics/registry.js';
 import { fixtureSource } from './helpers/prometheus-state.js';
 import { dashboardQueries, exposedNames, labelValuesQuery, parseErrors, selectedMetrics, substitute } from './helpers/prometheus-promql.js';
 

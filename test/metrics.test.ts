@@ -2,7 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { METRICS, createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics.js';
+import { METRICS, createMetrics, type MetricsSource, type RunMetricsView } from '../server/metrics/registry.js';
 import { fixtureSnapshot, fixtureSource, fixtureSteps } from './helpers/prometheus-state.js';
 import { runTool, skipWithout } from './helpers/prometheus-tools.js';
 

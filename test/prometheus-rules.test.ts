@@ -6,7 +6,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { createMetrics } from '../server/metrics.js';
+import { createMetrics } from '../server/metrics/registry.js';
 import { fixtureSource } from './helpers/prometheus-state.js';
 import { exposedNames, parseErrors, selectedMetrics } from './helpers/prometheus-promql.js';
 import { runTool, skipWithout } from './helpers/prometheus-tools.js';

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GpuInventory, GpuReading, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import { parseNvidiaSmiXml, type NvidiaSmiXml } from '../../collectors/gpu-xml.js';
-import type { MetricsSource, RunMetricsView } from '../../server/metrics.js';
+import type { MetricsSource, RunMetricsView } from '../../server/metrics/registry.js';
 import type { StepPoint } from '../../tuner/window.js';
 import { REPO_ROOT } from '../lib/sidecar-process.js';
 

@@ -1,5 +1,5 @@
 // What the metrics read, and from whom: the sampler's latest tick and the
-// store's live runs. server/metrics.ts re-exports these for the server.
+// store's live runs. registry.ts re-exports these for the server.
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import type { RunConfig, StepPoint } from '../../tuner/window.js';
 import { windowStats, type WindowStats } from './window.js';

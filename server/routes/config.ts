@@ -1,10 +1,10 @@
+// A run's config: the newest version (long-poll) and a user's or attaching job's override.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
-import { badRequest } from '../errors.js';
-import { configView, decisionView } from '../run-view.js';
+import { checkConfigInBounds, toConfig, toTune } from '../run-input.js';
+import { configView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
-import { ConfigQuery, ConfigView, DecisionView, SeriesQuery, SeriesView } from '../schemas/config.js';
-import { SERIES, type SeriesName } from '../../store/samples.js';
+import { ConfigQuery, ConfigView } from '../schemas/config.js';
+import { SetConfigBody } from '../schemas/runs.js';
 import type { Store } from '../../store/store.js';
 
 export const configRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
@@ -25,29 +25,22 @@ export const configRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (
     }
   });
 
-  app.get('/v1/runs/:id/decisions', {
+  app.put('/v1/runs/:id/config', {
     schema: {
-      summary: 'the audit log: every decision with its reason, evidence, configs before/after and outcome',
-      params: RunIdParams,
-      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })) }),
-      response: { 200: Type.Object({ decisions: Type.Array(DecisionView) }), ...errorResponses },
-    },
-  }, async (req) => ({ decisions: store.decisions(req.params.id, req.query.limit ?? 1000).map(decisionView) }));
-
-  app.get('/v1/runs/:id/series', {
-    schema: {
-      summary: `stored time series of one run; metric is one of: ${Object.keys(SERIES).join(', ')}`,
-      params: RunIdParams, querystring: SeriesQuery, response: { 200: SeriesView, ...errorResponses },
+      summary: 'set the config (a user override, or a job attaching to a run started by `trainpilot run`)',
+      params: RunIdParams, body: SetConfigBody, response: { 200: ConfigView, ...errorResponses },
     },
   }, async (req) => {
-    const metric = req.query.metric;
-    if (!Object.hasOwn(SERIES, metric)) {
-      throw badRequest(`querystring.metric: unknown series ${JSON.stringify(metric)}; one of ${Object.keys(SERIES).join(', ')}`);
-    }
-    const from = req.query.from ?? 0;
-    const to = req.query.to ?? 1e11;
-    if (from > to) throw badRequest(`querystring.from: ${from} is after to ${to}`);
-    const points = store.series(req.params.id, metric as SeriesName, from, to, req.query.limit ?? 10000);
-    return { run_id: req.params.id, metric, points };
+    const run = store.getRun(req.params.id);
+    const tune = req.body.tune ? toTune(req.body.tune, run.tune) : null;
+    const config = toConfig(req.body.config);
+    checkConfigInBounds(config, tune ?? run.tune);
+    const after = store.setConfig(run.id, config, {
+      expectedVersion: req.body.expected_version ?? null,
+      tune,
+      source: run.config === null ? 'client' : 'user',
+      reason: req.body.reason ?? (run.config === null ? 'the job attached with its config' : 'set through the API'),
+    });
+    return configView(after, store.configVersion(after.id, after.configVersion));
   });
 };

@@ -1,10 +1,10 @@
+// Runs: register, list, one run, give it its pid.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { checkConfigInBounds, toConfig, toTune } from '../run-input.js';
-import { configView, runView } from '../run-view.js';
+import { runView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
-import { ConfigView } from '../schemas/config.js';
-import { PatchRunBody, RegisterBody, RunView, SetConfigBody } from '../schemas/runs.js';
+import { PatchRunBody, RegisterBody, RunView } from '../schemas/runs.js';
 import type { Store } from '../../store/store.js';
 
 export const runRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
@@ -42,23 +42,4 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app
       params: RunIdParams, body: PatchRunBody, response: { 200: RunView, ...errorResponses },
     },
   }, async (req) => runView(store, store.setPid(req.params.id, req.body.pid)));
-
-  app.put('/v1/runs/:id/config', {
-    schema: {
-      summary: 'set the config (a user override, or a job attaching to a run started by `trainpilot run`)',
-      params: RunIdParams, body: SetConfigBody, response: { 200: ConfigView, ...errorResponses },
-    },
-  }, async (req) => {
-    const run = store.getRun(req.params.id);
-    const tune = req.body.tune ? toTune(req.body.tune, run.tune) : null;
-    const config = toConfig(req.body.config);
-    checkConfigInBounds(config, tune ?? run.tune);
-    const after = store.setConfig(run.id, config, {
-      expectedVersion: req.body.expected_version ?? null,
-      tune,
-      source: run.config === null ? 'client' : 'user',
-      reason: req.body.reason ?? (run.config === null ? 'the job attached with its config' : 'set through the API'),
-    });
-    return configView(after, store.configVersion(after.id, after.configVersion));
-  });
 };

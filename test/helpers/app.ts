@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
-import { createMetrics } from '../../server/metrics.js';
-import { metricsSource } from '../../server/metrics-source.js';
+import { createMetrics } from '../../server/metrics/registry.js';
+import { metricsSource } from '../../server/metrics/store-source.js';
 import { openStore, type Store } from '../../store/store.js';
 
 export interface TestApp {

@@ -1,8 +1,8 @@
 // Adapts the store's live runs to what server/metrics reads at scrape time.
-import type { GpuInventory } from '../collectors/readings.js';
-import type { MetricsSource, RunMetricsView } from './metrics.js';
-import { NO_CONFIG } from '../store/runs.js';
-import type { Store } from '../store/store.js';
+import type { GpuInventory } from '../../collectors/readings.js';
+import type { MetricsSource, RunMetricsView } from './registry.js';
+import { NO_CONFIG } from '../../store/runs.js';
+import type { Store } from '../../store/store.js';
 
 /** A run's series stay this long after it ends, then disappear (bounded label cardinality). */
 export const ENDED_RUN_KEEP_S = 300;

@@ -1,24 +1,24 @@
-// /metrics. server/metrics/catalogue.ts names every exported family (DESIGN §5);
+// /metrics. ./catalogue.ts names every exported family (DESIGN §5);
 // the modules beside it compute them; this file puts them in one Registry of
 // its own — never prom-client's global one, so tests and several sidecars in
 // one process stay apart. Values are computed at scrape time from a
 // MetricsSource; only the step-duration histogram keeps state, fed at ingest.
 import { Registry } from 'prom-client';
-import type { StepPoint } from '../tuner/window.js';
-import { gpuFamilies } from './metrics/gpu.js';
-import { hostFamilies } from './metrics/host.js';
-import { registerProcessMetrics } from './metrics/process.js';
-import { collect, format, wantsOpenMetrics, type Rendered } from './metrics/render.js';
-import { runFamilies } from './metrics/run.js';
-import { selfFamilies } from './metrics/self.js';
-import { readFrame, type MetricsSource, type ScrapeFrame } from './metrics/source.js';
-import { stepHistogram } from './metrics/steps.js';
+import type { StepPoint } from '../../tuner/window.js';
+import { gpuFamilies } from './gpu.js';
+import { hostFamilies } from './host.js';
+import { registerProcessMetrics } from './process.js';
+import { collect, format, wantsOpenMetrics, type Rendered } from './render.js';
+import { runFamilies } from './run.js';
+import { selfFamilies } from './self.js';
+import { readFrame, type MetricsSource, type ScrapeFrame } from './source.js';
+import { stepHistogram } from './steps.js';
 
-export type { MetricsSource, RunMetricsView, RunState } from './metrics/source.js';
-export { METRICS, type MetricSpec } from './metrics/catalogue.js';
-export { BOTTLENECK_KINDS } from './metrics/run.js';
-export { CLOCK_EVENT_REASONS } from './metrics/gpu.js';
-export { STEP_BUCKETS_S } from './metrics/steps.js';
+export type { MetricsSource, RunMetricsView, RunState } from './source.js';
+export { METRICS, type MetricSpec } from './catalogue.js';
+export { BOTTLENECK_KINDS } from './run.js';
+export { CLOCK_EVENT_REASONS } from './gpu.js';
+export { STEP_BUCKETS_S } from './steps.js';
 
 export interface Metrics {
   registry: Registry;

@@ -1,0 +1,18 @@
+// The audit log of a run's decisions.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { decisionView } from '../run-view.js';
+import { errorResponses, RunIdParams } from '../schemas/common.js';
+import { DecisionView } from '../schemas/decisions.js';
+import type { Store } from '../../store/store.js';
+
+export const decisionRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+  app.get('/v1/runs/:id/decisions', {
+    schema: {
+      summary: 'the audit log: every decision with its reason, evidence, configs before/after and outcome',
+      params: RunIdParams,
+      querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })) }),
+      response: { 200: Type.Object({ decisions: Type.Array(DecisionView) }), ...errorResponses },
+    },
+  }, async (req) => ({ decisions: store.decisions(req.params.id, req.query.limit ?? 1000).map(decisionView) }));
+};
