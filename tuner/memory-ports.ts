@@ -5,7 +5,7 @@ import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/
 import type { TunerPorts } from './loop.js';
 import type { Advice, Decision, DecisionOutcome, DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from './window.js';
 
-/** As the server keeps them (server/store/live.ts RECENT_STEPS; events and decisions windows). */
+/** As the server keeps them (store/live.ts RECENT_STEPS; events and decisions windows). */
 export const KEEP_STEPS = 512;
 export const KEEP_EVENTS = 200;
 export const KEEP_DECISIONS = 100;
