@@ -15,10 +15,11 @@ import { stepRoutes } from './routes/steps.js';
 import { eventRoutes } from './routes/events.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { seriesRoutes } from './routes/series.js';
-import type { Store } from '../store/store.js';
+import type { RunHub } from './runs/hub.js';
 
 export interface AppDeps {
-  store: Store;
+  /** The live state of runs over the store. */
+  runs: RunHub;
   version: string;
   /** When set, every route but /healthz and /readyz needs `Authorization: Bearer <token>`. */
   token?: string | null;
@@ -59,14 +60,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(errorHandling);
   if (deps.token) await app.register(authPlugin, { token: deps.token });
 
-  await app.register(healthRoutes, { store: deps.store, ready: deps.ready });
+  await app.register(healthRoutes, { runs: deps.runs, ready: deps.ready });
   await app.register(metricsRoutes, { metrics: deps.metrics });
   await app.register(hostRoutes, { host: deps.host });
-  await app.register(runRoutes, { store: deps.store });
-  await app.register(stepRoutes, { store: deps.store });
-  await app.register(eventRoutes, { store: deps.store });
-  await app.register(configRoutes, { store: deps.store });
-  await app.register(decisionRoutes, { store: deps.store });
-  await app.register(seriesRoutes, { store: deps.store });
+  await app.register(runRoutes, { runs: deps.runs });
+  await app.register(stepRoutes, { runs: deps.runs });
+  await app.register(eventRoutes, { runs: deps.runs });
+  await app.register(configRoutes, { runs: deps.runs });
+  await app.register(decisionRoutes, { runs: deps.runs });
+  await app.register(seriesRoutes, { runs: deps.runs });
   return app;
 }

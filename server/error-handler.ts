@@ -1,7 +1,16 @@
 // One place that maps every error to {error, message}; nothing a client sends becomes a 5xx.
 import type { FastifyError, FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { ConflictError, NotFoundError, StaleVersionError } from '../store/errors.js';
 import { ApiError, STATUS, type ErrorCode } from './errors.js';
+
+/** The store's domain errors, mapped onto ours. */
+function storeCode(err: unknown): ErrorCode | undefined {
+  if (err instanceof NotFoundError) return 'not_found';
+  if (err instanceof StaleVersionError) return 'stale_config_version';
+  if (err instanceof ConflictError) return 'conflict';
+  return undefined;
+}
 
 /** Fastify's own client-error codes, mapped onto ours. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -28,6 +37,8 @@ async function plugin(app: FastifyInstance): Promise<void> {
     if (err instanceof ApiError) {
       return reply.code(err.statusCode).send({ error: err.code, message: err.message });
     }
+    const domain = storeCode(err);
+    if (domain) return reply.code(STATUS[domain]).send({ error: domain, message: err.message });
     if (err.validation) {
       return reply.code(400).send({ error: 'bad_request', message: validationMessage(err) });
     }

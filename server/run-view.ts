@@ -1,6 +1,6 @@
 // The JSON shapes the API answers with, built from store records.
 import type { DecisionRecord, StepPoint } from '../tuner/window.js';
-import type { Store } from '../store/store.js';
+import type { RunHub } from './runs/hub.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
 /** Steps of the recent window used for a run's summary figures. */
@@ -23,15 +23,15 @@ export function windowThroughput(steps: StepPoint[]): { samplesPerSecond: number
   return { samplesPerSecond: samples / dur, dataWaitRatio: wait / dur, durationP50: median(r0.map((s) => s.durationS)) };
 }
 
-export function runView(store: Store, run: RunRecord) {
-  const live = store.live(run);
+export function runView(runs: RunHub, run: RunRecord) {
+  const live = runs.live(run);
   const t = windowThroughput(live.recent);
   let decisions = 0;
-  for (const n of live.decisionCounts.values()) decisions += n;
+  for (const c of runs.store.decisionCounts(run.id)) decisions += c.n;
   return {
     id: run.id,
     name: run.name,
-    label: store.label(run),
+    label: runs.label(run),
     pid: run.pid,
     state: run.state,
     created_at: run.createdAt,

@@ -8,7 +8,9 @@ import { errorHandling } from './error-handler.js';
 import { createMetrics } from './metrics/registry.js';
 import { ENDED_RUN_KEEP_S, metricsSource } from './metrics/store-source.js';
 import { metricsRoutes } from './routes/metrics.js';
-import { openStore, type Store } from '../store/store.js';
+import { openStore } from '../store/store.js';
+import { createRunHub, type RunHub } from './runs/hub.js';
+import { createTunerPorts } from './runs/tuner-ports.js';
 import { VERSION } from './version.js';
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
@@ -51,7 +53,7 @@ async function closeApp(app: FastifyInstance): Promise<void> {
 
 export interface Sidecar {
   app: FastifyInstance;
-  store: Store;
+  runs: RunHub;
   sampler: Sampler;
   /** The API's address once listening, e.g. http://127.0.0.1:9477. */
   url: string;
@@ -60,25 +62,25 @@ export interface Sidecar {
 }
 
 export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
-  const store = openStore({ path: opts.db });
+  const runs = createRunHub(openStore({ path: opts.db }));
   const sampler = createSampler({
     intervalS: opts.intervalS,
     gpu: opts.gpu,
     nvidiaSmiPath: opts.nvidiaSmi,
-    watchedRuns: () => store.activeRuns().filter((r) => r.pid !== null).map((r) => ({ runId: r.id, pid: r.pid! })),
-    onSnapshot: (s) => store.recordSnapshot(s),
-    onProcessExit: (runId, pid) => store.processExited(runId, pid),
+    watchedRuns: () => runs.activeRuns().filter((r) => r.pid !== null).map((r) => ({ runId: r.id, pid: r.pid! })),
+    onSnapshot: (s) => runs.recordSnapshot(s),
+    onProcessExit: (runId, pid) => runs.processExited(runId, pid),
   });
-  const metrics = createMetrics(metricsSource(store, () => sampler.inventory().gpu ?? undefined), { version: VERSION });
-  store.on((e) => {
+  const metrics = createMetrics(metricsSource(runs, () => sampler.inventory().gpu ?? undefined), { version: VERSION });
+  runs.on((e) => {
     if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
   });
-  const tuner = createTunerLoop({ intervalS: opts.intervalS, ports: store });
+  const tuner = createTunerLoop({ intervalS: opts.intervalS, ports: createTunerPorts(runs) });
   let started = false;
 
   const logger = opts.log === 'silent' ? false : { level: opts.log };
   const app = await buildApp({
-    store,
+    runs,
     version: VERSION,
     token: opts.token,
     metrics,
@@ -96,8 +98,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   }
 
   const housekeeping = () => {
-    store.applyRetention(opts.retentionS);
-    store.forgetEnded(ENDED_RUN_KEEP_S + 60);
+    runs.applyRetention(opts.retentionS);
+    runs.forgetEnded(ENDED_RUN_KEEP_S + 60);
   };
   housekeeping();
   const timer = setInterval(housekeeping, RETENTION_EVERY_S * 1000);
@@ -109,10 +111,10 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       clearInterval(timer);
       tuner.stop();
       // Close the listeners first (drain in-flight requests, wake long-polls), then the rest.
-      store.releasePolls();
+      runs.releasePolls();
       await Promise.allSettled([closeApp(app), metricsApp && closeApp(metricsApp)]);
       await sampler.stop();
-      store.close();
+      runs.close();
     })());
 
   try {
@@ -123,7 +125,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     const metricsUrl = metricsApp && opts.metricsListen
       ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })
       : null;
-    return { app, store, sampler, url: address, metricsUrl, close };
+    return { app, runs, sampler, url: address, metricsUrl, close };
   } catch (err) {
     await close();
     throw err;

@@ -27,9 +27,14 @@ export function createEventsRepo(db: Database) {
     `SELECT * FROM (SELECT * FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
   );
   const updateOutcome = db.prepare(`UPDATE decisions SET outcome = ? WHERE run_id = ? AND id = ?`);
+  // A decision that changed nothing (advice only, advise mode, a watch-only run) has no config
+  // version: it counts as `advise`, whatever action it named.
   const countDecisions = db.prepare(
-    `SELECT knob, action, count(*) AS n FROM decisions WHERE run_id = ? GROUP BY knob, action`,
+    `SELECT knob, CASE WHEN config_version IS NULL THEN 'advise' ELSE action END AS action, count(*) AS n
+     FROM decisions WHERE run_id = ? GROUP BY 1, 2 ORDER BY 1, 2`,
   );
+
+  const deleteBefore = db.prepare(`DELETE FROM events WHERE ts < ?`);
 
   const toEvent = (r: Record<string, unknown>): RunEventPoint => ({
     ts: r.ts as number,
@@ -75,6 +80,11 @@ export function createEventsRepo(db: Database) {
     forgetAll(): void {
       cached.clear();
     },
+    /** Retention: drops events older than the cutoff (unix seconds); every cached read goes with them. */
+    deleteBefore(cutoff: number): number {
+      cached.clear();
+      return deleteBefore.run(cutoff).changes;
+    },
     addEvent(runId: string, e: RunEventPoint): void {
       forget(runId);
       insertEvent.run(runId, e.ts, e.kind, e.step, JSON.stringify(e.data));
@@ -108,7 +118,7 @@ export function createEventsRepo(db: Database) {
       return updateOutcome.run(JSON.stringify(outcome), runId, id).changes > 0;
     },
     decisionCounts(runId: string): Array<{ knob: string; action: string; n: number }> {
-      return countDecisions.all(runId) as Array<{ knob: string; action: string; n: number }>;
+      return memo(runId, 'counts', () => Object.freeze(countDecisions.all(runId) as Array<{ knob: string; action: string; n: number }>)).slice();
     },
   };
 }

@@ -34,9 +34,6 @@ interface RunRow {
   state: RunState; tune: string; config_version: number; applied_version: number; config: string | null;
 }
 
-/** What a watch-only run (no config from the job yet) is shown and classified with; never applied. */
-export const NO_CONFIG: RunConfig = Object.freeze({ batch_size: 0, learning_rate: 0, num_workers: 0, grad_accum_steps: 1 });
-
 /** Short, unguessable-enough, URL-safe run ids: time-ordered prefix plus randomness. */
 export function newRunId(now: number): string {
   return `r${Math.floor(now).toString(36)}${randomBytes(5).toString('hex')}`;
@@ -77,6 +74,8 @@ export function createRunsRepo(db: Database) {
     `UPDATE runs SET state = @state, ended_at = coalesce(ended_at, @now)
      WHERE id = @id AND (state = 'running' OR (state = 'exited' AND @state IN ('finished', 'failed')))`,
   );
+  const selectEndedBefore = db.prepare(`SELECT id FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`).pluck();
+  const deleteEndedBefore = db.prepare(`DELETE FROM runs WHERE ended_at IS NOT NULL AND ended_at < ?`);
   const selectVersions = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? ORDER BY version`);
   const selectVersion = db.prepare(`SELECT * FROM config_versions WHERE run_id = ? AND version = ?`);
 
@@ -176,6 +175,16 @@ export function createRunsRepo(db: Database) {
     end(runId: string, state: Exclude<RunState, 'running'>, now: number): boolean {
       forget(runId);
       return endRun.run({ state, now, id: runId }).changes > 0;
+    },
+    /**
+     * Retention: deletes the runs that ended before the cutoff (their steps, events, decisions and
+     * versions go with them: ON DELETE CASCADE) and returns their ids.
+     */
+    deleteEndedBefore(cutoff: number): string[] {
+      const ids = selectEndedBefore.all(cutoff) as string[];
+      for (const id of ids) forget(id);
+      deleteEndedBefore.run(cutoff);
+      return ids;
     },
     versions(runId: string): ConfigVersionRecord[] {
       return (selectVersions.all(runId) as Record<string, unknown>[]).map(toVersion);

@@ -37,6 +37,7 @@ export function createSamplesRepo(db: Database) {
           : `SELECT ts, ${def.expr} AS v FROM samples WHERE run_id = ? AND source = 'process' AND ts >= ? AND ts <= ? ORDER BY ts LIMIT ?`;
     series.set(name, db.prepare(sql));
   }
+  const deleteBefore = db.prepare(`DELETE FROM samples WHERE ts < ?`);
   let lastHostRow = -Infinity;
 
   const write = db.transaction((s: Snapshot) => {
@@ -51,6 +52,10 @@ export function createSamplesRepo(db: Database) {
     /** One transaction per tick. */
     record(s: Snapshot): void {
       write(s);
+    },
+    /** Retention: drops samples older than the cutoff (unix seconds); returns how many. */
+    deleteBefore(cutoff: number): number {
+      return deleteBefore.run(cutoff).changes;
     },
     series(runId: string, name: SeriesName, from: number, to: number, limit: number): Array<[number, number | null]> {
       const rows = series.get(name)!.all(runId, from, to, limit) as Array<{ ts: number; v: number | null }>;

@@ -82,6 +82,7 @@ export function createStepsRepo(db: Database) {
   const lastLoss = db.prepare(
     `SELECT loss FROM steps WHERE run_id = ? AND loss IS NOT NULL ORDER BY step DESC LIMIT 1`,
   );
+  const deleteBefore = db.prepare(`DELETE FROM steps WHERE ts < ?`);
 
   return {
     /** Inserts the batch; returns the points that were new (duplicates of stored steps are skipped). */
@@ -114,6 +115,10 @@ export function createStepsRepo(db: Database) {
     },
     latest(runId: string, limit: number): StepPoint[] {
       return (latest.all(runId, limit) as StepRow[]).map(rowToStep);
+    },
+    /** Retention: drops step reports older than the cutoff (unix seconds); returns how many. */
+    deleteBefore(cutoff: number): number {
+      return deleteBefore.run(cutoff).changes;
     },
     totals(runId: string): { steps: number; samples: number; lastLoss: number | null } {
       const t = totals.get(runId) as { n: number; samples: number };

@@ -18,7 +18,7 @@ afterAll(async () => {
 /** Every table's rows, so "unchanged" means unchanged. */
 function dump(): string {
   const tables = ['runs', 'config_versions', 'steps', 'events', 'decisions', 'samples'];
-  return JSON.stringify(tables.map((tb) => t.store.db.prepare(`SELECT * FROM ${tb} ORDER BY 1, 2`).all()));
+  return JSON.stringify(tables.map((tb) => t.runs.db.prepare(`SELECT * FROM ${tb} ORDER BY 1, 2`).all()));
 }
 
 const cfg = GOOD_RUN.config;

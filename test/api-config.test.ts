@@ -33,9 +33,9 @@ describe('config versions and long-poll', () => {
     const t0 = performance.now();
     const pending = t.app.inject({ url: `/v1/runs/${id}/config?after=1&wait_s=10` });
     await new Promise((r) => setTimeout(r, 200));
-    expect(t.store.waitingPolls()).toBe(1);
+    expect(t.runs.waitingPolls()).toBe(1);
     const created = performance.now();
-    const rec = t.store.applyDecision(id, decision(128));
+    const rec = t.runs.applyDecision(id, decision(128));
     const res = await pending;
     const latencyMs = performance.now() - created;
     expect(rec.configVersion).toBe(2);
@@ -43,7 +43,7 @@ describe('config versions and long-poll', () => {
     expect(res.json().reason).toMatch(/trying 128/);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(200);
     expect(latencyMs).toBeLessThan(50);
-    expect(t.store.waitingPolls()).toBe(0);
+    expect(t.runs.waitingPolls()).toBe(0);
   });
 
   it('answers with the current version after wait_s when none comes', async () => {
@@ -61,7 +61,7 @@ describe('config versions and long-poll', () => {
 
   it('records a recommendation in advise mode without a config version', async () => {
     const adv = await registerRun(t.app, { ...GOOD_RUN, tune: { ...GOOD_RUN.tune, mode: 'advise' } });
-    const rec = t.store.applyDecision(adv, decision(128));
+    const rec = t.runs.applyDecision(adv, decision(128));
     expect(rec.configVersion).toBeNull();
     expect((await t.app.inject({ url: `/v1/runs/${adv}/config` })).json().config_version).toBe(1);
     const d = (await t.app.inject({ url: `/v1/runs/${adv}/decisions` })).json().decisions;
@@ -70,8 +70,8 @@ describe('config versions and long-poll', () => {
   });
 
   it('keeps the decision audit log with outcomes', async () => {
-    const rec = t.store.applyDecision(id, decision(128));
-    t.store.setOutcome(id, rec.id, { status: 'rolled_back', gainRatio: -0.08, note: 'throughput fell 8 %' });
+    const rec = t.runs.applyDecision(id, decision(128));
+    t.runs.setOutcome(id, rec.id, { status: 'rolled_back', gainRatio: -0.08, note: 'throughput fell 8 %' });
     const d = (await t.app.inject({ url: `/v1/runs/${id}/decisions` })).json().decisions;
     expect(d[0]).toMatchObject({
       id: rec.id, config_before: { batch_size: 64 }, config_after: { batch_size: 128 }, config_version: 2,
@@ -84,7 +84,7 @@ describe('events', () => {
   const ev = (body: unknown) => t.app.inject({ method: 'POST', url: `/v1/runs/${id}/events`, payload: body as object });
 
   it('acknowledges an applied version and refuses one that does not exist with 409', async () => {
-    t.store.applyDecision(id, decision(128));
+    t.runs.applyDecision(id, decision(128));
     expect((await ev({ kind: 'config_applied', step: 10, data: { version: 2 } })).statusCode).toBe(202);
     expect((await t.app.inject({ url: `/v1/runs/${id}` })).json().applied_version).toBe(2);
     const res = await ev({ kind: 'config_applied', data: { version: 9 } });
@@ -95,7 +95,7 @@ describe('events', () => {
   it('needs the batch size on an oom event', async () => {
     expect((await ev({ kind: 'oom', data: {} })).statusCode).toBe(400);
     expect((await ev({ kind: 'oom', step: 3, data: { batch_size: 256 } })).statusCode).toBe(202);
-    expect(t.store.readWindow(id)!.oomBatchSizes).toEqual([256]);
+    expect(t.runs.readWindow(id)!.oomBatchSizes).toEqual([256]);
   });
 
   it('rejects unknown kinds and ends the run on finished, waking long-polls', async () => {
@@ -104,7 +104,7 @@ describe('events', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect((await ev({ kind: 'finished' })).json()).toEqual({ accepted: true, state: 'finished' });
     expect((await pending).json().state).toBe('finished');
-    expect(t.store.readWindow(id)).toBeUndefined();
+    expect(t.runs.readWindow(id)).toBeUndefined();
   });
 });
 

@@ -98,7 +98,7 @@ describe('PATCH /v1/runs/:id', () => {
     const ok = await t2.app.inject({ method: 'PATCH', url: `/v1/runs/${id}`, payload: { pid: 777 } });
     expect(ok.statusCode).toBe(200);
     expect(ok.json().pid).toBe(777);
-    expect(t2.store.activeRuns().find((r) => r.id === id)?.pid).toBe(777);
+    expect(t2.runs.activeRuns().find((r) => r.id === id)?.pid).toBe(777);
     const again = await t2.app.inject({ method: 'PATCH', url: `/v1/runs/${id}`, payload: { pid: 778 } });
     expect(again.statusCode).toBe(409);
     expect(again.json().message).toMatch(/already watches pid 777/);

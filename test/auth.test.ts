@@ -27,7 +27,7 @@ describe('bearer token', () => {
     const res = await t.app.inject({ method: 'POST', url: '/v1/runs', headers: { authorization: `Bearer ${TOKEN}x` }, payload: GOOD_RUN });
     expect(res.statusCode).toBe(401);
     expect(res.body).not.toContain(TOKEN);
-    expect(t.store.listRuns()).toHaveLength(0);
+    expect(t.runs.listRuns()).toHaveLength(0);
   });
 
   it('accepts the right token', async () => {

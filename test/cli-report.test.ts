@@ -27,9 +27,9 @@ beforeAll(async () => {
   runId = run.id;
   // First half at 32 samples per step, second half at 64: throughput doubles.
   await api('POST', `/v1/runs/${runId}/steps`, { steps: steps(0, 40, { samples: 32, duration_s: 0.1, data_wait_s: 0.05 }) });
-  const d = s.store.applyDecision(runId, decision({ evidence: { data_wait_ratio: 0.5, note: '<script>alert(1)</script>' } }));
-  s.store.setOutcome(runId, d.id, { status: 'kept', gainRatio: 2 });
-  s.store.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5 }, advice: [{ code: 'mixed_precision', title: 'Mixed precision', why: 'the GPU waits on fp32 math' }] });
+  const d = s.runs.applyDecision(runId, decision({ evidence: { data_wait_ratio: 0.5, note: '<script>alert(1)</script>' } }));
+  s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 2 });
+  s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5 }, advice: [{ code: 'mixed_precision', title: 'Mixed precision', why: 'the GPU waits on fp32 math' }] });
   await api('POST', `/v1/runs/${runId}/events`, { kind: 'config_applied', data: { version: 2 } });
   await api('POST', `/v1/runs/${runId}/steps`, { steps: steps(40, 40, { samples: 64, duration_s: 0.1, data_wait_s: 0.01 }) });
   await api('POST', `/v1/runs/${runId}/events`, { kind: 'note', data: { msg: '<img src=x onerror=alert(1)> | `pipe`' } });
@@ -139,7 +139,7 @@ describe('trainpilot watch', () => {
     const p = startCli(['watch', 'watched', '--url', s.url, '--interval', '200ms']);
     await new Promise((r) => setTimeout(r, 600));
     await api('POST', `/v1/runs/${w.id}/steps`, { steps: steps(0, 10, { samples: 8, duration_s: 0.1, data_wait_s: 0 }) });
-    s.store.applyDecision(w.id, decision({ configBefore: { batch_size: 8, learning_rate: 0.1, num_workers: 0, grad_accum_steps: 1 }, configAfter: { batch_size: 8, learning_rate: 0.1, num_workers: 2, grad_accum_steps: 1 } }));
+    s.runs.applyDecision(w.id, decision({ configBefore: { batch_size: 8, learning_rate: 0.1, num_workers: 0, grad_accum_steps: 1 }, configAfter: { batch_size: 8, learning_rate: 0.1, num_workers: 2, grad_accum_steps: 1 } }));
     await new Promise((r) => setTimeout(r, 600));
     await api('POST', `/v1/runs/${w.id}/events`, { kind: 'finished', data: { exit_code: 0 } });
     const r = await p.done;

@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 const jobLines = (stdout: string) => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-const runOf = (id: string) => sidecar.store.getRun(id);
+const runOf = (id: string) => sidecar.runs.getRun(id);
 
 describe('trainpilot run --url (a sidecar already running)', () => {
   it('passes URL and run id to the job, exits 0, records finished, prints the summary', async () => {
@@ -43,7 +43,7 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(run.name).toBe('job.mjs'); // the script, not "node"
     expect(run.tune.mode).toBe('advise');
     expect(run.state).toBe('finished');
-    expect(sidecar.store.events(started.id, 100).map((e) => e.kind)).toContain('finished');
+    expect(sidecar.runs.events(started.id, 100).map((e) => e.kind)).toContain('finished');
     // 32 samples per 0.1 s in the first quarter, 64 in the last.
     expect(r.stderr).toMatch(/samples\/s: 320 at start .* → 640 at end .*×2\.00/);
     expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0/);
@@ -58,7 +58,7 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     const id = jobLines(r.stdout)[0].id;
     expect(runOf(id).name).toBe('three');
     expect(runOf(id).state).toBe('failed');
-    const failed = sidecar.store.events(id, 100).find((e) => e.kind === 'failed');
+    const failed = sidecar.runs.events(id, 100).find((e) => e.kind === 'failed');
     expect(failed?.data.exit_code).toBe(3);
     expect(r.stderr).toMatch(/exit 3/);
   });
@@ -67,7 +67,7 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     const r = await cli(['run', '--url', sidecar.url, '--', process.execPath, job, 'signal', 'SIGKILL']);
     expect(r.code).toBe(137);
     const id = jobLines(r.stdout)[0].id;
-    const failed = sidecar.store.events(id, 100).find((e) => e.kind === 'failed');
+    const failed = sidecar.runs.events(id, 100).find((e) => e.kind === 'failed');
     expect(failed?.data).toMatchObject({ exit_code: 137, signal: 'SIGKILL' });
     expect(r.stderr).toMatch(/killed by SIGKILL/);
   });

@@ -22,7 +22,7 @@ afterAll(async () => {
 function fingerprint(): string {
   const h = createHash('sha256');
   for (const tb of ['runs', 'config_versions', 'steps', 'events', 'decisions']) {
-    h.update(JSON.stringify(t.store.db.prepare(`SELECT * FROM ${tb} ORDER BY 1, 2`).all()));
+    h.update(JSON.stringify(t.runs.db.prepare(`SELECT * FROM ${tb} ORDER BY 1, 2`).all()));
   }
   return h.digest('hex');
 }

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../store/migrations.js';
 import { openStore } from '../store/store.js';
+import { openRuns } from './helpers/runs.js';
 import { GOOD_RUN } from './helpers/app.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-store-'));
@@ -36,11 +37,11 @@ describe('store', () => {
 
   it('keeps runs and steps across reopen, and rebuilds live totals', () => {
     const path = join(dir, 'reopen.db');
-    const a = openStore({ path });
+    const a = openRuns({ path });
     const run = a.registerRun({ name: 'x', pid: null, config, tune });
     a.addSteps(run.id, [step(0, 100), step(1, 101)]);
     a.close();
-    const b = openStore({ path });
+    const b = openRuns({ path });
     const again = b.getRun(run.id);
     expect(b.live(again)).toMatchObject({ stepsTotal: 2, samplesTotal: 16, lastLoss: 1 });
     expect(b.readWindow(run.id)!.steps.map((s) => s.step)).toEqual([0, 1]);
@@ -49,7 +50,7 @@ describe('store', () => {
 
   it('applies retention to old samples, steps and ended runs, and keeps the rest', () => {
     let now = 1_000_000;
-    const s = openStore({ path: join(dir, 'retention.db'), now: () => now });
+    const s = openRuns({ path: join(dir, 'retention.db'), now: () => now });
     const old = s.registerRun({ name: 'old', pid: null, config, tune });
     s.addSteps(old.id, [step(0, now)]);
     s.addEvent(old.id, { kind: 'finished', step: null, ts: now, data: {} });
@@ -57,7 +58,7 @@ describe('store', () => {
     s.addSteps(live.id, [step(0, now), step(1, now + 86400 * 8)]);
     now += 86400 * 8;
     const r = s.applyRetention(86400 * 7);
-    expect(r.runs).toBe(1);
+    expect(r.runs).toEqual([old.id]);
     expect(r.steps).toBe(2);
     expect(() => s.getRun(old.id)).toThrow(/no run/);
     expect(s.steps(live.id, -1, 10).map((x) => x.step)).toEqual([1]);
@@ -65,7 +66,7 @@ describe('store', () => {
   });
 
   it('marks a run exited when its process goes away, once', () => {
-    const s = openStore({ path: join(dir, 'exit.db') });
+    const s = openRuns({ path: join(dir, 'exit.db') });
     const run = s.registerRun({ name: 'p', pid: 4242, config: null, tune });
     s.processExited(run.id, 4242);
     s.processExited(run.id, 4242);
@@ -75,7 +76,7 @@ describe('store', () => {
   });
 
   it('gives a watch-only run a window that can only advise', () => {
-    const s = openStore({ path: join(dir, 'watch.db') });
+    const s = openRuns({ path: join(dir, 'watch.db') });
     const run = s.registerRun({ name: 'w', pid: 1, config: null, tune });
     const w = s.readWindow(run.id)!;
     expect(w.tune.mode).toBe('advise');
@@ -92,7 +93,7 @@ describe('store', () => {
 
 describe('how a run ends', () => {
   it('lets finished or failed replace an exited seen first, and nothing replace finished', () => {
-    const s = openStore({ path: join(dir, 'end.db') });
+    const s = openRuns({ path: join(dir, 'end.db') });
     const run = s.registerRun({ name: 'e', pid: 4243, config, tune });
     s.processExited(run.id, 4243);
     expect(s.getRun(run.id).state).toBe('exited');
@@ -107,7 +108,7 @@ describe('how a run ends', () => {
 
 describe('process readings in the window', () => {
   it('keeps the last 30 process-tree readings of a run with their time', () => {
-    const s = openStore({ path: join(dir, 'proc.db') });
+    const s = openRuns({ path: join(dir, 'proc.db') });
     const run = s.registerRun({ name: 'p', pid: 5000, config, tune });
     for (let i = 0; i < 40; i++) {
       s.recordSnapshot({
@@ -131,7 +132,7 @@ describe('what the tuner reads each tick', () => {
   });
 
   it('follows every write to events, decisions and outcomes', () => {
-    const s = openStore({ path: join(dir, 'tick-cache.db') });
+    const s = openRuns({ path: join(dir, 'tick-cache.db') });
     const run = s.registerRun({ name: 'c', pid: null, config, tune });
     const w0 = s.readWindow(run.id)!;
     expect(w0.oomBatchSizes).toEqual([]);
@@ -158,7 +159,7 @@ describe('what the tuner reads each tick', () => {
   });
 
   it('never keeps what a rolled-back transaction wrote', () => {
-    const s = openStore({ path: join(dir, 'tick-rollback.db') });
+    const s = openRuns({ path: join(dir, 'tick-rollback.db') });
     const run = s.registerRun({ name: 'kept', pid: null, config, tune });
     expect(s.activeRuns().map((r) => r.id)).toEqual([run.id]);
     let ghost = '';
@@ -178,7 +179,7 @@ describe('what the tuner reads each tick', () => {
 
   it('lists runs as they start and end, and forgets events retention removed', () => {
     let now = 1_000_000;
-    const s = openStore({ path: join(dir, 'tick-active.db'), now: () => now });
+    const s = openRuns({ path: join(dir, 'tick-active.db'), now: () => now });
     const a = s.registerRun({ name: 'a', pid: null, config, tune });
     expect(s.activeRuns().map((r) => r.name)).toEqual(['a']);
     const b = s.registerRun({ name: 'b', pid: null, config, tune });

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app.js';
-import { openStore, type Store } from '../store/store.js';
+import { openRuns, type TestRuns } from './helpers/runs.js';
 import { createTunerLoop } from '../tuner/loop.js';
 import { oracle, steadyState, DEFAULT_MODEL } from '../tuner/simulator.js';
 import { createSimJob } from '../tuner/simulator-job.js';
@@ -13,7 +13,7 @@ import { scenarioByName } from '../tuner/simulator-scenarios.js';
 import type { RunConfig, StepPoint } from '../tuner/window.js';
 
 let app: FastifyInstance | undefined;
-let store: Store | undefined;
+let store: TestRuns | undefined;
 afterEach(async () => {
   await app?.close();
   store?.close();
@@ -39,10 +39,10 @@ async function driveOverHttp(name: string, steps: number) {
   const scenario = scenarioByName(name);
   const model = { ...DEFAULT_MODEL, ...scenario.model };
   const job = createSimJob({ model, config: scenario.config, seed: 11 });
-  store = openStore({ path: ':memory:', now: () => job.t });
-  app = await buildApp({ store, version: 'test' });
+  store = openRuns({ path: ':memory:', now: () => job.t });
+  app = await buildApp({ runs: store, version: 'test' });
   const base = await app.listen({ host: '127.0.0.1', port: 0 });
-  const tuner = createTunerLoop({ intervalS: 1, ports: store, cpuBudget: { cores: model.cores, source: 'simulated host' } });
+  const tuner = createTunerLoop({ intervalS: 1, ports: store.ports, cpuBudget: { cores: model.cores, source: 'simulated host' } });
 
   const reg = await call(base, 'POST', '/v1/runs', { name, config: scenario.config, tune: scenario.tune });
   expect(reg.status).toBe(201);

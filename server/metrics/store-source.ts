@@ -1,31 +1,27 @@
-// Adapts the store's live runs to what server/metrics reads at scrape time.
+// Adapts the live runs (server/runs/hub.ts) to what the metrics read at scrape time.
 import type { GpuInventory } from '../../collectors/readings.js';
 import type { MetricsSource, RunMetricsView } from './registry.js';
-import { NO_CONFIG } from '../../store/runs.js';
-import type { Store } from '../../store/store.js';
+import { NO_CONFIG } from '../../tuner/run-window.js';
+import type { RunHub } from '../runs/hub.js';
 
 /** A run's series stay this long after it ends, then disappear (bounded label cardinality). */
 export const ENDED_RUN_KEEP_S = 300;
 
 
-export function metricsSource(store: Store, inventory: () => GpuInventory | undefined): MetricsSource {
+export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undefined): MetricsSource {
   return {
-    snapshot: () => store.snapshot(),
+    snapshot: () => hub.snapshot(),
     gpuInventory: inventory,
     runs(): RunMetricsView[] {
       const out: RunMetricsView[] = [];
-      for (const id of store.liveRunIds()) {
-        let run;
-        try {
-          run = store.getRun(id);
-        } catch {
-          continue; // removed by retention
-        }
-        if (run.endedAt !== null && store.now() - run.endedAt > ENDED_RUN_KEEP_S) continue;
-        const live = store.live(run);
+      for (const id of hub.liveRunIds()) {
+        const run = hub.store.findRun(id);
+        if (!run) continue; // removed by retention
+        if (run.endedAt !== null && hub.now() - run.endedAt > ENDED_RUN_KEEP_S) continue;
+        const live = hub.live(run);
         out.push({
           id: run.id,
-          label: store.label(run),
+          label: hub.label(run),
           state: run.state,
           config: run.config ?? NO_CONFIG,
           stepsTotal: live.stepsTotal,
@@ -34,10 +30,7 @@ export function metricsSource(store: Store, inventory: () => GpuInventory | unde
           lastLoss: live.lastLoss,
           bottleneck: live.status?.bottleneck ?? null,
           process: live.process,
-          decisions: [...live.decisionCounts].map(([k, count]) => {
-            const [knob, action] = k.split('\u0000');
-            return { knob, action, count };
-          }),
+          decisions: hub.store.decisionCounts(run.id).map((c) => ({ knob: c.knob, action: c.action, count: c.n })),
         });
       }
       return out;

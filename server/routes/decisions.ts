@@ -4,9 +4,9 @@ import { Type } from 'typebox';
 import { decisionView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
 import { DecisionView } from '../schemas/decisions.js';
-import type { Store } from '../../store/store.js';
+import type { RunHub } from '../runs/hub.js';
 
-export const decisionRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async (app, { store }) => {
+export const decisionRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (app, { runs }) => {
   app.get('/v1/runs/:id/decisions', {
     schema: {
       summary: 'the audit log: every decision with its reason, evidence, configs before/after and outcome',
@@ -14,5 +14,5 @@ export const decisionRoutes: FastifyPluginAsyncTypebox<{ store: Store }> = async
       querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 1000 })) }),
       response: { 200: Type.Object({ decisions: Type.Array(DecisionView) }), ...errorResponses },
     },
-  }, async (req) => ({ decisions: store.decisions(req.params.id, req.query.limit ?? 1000).map(decisionView) }));
+  }, async (req) => ({ decisions: runs.decisions(req.params.id, req.query.limit ?? 1000).map(decisionView) }));
 };

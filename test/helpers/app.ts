@@ -6,31 +6,31 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
 import { createMetrics } from '../../server/metrics/registry.js';
 import { metricsSource } from '../../server/metrics/store-source.js';
-import { openStore, type Store } from '../../store/store.js';
+import { openRuns, type TestRuns } from './runs.js';
 
 export interface TestApp {
   app: FastifyInstance;
-  store: Store;
+  runs: TestRuns;
   dir: string;
   close(): Promise<void>;
 }
 
 export async function testApp(extra: Partial<AppDeps> = {}, now?: () => number): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), 'trainpilot-test-'));
-  const store = openStore({ path: join(dir, 'store.db'), now });
-  const metrics = createMetrics(metricsSource(store, () => undefined), { version: 'test' });
-  store.on((e) => {
+  const runs = openRuns({ path: join(dir, 'store.db'), now });
+  const metrics = createMetrics(metricsSource(runs, () => undefined), { version: 'test' });
+  runs.on((e) => {
     if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
   });
-  const app = await buildApp({ store, version: 'test', metrics, ...extra });
+  const app = await buildApp({ runs, version: 'test', metrics, ...extra });
   await app.ready();
   return {
     app,
-    store,
+    runs,
     dir,
     async close() {
       await app.close();
-      store.close();
+      runs.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,9 @@
-// In-memory state of live runs: what metrics and the tuner need every second without SQL.
-import type { ProcessTreeReading } from '../collectors/readings.js';
-import type { Advice, StepPoint } from '../tuner/window.js';
+// In-memory state of live runs: what metrics and the tuner need every second without SQL. It holds
+// only what SQLite does not (the process-tree readings, the tuner's status) and the one cache of
+// step reports (the recent ones and running totals); run records, events and decisions are cached
+// by the store's repos, each in one place.
+import type { ProcessTreeReading } from '../../collectors/readings.js';
+import type { Advice, StepPoint } from '../../tuner/window.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;
@@ -23,7 +26,6 @@ export interface LiveRun {
   status: RunStatus | null;
   process: ProcessTreeReading | null;
   processHistory: Array<ProcessTreeReading & { ts: number }>;
-  decisionCounts: Map<string, number>; // `${knob}\u0000${action}` → count
 }
 
 export function newLiveRun(): LiveRun {
@@ -36,7 +38,6 @@ export function newLiveRun(): LiveRun {
     status: null,
     process: null,
     processHistory: [],
-    decisionCounts: new Map(),
   };
 }
 

@@ -1,0 +1,175 @@
+// The live state of runs, over the store: what routes, metrics and the tuner ports call. It keeps
+// each run's live state (live.ts), gives each run its metric label (labels.ts), wakes config
+// long-polls (config-watch.ts) and tells listeners about new steps, versions and ended runs.
+// Persistence and its errors are the store's; this module adds no SQL.
+import type { Snapshot } from '../../collectors/readings.js';
+import type { Store, NewEvent, NewStep } from '../../store/store.js';
+import type { RunRecord } from '../../store/runs.js';
+import type { StepPoint } from '../../tuner/window.js';
+import { createConfigWatch } from './config-watch.js';
+import { createLabels } from './labels.js';
+import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
+
+export type HubEvent =
+  | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
+  | { type: 'config'; run: RunRecord; version: number }
+  | { type: 'ended'; run: RunRecord };
+
+export function createRunHub(store: Store) {
+  const live = new Map<string, LiveRun>();
+  const labels = createLabels();
+  const watch = createConfigWatch();
+  const listeners = new Set<(e: HubEvent) => void>();
+  let latest: Snapshot | undefined;
+  let closed = false;
+
+  const emit = (e: HubEvent) => {
+    for (const l of listeners) l(e);
+  };
+
+  /** Live state, rebuilt from SQLite for a run the process has not seen yet (after a restart). */
+  const liveOf = (run: RunRecord): LiveRun => {
+    let l = live.get(run.id);
+    if (!l) {
+      l = newLiveRun();
+      const t = store.stepTotals(run.id);
+      l.recent = store.latestSteps(run.id, RECENT_STEPS);
+      l.stepsTotal = t.steps;
+      l.samplesTotal = t.samples;
+      l.lastLoss = t.lastLoss;
+      l.lastStepTs = l.recent.at(-1)?.ts ?? null;
+      live.set(run.id, l);
+    }
+    return l;
+  };
+
+  const versionChanged = (runId: string) => {
+    const run = store.getRun(runId);
+    watch.notify(runId);
+    emit({ type: 'config', run, version: run.configVersion });
+  };
+
+  const addEvent = (runId: string, e: NewEvent): RunRecord => {
+    const { before, after } = store.addEvent(runId, e);
+    if (after.state !== before.state) {
+      watch.notify(runId);
+      emit({ type: 'ended', run: after });
+    }
+    return after;
+  };
+
+  return {
+    store,
+    now: store.now,
+    on(listener: (e: HubEvent) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+
+    registerRun(input: Parameters<Store['registerRun']>[0]): RunRecord {
+      const run = store.registerRun(input);
+      live.set(run.id, newLiveRun());
+      labels.of(run);
+      return run;
+    },
+    getRun: (id: string): RunRecord => store.getRun(id),
+    listRuns: (limit = 100): RunRecord[] => store.listRuns(limit),
+    activeRuns: (): RunRecord[] => store.activeRuns(),
+    live: (run: RunRecord): LiveRun => liveOf(run),
+    label: (run: RunRecord): string => labels.of(run),
+
+    addSteps(runId: string, batch: NewStep[]): { accepted: number; duplicates: number; configVersion: number } {
+      const { run, fresh } = store.addSteps(runId, batch);
+      if (fresh.length > 0) {
+        addLiveSteps(liveOf(run), fresh);
+        emit({ type: 'steps', run, label: labels.of(run), steps: fresh });
+      }
+      return { accepted: batch.length, duplicates: batch.length - fresh.length, configVersion: run.configVersion };
+    },
+    steps: (runId: string, afterStep: number, limit: number) => store.steps(runId, afterStep, limit),
+
+    addEvent,
+    events: (runId: string, limit = 200) => store.events(runId, limit),
+    setPid: (runId: string, pid: number): RunRecord => store.setPid(runId, pid),
+
+    setConfig(runId: string, config: Parameters<Store['setConfig']>[1], opts: Parameters<Store['setConfig']>[2]): RunRecord {
+      const after = store.setConfig(runId, config, opts);
+      versionChanged(runId);
+      return after;
+    },
+    /** Called after the tuner's ports wrote a decision that created a config version. */
+    versionChanged,
+    configVersion: (runId: string, version: number) => store.configVersion(runId, version),
+    configVersions: (runId: string) => store.configVersions(runId),
+    /** Long-poll: the run once its version exceeds `after`, or after waitS with the current one. */
+    async waitForConfig(runId: string, after: number, waitS: number, signal?: AbortSignal): Promise<RunRecord> {
+      const deadline = Date.now() + waitS * 1000;
+      for (;;) {
+        const run = store.getRun(runId);
+        const left = deadline - Date.now();
+        if (run.configVersion > after || left <= 0 || run.state !== 'running' || closed || signal?.aborted) return run;
+        await watch.wait(runId, left, signal);
+      }
+    },
+
+    recordSnapshot(s: Snapshot): void {
+      latest = s;
+      for (const p of s.processes) {
+        const run = store.findRun(p.runId);
+        if (run) addProcessReading(liveOf(run), p, s.ts);
+      }
+      store.recordSnapshot(s);
+    },
+    snapshot: (): Snapshot | undefined => latest,
+    processExited(runId: string, pid: number): void {
+      const run = store.findRun(runId);
+      if (!run || run.state !== 'running') return;
+      addEvent(runId, { kind: 'exited', step: null, ts: store.now(), data: { pid } });
+    },
+    series: (...a: Parameters<Store['series']>) => store.series(...a),
+
+    setStatus(runId: string, status: RunStatus): void {
+      const run = store.findRun(runId);
+      if (run) liveOf(run).status = status;
+    },
+    decisions: (runId: string, limit = 1000) => store.decisions(runId, limit),
+
+    /** Store retention, and the live state of the runs it deleted. */
+    applyRetention(retentionS: number) {
+      const r = store.applyRetention(retentionS);
+      for (const id of r.runs) {
+        live.delete(id);
+        labels.forget(id);
+      }
+      return r;
+    },
+    /** Forgets in-memory state of runs ended long enough ago (metrics series removed after this). */
+    forgetEnded(afterS: number): void {
+      for (const id of [...live.keys()]) {
+        const run = store.findRun(id);
+        if (!run || (run.endedAt !== null && store.now() - run.endedAt > afterS)) {
+          live.delete(id);
+          labels.forget(id);
+        }
+      }
+    },
+    liveRunIds: (): string[] => [...live.keys()],
+    /** Wakes every long-poll so it answers now (shutdown). */
+    releasePolls(): void {
+      closed = true;
+      watch.releaseAll();
+    },
+    waitingPolls: (): number => watch.waiting(),
+    /** Releases the long-polls and closes the store. */
+    close(): void {
+      closed = true;
+      watch.releaseAll();
+      store.close();
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+export type RunHub = ReturnType<typeof createRunHub>;
