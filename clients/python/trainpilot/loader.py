@@ -7,16 +7,28 @@ dropped with them and fetched again by the new ones.
 """
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Protocol
 
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-if TYPE_CHECKING:
-    from .run import Run
 
-_pc = time.perf_counter
+class LoaderRun(Protocol):
+    """What a TunedLoader needs of its run (trainpilot.run.Run, which this module does not
+    import: run.py imports it, lazily, in Run.data_loader)."""
+    applied: Dict[str, Any]
+    layout: int
+    retry_batch: bool
+    rank: Optional[int]
+    world_size: Optional[int]
+
+    def _safe_point(self) -> None: ...
+
+    def next_batch(self, it: Iterator[Any], samples: Optional[int] = None) -> Any: ...
+
+    def end_batches(self) -> None: ...
+
+    def event(self, kind: str, step: Optional[int] = None, **data: Any) -> None: ...
 
 
 class ResumableSampler(Sampler):
@@ -51,7 +63,7 @@ class ResumableSampler(Sampler):
 class TunedLoader:
     """Iterate it once per epoch. Each batch's wait is timed as the step's data wait."""
 
-    def __init__(self, run: "Run", dataset: Any, *, shuffle: bool = False, seed: int = 0,
+    def __init__(self, run: LoaderRun, dataset: Any, *, shuffle: bool = False, seed: int = 0,
                  drop_last: bool = False, **loader_kwargs: Any):
         taken = {"batch_size", "num_workers", "sampler", "batch_sampler", "shuffle"} & set(loader_kwargs)
         if taken:
@@ -100,20 +112,15 @@ class TunedLoader:
                         self._loader = None
                         self._loader = self._build(taken)
                     it = iter(self._loader)
-                bs = self._loader.batch_size
-                t0 = _pc()
+                got = min(self._loader.batch_size, n - taken)  # what the next batch holds
                 try:
-                    batch = next(it)
+                    batch = run.next_batch(it, got)
                 except StopIteration:
                     break
-                run._wait = _pc() - t0
-                run._fetch_t0 = t0
-                got = min(bs, n - taken)
-                run._batch_samples = got
                 taken += got
                 yield batch
         finally:
             it = None
-            run._batch_samples = None
+            run.end_batches()
         self.epoch += 1
         run.event("epoch_end", epoch=self.epoch)

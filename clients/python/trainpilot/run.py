@@ -105,15 +105,31 @@ class Run:
     def batches(self, iterable: Iterable[Any]) -> Iterator[Any]:
         """Yields from iterable, timing the wait for each item (the step's data wait)."""
         it = iter(iterable)
+        fetch = self.next_batch
         while True:
-            t0 = _pc()
             try:
-                item = next(it)
+                item = fetch(it)
             except StopIteration:
                 return
-            self._wait = _pc() - t0
-            self._fetch_t0 = t0
             yield item
+
+    def next_batch(self, it: Iterator[Any], samples: Optional[int] = None) -> Any:
+        """next(it), its wait timed as the data wait of the step that follows (which then also
+        counts from the fetch's start); StopIteration passes through and records nothing.
+        samples: the batch's size when the caller knows it (run.data_loader does: an epoch's
+        last batch may be short); steps report it until end_batches(). None leaves it as it is."""
+        t0 = _pc()
+        item = next(it)
+        self._wait = _pc() - t0
+        self._fetch_t0 = t0
+        if samples is not None:
+            self._batch_samples = samples
+        return item
+
+    def end_batches(self) -> None:
+        """The batches given sizes by next_batch() have ended: steps report their own `samples`,
+        else config.batch_size, again."""
+        self._batch_samples = None
 
     def log(self, loss: Any = None, **fields: Any) -> None:
         """Values for the current step: loss (a float or a tensor, read off the training thread),
