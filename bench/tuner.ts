@@ -2,7 +2,7 @@
 // throughput at the end and over the run as a fraction of the oracle (exhaustive search over
 // batch × workers within bounds), steps until 95 % of it, OOMs, decisions and rollbacks.
 // Prints a table; never asserts. Run: npm run build && node dist/bench/tuner.js [--steps N] [--seed S]
-import { simulate, throughputOf, type SimResult } from '../tuner/simulator-harness.js';
+import { simulate, throughputOf, type SimResult } from '../server/runs/simulate.js';
 import { SCENARIOS } from '../tuner/simulator-scenarios.js';
 
 export interface BenchRow {

@@ -1,5 +1,5 @@
 // `trainpilot replay FILE`: run the tuner over a recorded window or run and print its decisions.
-import { ReplayError, replayFile } from '../tuner/replay.js';
+import { ReplayError, replayFile } from '../server/runs/replay.js';
 import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
 import { UsageError } from './usage-error.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
 import { createTunerLoop, type TunerPorts } from '../tuner/loop.js';
-import { createMemoryStore } from '../tuner/memory-ports.js';
+import { openRuns } from './helpers/runs.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-builder.js';
 import type { DecisionRecord, RunConfig, Window } from '../tuner/window.js';
 
@@ -125,17 +125,20 @@ describe('guardrails', () => {
 describe('tuner loop', () => {
   it('reads, decides and writes through the ports, one pass per tick', () => {
     const w = makeWindow({ gpus: [gpu({ utilizationRatio: 0.4 })] });
-    const store = createMemoryStore({ runId: 'run-1', config: w.config, tune: w.tune, now: w.now });
-    store.addSteps(w.steps);
-    store.setReadings({ host: null, gpus: w.gpus, process: null });
-    const loop = createTunerLoop({ intervalS: 1, ports: store, cpuBudget: { cores: 8, source: 'test' } });
+    const runs = openRuns({ path: ':memory:', now: () => w.now });
+    const run = runs.registerRun({ name: 'run-1', pid: null, config: w.config, tune: w.tune });
+    runs.addSteps(run.id, w.steps);
+    runs.recordSnapshot({ ts: w.now, host: null, gpus: w.gpus, health: [], processes: [] });
+    const loop = createTunerLoop({ intervalS: 1, ports: runs.ports, cpuBudget: { cores: 8, source: 'test' } });
+    const status = () => runs.live(runs.getRun(run.id)).status;
     loop.tick();
-    expect(store.run.decisions).toHaveLength(1);
-    expect(store.run.configVersion).toBe(2);
-    expect(store.run.status?.bottleneck).toBe('gpu_underutilized');
+    expect(runs.decisions(run.id)).toHaveLength(1);
+    expect(runs.getRun(run.id).configVersion).toBe(2);
+    expect(status()?.bottleneck).toBe('gpu_underutilized');
     loop.tick();
-    expect(store.run.decisions).toHaveLength(1); // waits for the job to apply version 2
-    expect(store.run.status?.evidence.tuner).toMatch(/measuring decision 1|waiting/);
+    expect(runs.decisions(run.id)).toHaveLength(1); // waits for the job to apply version 2
+    expect(status()?.evidence.tuner).toMatch(/measuring decision 1|waiting/);
+    runs.close();
   });
 
   it('keeps going when one run throws', () => {

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
 import { KNOB_FIELDS } from '../tuner/guardrails.js';
 import { oomCeilings } from '../tuner/history.js';
-import { simulate } from '../tuner/simulator-harness.js';
+import { simulate } from '../server/runs/simulate.js';
 import { SCENARIOS } from '../tuner/simulator-scenarios.js';
 import { gpu, host, makeSteps, record } from '../tuner/window-builder.js';
 import type { Decision, DecisionOutcome, RunConfig, TuneSettings, Window } from '../tuner/window.js';
@@ -144,7 +144,7 @@ describe('tuner properties', () => {
             expect(c.num_workers).toBeLessThanOrEqual(b.num_workers!.max);
           }
           if (mode === 'advise') {
-            expect(r.store.run.configVersion).toBe(1);
+            expect(r.configVersion).toBe(1);
             expect(r.decisions.every((d) => d.recommendOnly && d.configVersion === null)).toBe(true);
           }
         },

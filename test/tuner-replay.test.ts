@@ -5,8 +5,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
-import { ReplayError, replay, replayFile } from '../tuner/replay.js';
-import { simulate } from '../tuner/simulator-harness.js';
+import { ReplayError, replay, replayFile } from '../server/runs/replay.js';
+import { simulate } from '../server/runs/simulate.js';
 import { scenarioByName } from '../tuner/simulator-scenarios.js';
 import type { Window } from '../tuner/window.js';
 
@@ -34,7 +34,7 @@ function record(): void {
   const s = scenarioByName('cpu-starved');
   write('cpu-starved-run.json', {
     run: { name: 'cpu-starved', config: s.config, tune: s.tune },
-    steps: sim.store.run.steps.map((p) => ({ step: p.step, ts: p.ts, duration_s: p.durationS, data_wait_s: p.dataWaitS, samples: p.samples, loss: p.loss, mem_peak_bytes: p.memPeakBytes, rank: p.rank, world_size: p.worldSize, config_version: p.configVersion })),
+    steps: sim.recentSteps.map((p) => ({ step: p.step, ts: p.ts, duration_s: p.durationS, data_wait_s: p.dataWaitS, samples: p.samples, loss: p.loss, mem_peak_bytes: p.memPeakBytes, rank: p.rank, world_size: p.worldSize, config_version: p.configVersion })),
     readings,
     cpuBudget: { cores: 4, source: 'recorded' },
   });

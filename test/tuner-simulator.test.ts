@@ -1,7 +1,7 @@
 // The tuner against the job simulator, scenario by scenario (in-process; the HTTP run is
 // tuner-e2e.test.ts). Thresholds are the DESIGN §7 budget, checked on shorter runs.
 import { describe, expect, it } from 'vitest';
-import { simulate, throughputOf, type SimResult } from '../tuner/simulator-harness.js';
+import { simulate, throughputOf, type SimResult } from '../server/runs/simulate.js';
 import { scenarioByName, SCENARIOS } from '../tuner/simulator-scenarios.js';
 import { createRng, oracle, steadyState, DEFAULT_MODEL } from '../tuner/simulator.js';
 
@@ -57,12 +57,12 @@ describe('scenario behaviour', () => {
     expect(configChanges(r).length).toBeLessThanOrEqual(2);
     const advice = r.decisions.filter((d) => d.knob === 'none').flatMap((d) => d.advice.map((a) => a.code));
     expect(advice).toContain('more_cpu');
-    expect(r.store.run.status?.bottleneck).toBe('cpu_saturated');
+    expect(r.status?.bottleneck).toBe('cpu_saturated');
   });
 
   it('throttled GPU: names cooling among the advice', () => {
     const r = run('throttled');
-    expect(r.store.run.status?.advice.map((a) => a.code)).toContain('cooling');
+    expect(r.status?.advice.map((a) => a.code)).toContain('cooling');
   });
 
   it('input-bound: climbs workers first, and every change has its reason and evidence', () => {

@@ -1,7 +1,17 @@
 // The simulator's scenarios: one per situation the tuner must handle (issue 5), each a
 // job model, a starting config and the tune settings a user would register with.
-import type { Scenario } from './simulator-harness.js';
+import type { JobModel } from './simulator.js';
+import type { RunConfig, TuneSettings } from './window.js';
 import { BASE_TUNE as TUNE } from './window-builder.js';
+
+/** A simulated job: its model (what the tuner cannot see), where it starts, what it may tune. */
+export interface Scenario {
+  name: string;
+  description: string;
+  model: Partial<JobModel>;
+  config: RunConfig;
+  tune: TuneSettings;
+}
 
 const GB = 1e9;
 

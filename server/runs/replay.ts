@@ -5,16 +5,20 @@
 //                                            ticks every intervalS and recommends (advise)
 //   {"scenario": NAME, "steps": N, "seed": S} a simulator scenario, tuned for real
 // `trainpilot replay FILE` prints replayFile(FILE).
+// A recorded run goes through the production run path, as a simulated one does (simulate.ts):
+// a real store in memory, the live state of runs, the tuner ports and the one window builder.
 import { readFile } from 'node:fs/promises';
-import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
-import type { CpuBudget } from './budget.js';
-import { tune, type TuneResult } from './decide.js';
-import type { TunerSettings } from './guardrails.js';
-import { createTunerLoop } from './loop.js';
-import { createMemoryStore } from './memory-ports.js';
-import { simulate } from './simulator-harness.js';
-import { scenarioByName } from './simulator-scenarios.js';
-import type { Decision, DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from './window.js';
+import type { GpuReading, HostReading, ProcessTreeReading } from '../../collectors/readings.js';
+import { openStore } from '../../store/store.js';
+import type { CpuBudget } from '../../tuner/budget.js';
+import { tune, type TuneResult } from '../../tuner/decide.js';
+import type { TunerSettings } from '../../tuner/guardrails.js';
+import { createTunerLoop } from '../../tuner/loop.js';
+import { scenarioByName } from '../../tuner/simulator-scenarios.js';
+import type { Decision, DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from '../../tuner/window.js';
+import { createRunHub } from './hub.js';
+import { simulate } from './simulate.js';
+import { createTunerPorts } from './tuner-ports.js';
 
 export class ReplayError extends Error {
   override name = 'ReplayError';
@@ -72,32 +76,45 @@ function replayRun(rec: RunRecording): ReplayResult {
   const readings = [...(rec.readings ?? [])].sort((a, b) => a.ts - b.ts);
   const t0 = steps[0].ts - steps[0].durationS;
   // A recording cannot follow new configs: the tuner recommends what it would have done.
-  const store = createMemoryStore({ runId: rec.run.name ?? 'replay', config: rec.run.config, tune: { ...rec.run.tune, mode: rec.run.tune.mode === 'off' ? 'off' : 'advise' }, now: t0 });
-  const loop = createTunerLoop({ intervalS: rec.intervalS ?? 1, ports: store, cpuBudget: rec.cpuBudget ?? { cores: 1, source: 'recording' }, settings: rec.settings });
+  let now = t0;
+  const hub = createRunHub(openStore({ path: ':memory:', now: () => now }));
+  const mode = rec.run.tune.mode === 'off' ? 'off' : 'advise';
+  const run = hub.registerRun({ name: rec.run.name ?? 'replay', pid: null, config: rec.run.config, tune: { ...rec.run.tune, mode } });
+  const ports = createTunerPorts(hub);
+  const loop = createTunerLoop({ intervalS: rec.intervalS ?? 1, ports, cpuBudget: rec.cpuBudget ?? { cores: 1, source: 'recording' }, settings: rec.settings });
   const interval = rec.intervalS ?? 1;
   let ei = 0;
   let ri = 0;
   let si = 0;
-  for (let t = t0 + interval; si < steps.length; t += interval) {
-    const batch: StepPoint[] = [];
-    while (si < steps.length && steps[si].ts <= t) batch.push(steps[si++]);
-    store.addSteps(batch);
-    // The recorded job's own versions: follow them so its steps are measured under theirs.
-    for (const s of batch) {
-      if (s.configVersion > store.run.configVersion) {
-        store.run.configVersion = s.configVersion;
-        store.run.appliedVersion = s.configVersion;
+  try {
+    for (let t = t0 + interval; si < steps.length; t += interval) {
+      now = t;
+      const batch: StepPoint[] = [];
+      while (si < steps.length && steps[si].ts <= t) batch.push(steps[si++]);
+      // The recorded job's own versions: follow them, as a job that set its config would, so its
+      // steps are measured under theirs (the recording holds the first config only).
+      for (const s of batch) {
+        while (hub.getRun(run.id).configVersion < s.configVersion) {
+          hub.setConfig(run.id, hub.getRun(run.id).config!, { expectedVersion: null, tune: null, source: 'client', reason: 'the recorded job moved to this version' });
+        }
       }
+      hub.addSteps(run.id, batch);
+      while (ei < events.length && events[ei].ts <= t) {
+        const e = events[ei++];
+        // Acknowledgements of versions the recording never had are left out: the store would refuse them.
+        if (e.kind === 'config_applied' && !hub.configVersion(run.id, Number(e.data.version))) continue;
+        hub.addEvent(run.id, e);
+      }
+      while (ri < readings.length && readings[ri].ts <= t) {
+        const r = readings[ri++];
+        hub.recordSnapshot({ ts: r.ts, host: r.host ?? null, gpus: r.gpus ?? null, health: [], processes: r.process ? [{ ...r.process, runId: run.id }] : [] });
+      }
+      loop.tick();
     }
-    while (ei < events.length && events[ei].ts <= t) store.addEvent(events[ei++]);
-    while (ri < readings.length && readings[ri].ts <= t) {
-      const r = readings[ri++];
-      store.setReadings({ host: r.host ?? null, gpus: r.gpus ?? null, process: r.process ? { ...r.process, ts: r.ts } : null });
-    }
-    store.run.now = t;
-    loop.tick();
+    return { kind: 'run', decisions: hub.decisions(run.id, Number.MAX_SAFE_INTEGER), status: hub.live(hub.getRun(run.id)).status as TuneResult['status'] | null, t0 };
+  } finally {
+    hub.close();
   }
-  return { kind: 'run', decisions: store.run.decisions, status: store.run.status, t0 };
 }
 
 export function replay(rec: Recording): ReplayResult {
@@ -109,7 +126,7 @@ export function replay(rec: Recording): ReplayResult {
   if ('run' in rec) return replayRun(rec);
   if ('scenario' in rec) {
     const sim = simulate(scenarioByName(rec.scenario), { steps: rec.steps ?? 3000, seed: rec.seed ?? 1 });
-    return { kind: 'scenario', decisions: sim.decisions, status: sim.store.run.status, t0: sim.startTs };
+    return { kind: 'scenario', decisions: sim.decisions, status: sim.status as TuneResult['status'] | null, t0: sim.startTs };
   }
   throw new ReplayError('a recording has "window", "run" or "scenario" at its top level');
 }

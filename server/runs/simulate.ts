@@ -1,19 +1,18 @@
-// Drives a simulated job and the real tuner loop against an in-memory store, on simulated
-// time: the job steps, reports, polls config; every interval the loop ticks.
-import { createTunerLoop, type TunerPorts } from './loop.js';
-import type { TunerSettings } from './guardrails.js';
-import { createMemoryStore, type MemoryStore } from './memory-ports.js';
-import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from './simulator.js';
-import { createSimJob } from './simulator-job.js';
-import type { DecisionRecord, RunConfig, TuneSettings, Window } from './window.js';
-
-export interface Scenario {
-  name: string;
-  description: string;
-  model: Partial<JobModel>;
-  config: RunConfig;
-  tune: TuneSettings;
-}
+// Drives a simulated job (tuner/simulator*.ts) and the real tuner loop through the production run
+// path, on simulated time: the run registered in a real store (SQLite in memory), its step reports,
+// events and readings taken by the live state of runs (hub.ts), its windows built by the tuner
+// ports (tuner-ports.ts → tuner/run-window.ts), its decisions written as config versions that the
+// job picks up between steps, as the client does. Only HTTP and the collectors are left out.
+import { openStore } from '../../store/store.js';
+import type { TunerSettings } from '../../tuner/guardrails.js';
+import { createTunerLoop, type TunerPorts } from '../../tuner/loop.js';
+import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from '../../tuner/simulator.js';
+import { createSimJob } from '../../tuner/simulator-job.js';
+import type { Scenario } from '../../tuner/simulator-scenarios.js';
+import type { DecisionRecord, RunConfig, StepPoint, TuneSettings, Window } from '../../tuner/window.js';
+import { createRunHub } from './hub.js';
+import type { RunStatus } from './live.js';
+import { createTunerPorts } from './tuner-ports.js';
 
 export interface SimOptions {
   steps: number;
@@ -41,7 +40,12 @@ export interface SimResult {
   ooms: number[];
   decisions: DecisionRecord[];
   oracle: { batch: number; workers: number; throughput: number };
-  store: MemoryStore;
+  /** The run's status as the tuner last set it (bottleneck, evidence, advice). */
+  status: RunStatus | null;
+  /** The run's config version at the end (1 when nothing was applied). */
+  configVersion: number;
+  /** The step reports the run's live state held at the end (the newest 512). */
+  recentSteps: StepPoint[];
 }
 
 export function resolveModel(s: Scenario): JobModel {
@@ -53,37 +57,45 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
   const tune = opts.mode ? { ...scenario.tune, mode: opts.mode } : scenario.tune;
   const job = createSimJob({ model, config: scenario.config, seed: opts.seed ?? 1, runId: scenario.name });
   const t0 = job.t;
-  const store = createMemoryStore({ runId: scenario.name, config: scenario.config, tune, now: t0 });
+  let now = t0;
+  const hub = createRunHub(openStore({ path: ':memory:', now: () => now }));
+  const run = hub.registerRun({ name: scenario.name, pid: null, config: scenario.config, tune });
+  const real = createTunerPorts(hub);
   const ports: TunerPorts = opts.onWindow
-    ? { ...store, readWindow: (id) => { const w = store.readWindow(id); if (w) opts.onWindow?.(w); return w; } }
-    : store;
+    ? { ...real, readWindow: (id) => { const w = real.readWindow(id); if (w) opts.onWindow?.(w); return w; } }
+    : real;
   const loop = createTunerLoop({
     intervalS: opts.intervalS ?? 1,
     ports,
     cpuBudget: { cores: model.cores, source: 'simulated host' },
-    now: () => store.run.now,
     settings: opts.settings,
   });
   const interval = opts.intervalS ?? 1;
   let nextTick = t0 + interval;
   const expected: number[] = [];
   const configs: RunConfig[] = [];
-  const pending: typeof store.run.steps = [];
+  const pending: StepPoint[] = [];
   for (let i = 0; i < opts.steps; i++) {
     // The client checks for a newer config between steps (a cheap local read of what its poller fetched).
-    for (const e of job.sync(store.run.configVersion, store.run.config)) store.addEvent(e);
+    const current = hub.getRun(run.id);
+    for (const e of job.sync(current.configVersion, current.config!)) hub.addEvent(run.id, e);
     pending.push(job.runStep());
     expected.push(job.steady().throughput);
     configs.push(job.applied.config);
     if (job.t >= nextTick) {
-      // Step reports arrive in batches, as the client posts them.
-      store.addSteps(pending.splice(0));
-      store.run.now = job.t;
-      store.setReadings(job.readings());
+      // Step reports arrive in batches, as the client posts them; the collectors sample each tick.
+      now = job.t;
+      hub.addSteps(run.id, pending.splice(0));
+      const r = job.readings();
+      hub.recordSnapshot({ ts: job.t, host: r.host, gpus: r.gpus, health: [], processes: r.process ? [{ ...r.process, runId: run.id }] : [] });
       loop.tick();
       nextTick = job.t + interval;
     }
   }
+  const end = hub.getRun(run.id);
+  const live = hub.live(end);
+  const decisions = hub.decisions(run.id, Number.MAX_SAFE_INTEGER);
+  hub.close();
   const bounds = {
     batch: { min: tune.bounds.batch_size?.min ?? 1, max: tune.bounds.batch_size?.max ?? 4096 },
     workers: { min: tune.bounds.num_workers?.min ?? 0, max: tune.bounds.num_workers?.max ?? Math.max(0, model.cores - 1) },
@@ -98,9 +110,11 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
     modelTimeS: job.modelTimeS,
     samplesTotal: job.samplesTotal,
     ooms: job.ooms,
-    decisions: store.run.decisions,
+    decisions,
     oracle: oracle(model, bounds),
-    store,
+    status: live.status,
+    configVersion: end.configVersion,
+    recentSteps: live.recent.slice(),
   };
 }
 
