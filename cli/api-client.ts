@@ -1,6 +1,6 @@
 // A small typed HTTP client for the sidecar's API (DESIGN §4), over Node's fetch. The client
-// commands (run, status, watch, report) talk to a sidecar only through it.
-import { readFileSync } from 'node:fs';
+// commands (run, status, watch, report) talk to a sidecar only through it; what it throws
+// (HttpError, UnreachableError) reaches main, which prints it as one line and exits 1.
 import type { Static } from 'typebox';
 import type { DecisionView } from '../server/schemas/decisions.js';
 import type { SeriesView } from '../server/schemas/series.js';
@@ -8,6 +8,7 @@ import type { EventView } from '../server/schemas/events.js';
 import type { RunView } from '../server/schemas/runs.js';
 import type { StepView } from '../server/schemas/steps.js';
 import type { FlagSpec } from './flags.js';
+import { TOKEN_FLAG } from './token.js';
 
 export type Run = Static<typeof RunView>;
 export type Decision = Static<typeof DecisionView>;
@@ -129,22 +130,8 @@ export function createApiClient(opts: ClientOptions): ApiClient {
 /** Flags every client command takes. */
 export const CLIENT_FLAGS: FlagSpec[] = [
   { name: 'url', default: DEFAULT_URL, help: 'the sidecar\'s API address' },
-  { name: 'token-file', default: null, help: 'file holding the bearer token (TRAINPILOT_TOKEN gives it directly)' },
+  TOKEN_FLAG,
 ];
-
-/** The token to send: --token-file wins over TRAINPILOT_TOKEN; problems go to `errors`. */
-export function resolveToken(values: Record<string, string | null>, env: NodeJS.ProcessEnv, errors: string[]): string | null {
-  const file = values['token-file'];
-  if (file) {
-    try {
-      return readFileSync(file, 'utf8').trim() || null;
-    } catch (err) {
-      errors.push(`--token-file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-      return null;
-    }
-  }
-  return env.TRAINPILOT_TOKEN?.trim() || null;
-}
 
 /** --url checked: http(s) only, so a typo is a usage error rather than a fetch failure. */
 export function checkUrl(url: string, errors: string[]): void {
@@ -166,13 +153,4 @@ export async function resolveRun(client: ApiClient, ref: string): Promise<string
     if (!match) throw new HttpError(404, 'not_found', `no run with id or name ${JSON.stringify(ref)}`);
     return match.id;
   }
-}
-
-/** The client commands' failures: one line, exit 1. */
-export function clientFailure(command: string, err: unknown): number {
-  if (err instanceof UnreachableError || err instanceof HttpError) {
-    process.stderr.write(`trainpilot ${command}: ${err.message}\n`);
-    return 1;
-  }
-  throw err;
 }

@@ -1,5 +1,8 @@
-// The CLI's one entry point and its only top-level catch: errors become messages and exit codes.
+// The CLI's one entry point, its composition root and its only top-level catch: errors become
+// messages and exit codes (2: usage; 1: the sidecar unreachable or answering an error, a store
+// that cannot be opened, an address that cannot be listened on).
 import { StoreOpenError } from '../store/db.js';
+import { HttpError, UnreachableError } from './api-client.js';
 import { serve, SERVE_HELP } from './serve.js';
 import { UsageError } from './usage-error.js';
 
@@ -53,6 +56,10 @@ export async function main(argv: string[]): Promise<number> {
       for (const p of err.problems) process.stderr.write(`trainpilot ${err.command ?? name}: ${p}\n`);
       process.stderr.write(`Run 'trainpilot ${err.command ?? name} --help' for the flags.\n`);
       return 2;
+    }
+    if (err instanceof HttpError || err instanceof UnreachableError) {
+      process.stderr.write(`trainpilot ${name}: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof StoreOpenError) {
       process.stderr.write(`trainpilot: ${err.message}\n`);

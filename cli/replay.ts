@@ -1,26 +1,22 @@
 // `trainpilot replay FILE`: run the tuner over a recorded window or run and print its decisions.
 import { ReplayError, replayFile } from '../server/runs/replay.js';
-import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { openCommand, type CommandSpec } from './command.js';
 import { UsageError } from './usage-error.js';
 
-const FLAGS: FlagSpec[] = [{ name: 'help', default: null, help: 'show this help', boolean: true }];
-
-const HELP = `Usage: trainpilot replay FILE
+const SPEC: CommandSpec = {
+  name: 'replay',
+  usage: `Usage: trainpilot replay FILE
 
 Runs the tuner over a recorded window, a recorded run or a simulator scenario (JSON) and
-prints the bottleneck and every decision with its reason and evidence.
-
-${flagsHelp(FLAGS)}
-`;
+prints the bottleneck and every decision with its reason and evidence.`,
+  flags: [],
+  positional: { one: 'FILE', missing: 'give exactly one FILE' },
+};
 
 export async function replay(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, FLAGS, {});
-  if (p.values.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  if (p.positional.length !== 1) p.errors.push('give exactly one FILE');
-  if (p.errors.length) throw new UsageError(p.errors, 'replay');
+  const p = openCommand(SPEC, argv, {});
+  if (!p) return 0;
+  p.done();
   try {
     process.stdout.write(await replayFile(p.positional[0]));
   } catch (err) {

@@ -4,35 +4,37 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { basename } from 'node:path';
-import { checkUrl, CLIENT_FLAGS, createApiClient, HttpError, resolveToken, type ApiClient, type Run } from './api-client.js';
-import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { checkUrl, CLIENT_FLAGS, createApiClient, HttpError, type ApiClient, type Run } from './api-client.js';
+import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { followRun, type Follower } from './follow.js';
 import { gatherReport } from './report-data.js';
 import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
 import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
-import { UsageError } from './usage-error.js';
+import { resolveToken } from './token.js';
 
 const serveFlag = (name: string) => SERVE_FLAGS.find((f) => f.name === name)!;
 
-const FLAGS: FlagSpec[] = [
-  { name: 'name', default: null, help: 'run name (default: the script or command name)' },
-  { name: 'tune', default: 'auto', help: 'auto (apply decisions), advise (recommend only), off' },
-  { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
-  CLIENT_FLAGS[1],
-  ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
-  { name: 'help', default: null, help: 'show this help', boolean: true },
-];
-
-export const RUN_HELP = `Usage: trainpilot run [flags] -- CMD [ARGS…]
+const SPEC: CommandSpec = {
+  name: 'run',
+  flags: [
+    { name: 'name', default: null, help: 'run name (default: the script or command name)' },
+    { name: 'tune', default: 'auto', help: 'auto (apply decisions), advise (recommend only), off' },
+    // --url is optional here (no address: a sidecar is started in this process), so not `client`.
+    { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
+    CLIENT_FLAGS[1],
+    ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
+  ],
+  positional: 'any',
+  usage: `Usage: trainpilot run [flags] -- CMD [ARGS…]
 
 Starts CMD (no shell) with TRAINPILOT_URL and TRAINPILOT_RUN_ID in its environment, registers it
 so its process tree and GPUs are watched even if it never uses the client, shows a live status
 line on a terminal, prints a summary when it ends, passes SIGTERM (and SIGINT, when Ctrl-C on a
 terminal has not already reached it) on to it, and exits with its exit code (128 + signal
-number when a signal killed it).
+number when a signal killed it).`,
+};
 
-${flagsHelp(FLAGS)}
-`;
+export const RUN_HELP = commandHelp(SPEC);
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,127}$/;
 const INTERPRETERS = /^(python[0-9.]*|node|deno|bun|ruby|perl|bash|sh|torchrun|accelerate|uv|poetry)$/;
@@ -71,13 +73,10 @@ async function connect(url: string | null, token: string | null, serve: ServeOpt
 }
 
 export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const parsed = parseFlags(argv, FLAGS, env);
-  if (parsed.values.help) {
-    process.stdout.write(RUN_HELP);
-    return 0;
-  }
+  const parsed = openCommand(SPEC, argv, env);
+  if (!parsed) return 0;
   const v = parsed.values;
-  const errors = [...parsed.errors];
+  const errors = parsed.errors;
   const cmd = parsed.rest;
   if (cmd.length === 0) {
     errors.push(parsed.positional.length ? `put the command after --: trainpilot run [flags] -- ${parsed.positional.join(' ')}` : 'no command: trainpilot run [flags] -- CMD [ARGS…]');
@@ -93,7 +92,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     env,
   );
   if (!v.url) errors.push(...serve.errors);
-  if (errors.length) throw new UsageError(errors, 'run');
+  parsed.done();
 
   const sidecar = await connect(v.url, token, serve.options);
   let registered: Run | null = null;

@@ -1,8 +1,8 @@
 // `trainpilot serve` options: flags → a checked options object, or the list of what is wrong.
-import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { LOG_LEVELS, type LogLevel, type SidecarOptions } from '../server/sidecar.js';
 import { parseDuration, type FlagSpec } from './flags.js';
+import { resolveToken, TOKEN_FLAG } from './token.js';
 
 export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'host', default: '127.0.0.1', help: 'address to bind the API to; non-loopback needs a token' },
@@ -11,7 +11,7 @@ export const SERVE_FLAGS: FlagSpec[] = [
   { name: 'interval', default: '1s', help: 'sampling and tuning interval' },
   { name: 'nvidia-smi', default: 'nvidia-smi', help: 'nvidia-smi executable (name on PATH or path)' },
   { name: 'gpu', default: 'auto', help: 'GPU collection: auto (if nvidia-smi answers at start), on, off' },
-  { name: 'token-file', default: null, help: 'file holding the bearer token (TRAINPILOT_TOKEN gives it directly)' },
+  TOKEN_FLAG,
   { name: 'retention', default: '7d', help: 'drop stored samples, steps and ended runs older than this' },
   { name: 'metrics-listen', default: null, help: 'HOST:PORT of a second listener serving only /metrics and /healthz' },
   { name: 'log', default: 'info', help: 'log level: silent, error, warn, info, debug' },
@@ -44,14 +44,7 @@ export function toServeOptions(values: Record<string, string | null>, env: NodeJ
   const log = v('log');
   if (!(LOG_LEVELS as readonly string[]).includes(log)) errors.push(`--log: ${JSON.stringify(log)} is not one of ${LOG_LEVELS.join(', ')}`);
 
-  let token: string | null = env.TRAINPILOT_TOKEN ? env.TRAINPILOT_TOKEN.trim() : null;
-  if (values['token-file']) {
-    try {
-      token = readFileSync(values['token-file'], 'utf8').trim();
-    } catch (err) {
-      errors.push(`--token-file: cannot read ${values['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const token = resolveToken(values, env, errors);
   if (token !== null && token.length < 16) errors.push('the token is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 32`)');
 
   const host = v('host');

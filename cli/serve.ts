@@ -1,27 +1,26 @@
 // `trainpilot serve`: parse flags, start the sidecar, stop cleanly on SIGTERM/SIGINT.
 import { startSidecar } from '../server/sidecar.js';
-import { flagsHelp, parseFlags } from './flags.js';
+import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { SERVE_FLAGS, toServeOptions } from './serve-options.js';
-import { UsageError } from './usage-error.js';
 
-export const SERVE_HELP = `Usage: trainpilot serve [flags]
+const SPEC: CommandSpec = {
+  name: 'serve',
+  usage: `Usage: trainpilot serve [flags]
 
 Runs the sidecar: collectors, tuner, SQLite store, HTTP API and /metrics.
-Every flag has an environment equivalent.
+Every flag has an environment equivalent.`,
+  flags: SERVE_FLAGS,
+  positional: 'none',
+};
 
-${flagsHelp(SERVE_FLAGS)}
-`;
+export const SERVE_HELP = commandHelp(SPEC);
 
 export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const parsed = parseFlags(argv, [...SERVE_FLAGS, { name: 'help', default: null, help: '', boolean: true }], env);
-  if (parsed.values.help) {
-    process.stdout.write(SERVE_HELP);
-    return 0;
-  }
-  if (parsed.positional.length) parsed.errors.push(`unexpected argument ${JSON.stringify(parsed.positional[0])}`);
+  const parsed = openCommand(SPEC, argv, env);
+  if (!parsed) return 0;
   const { options, errors } = toServeOptions(parsed.values, env);
-  errors.unshift(...parsed.errors);
-  if (errors.length) throw new UsageError(errors, 'serve');
+  parsed.errors.push(...errors);
+  parsed.done();
 
   const sidecar = await startSidecar(options);
   process.stderr.write(`trainpilot: serving on ${sidecar.url}${sidecar.metricsUrl ? `, metrics on ${sidecar.metricsUrl}` : ''} (store ${options.db})\n`);

@@ -1,24 +1,24 @@
 // `trainpilot status`: the sidecar's runs as a table (or JSON), newest first.
-import { checkUrl, CLIENT_FLAGS, clientFailure, createApiClient, resolveToken, type Run } from './api-client.js';
-import { flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { createApiClient, type Run } from './api-client.js';
+import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { fmtConfig, fmtRate } from './status-line.js';
-import { UsageError } from './usage-error.js';
 
 const STATES = ['running', 'finished', 'failed', 'exited'];
 
-const FLAGS: FlagSpec[] = [
-  ...CLIENT_FLAGS,
-  { name: 'state', default: null, help: `only runs in this state: ${STATES.join(', ')}` },
-  { name: 'json', default: null, help: 'print the runs as JSON (the API\'s run views)', boolean: true },
-  { name: 'help', default: null, help: 'show this help', boolean: true },
-];
+const SPEC: CommandSpec = {
+  name: 'status',
+  usage: `Usage: trainpilot status [flags]
 
-export const STATUS_HELP = `Usage: trainpilot status [flags]
+The sidecar's runs, newest first: id, name, state, steps, samples/s, bottleneck, config, decisions.`,
+  flags: [
+    { name: 'state', default: null, help: `only runs in this state: ${STATES.join(', ')}` },
+    { name: 'json', default: null, help: 'print the runs as JSON (the API\'s run views)', boolean: true },
+  ],
+  positional: 'none',
+  client: true,
+};
 
-The sidecar's runs, newest first: id, name, state, steps, samples/s, bottleneck, config, decisions.
-
-${flagsHelp(FLAGS)}
-`;
+export const STATUS_HELP = commandHelp(SPEC);
 
 const HEAD = ['ID', 'NAME', 'STATE', 'STEPS', 'SAMPLES/S', 'BOTTLENECK', 'CONFIG', 'DECISIONS'];
 
@@ -39,26 +39,13 @@ export function formatTable(head: string[], rows: string[][]): string {
 const isOn = (v: string | null) => v !== null && v !== 'false' && v !== '0';
 
 export async function status(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const parsed = parseFlags(argv, FLAGS, env);
-  if (parsed.values.help) {
-    process.stdout.write(STATUS_HELP);
-    return 0;
-  }
-  const errors = [...parsed.errors];
-  if (parsed.positional.length) errors.push(`unexpected argument ${JSON.stringify(parsed.positional[0])}`);
+  const parsed = openCommand(SPEC, argv, env);
+  if (!parsed) return 0;
   const state = parsed.values.state;
-  if (state !== null && !STATES.includes(state)) errors.push(`--state: ${JSON.stringify(state)} is not one of ${STATES.join(', ')}`);
-  const url = parsed.values.url ?? '';
-  checkUrl(url, errors);
-  const token = resolveToken(parsed.values, env, errors);
-  if (errors.length) throw new UsageError(errors, 'status');
+  if (state !== null && !STATES.includes(state)) parsed.errors.push(`--state: ${JSON.stringify(state)} is not one of ${STATES.join(', ')}`);
+  parsed.done();
 
-  let runs: Run[];
-  try {
-    runs = await createApiClient({ url, token }).runs({ state: state ?? undefined, limit: 1000 });
-  } catch (err) {
-    return clientFailure('status', err);
-  }
+  const runs: Run[] = await createApiClient({ url: parsed.url, token: parsed.token }).runs({ state: state ?? undefined, limit: 1000 });
   if (isOn(parsed.values.json)) {
     process.stdout.write(`${JSON.stringify({ runs }, null, 2)}\n`);
   } else if (runs.length === 0) {

@@ -1,23 +1,22 @@
 // `trainpilot watch RUN`: a live view of one run, refreshed each second, until it ends or Ctrl-C.
-import { checkUrl, CLIENT_FLAGS, clientFailure, createApiClient, resolveRun, resolveToken, UnreachableError } from './api-client.js';
-import { parseDuration, flagsHelp, parseFlags, type FlagSpec } from './flags.js';
+import { createApiClient, resolveRun, UnreachableError } from './api-client.js';
+import { commandHelp, openCommand, type CommandSpec } from './command.js';
+import { parseDuration } from './flags.js';
 import { followRun } from './follow.js';
 import { statusLine } from './status-line.js';
-import { UsageError } from './usage-error.js';
 
-const FLAGS: FlagSpec[] = [
-  ...CLIENT_FLAGS,
-  { name: 'interval', default: '1s', help: 'refresh this often' },
-  { name: 'help', default: null, help: 'show this help', boolean: true },
-];
-
-export const WATCH_HELP = `Usage: trainpilot watch RUN [flags]
+const SPEC: CommandSpec = {
+  name: 'watch',
+  usage: `Usage: trainpilot watch RUN [flags]
 
 A live view of one run (its id, or its name): samples/s, data wait, bottleneck, config, and each
-decision as it happens. Ends when the run ends (exit 0) or on Ctrl-C.
+decision as it happens. Ends when the run ends (exit 0) or on Ctrl-C.`,
+  flags: [{ name: 'interval', default: '1s', help: 'refresh this often' }],
+  positional: { one: 'RUN', missing: 'which run? give its id or name' },
+  client: true,
+};
 
-${flagsHelp(FLAGS)}
-`;
+export const WATCH_HELP = commandHelp(SPEC);
 
 /** How long the sidecar may stay unreachable before watch gives up. */
 const GIVE_UP_AFTER_S = 10;
@@ -25,29 +24,15 @@ const GIVE_UP_AFTER_S = 10;
 const PLAIN_EVERY_MS = 10_000;
 
 export async function watch(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const parsed = parseFlags(argv, FLAGS, env);
-  if (parsed.values.help) {
-    process.stdout.write(WATCH_HELP);
-    return 0;
-  }
-  const errors = [...parsed.errors];
-  if (parsed.positional.length !== 1) errors.push(parsed.positional.length ? `expected one RUN, got ${parsed.positional.length}` : 'which run? give its id or name');
-  const url = parsed.values.url ?? '';
-  checkUrl(url, errors);
-  const token = resolveToken(parsed.values, env, errors);
+  const parsed = openCommand(SPEC, argv, env);
+  if (!parsed) return 0;
   const interval = parseDuration(parsed.values.interval ?? '');
-  if (interval === null || interval < 0.1 || interval > 60) errors.push(`--interval: ${JSON.stringify(parsed.values.interval)} is not a duration between 100ms and 1m`);
-  if (errors.length) throw new UsageError(errors, 'watch');
+  if (interval === null || interval < 0.1 || interval > 60) parsed.errors.push(`--interval: ${JSON.stringify(parsed.values.interval)} is not a duration between 100ms and 1m`);
+  parsed.done();
 
-  const client = createApiClient({ url, token });
-  let id: string;
-  let startedAt: number;
-  try {
-    id = await resolveRun(client, parsed.positional[0]);
-    startedAt = (await client.run(id)).created_at;
-  } catch (err) {
-    return clientFailure('watch', err);
-  }
+  const client = createApiClient({ url: parsed.url, token: parsed.token });
+  const id = await resolveRun(client, parsed.positional[0]);
+  const startedAt = (await client.run(id)).created_at;
 
   const out = process.stdout;
   return new Promise<number>((resolve) => {
