@@ -10,7 +10,7 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
-export function createEventsRepo(db: Database) {
+export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
   const insertEvent = db.prepare(`INSERT INTO events (run_id, ts, kind, step, data) VALUES (?, ?, ?, ?, ?)`);
   const selectEvents = db.prepare(
     `SELECT * FROM (SELECT * FROM events WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
@@ -67,7 +67,7 @@ export function createEventsRepo(db: Database) {
     const hit = cached.get(runId)?.get(key);
     if (hit !== undefined) return hit as T;
     const value = read();
-    if (!db.inTransaction) {
+    if (opts.cache !== false && !db.inTransaction) {
       let m = cached.get(runId);
       if (!m) cached.set(runId, (m = new Map()));
       m.set(key, value);

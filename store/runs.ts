@@ -39,7 +39,7 @@ export function newRunId(now: number): string {
   return `r${Math.floor(now).toString(36)}${randomBytes(5).toString('hex')}`;
 }
 
-export function createRunsRepo(db: Database) {
+export function createRunsRepo(db: Database, opts: { cache?: boolean } = {}) {
   const insertRun = db.prepare(
     `INSERT INTO runs (id, name, pid, created_at, ended_at, state, tune, config_version, applied_version)
      VALUES (@id, @name, @pid, @created_at, NULL, 'running', @tune, @config_version, @applied_version)`,
@@ -117,7 +117,7 @@ export function createRunsRepo(db: Database) {
     const row = selectRun.get(id) as RunRow | undefined;
     if (!row) return undefined;
     const run = Object.freeze(toRun(row));
-    cache.set(id, run);
+    if (opts.cache !== false) cache.set(id, run);
     return run;
   }
 
@@ -143,7 +143,7 @@ export function createRunsRepo(db: Database) {
     active(): RunRecord[] {
       if (activeIds === null) {
         const rows = selectActive.all() as RunRow[];
-        if (!db.inTransaction) activeIds = rows.map((r) => r.id); // a rolled-back registration must not stay listed
+        if (opts.cache !== false && !db.inTransaction) activeIds = rows.map((r) => r.id); // a rolled-back registration must not stay listed
         return rows.map(toRun);
       }
       const out: RunRecord[] = [];

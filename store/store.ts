@@ -15,6 +15,8 @@ import { createStepsRepo } from './steps.js';
 export interface StoreOptions {
   path: string;
   now?: () => number; // unix seconds
+  /** Keep read copies of run records, events and decisions between writes (default). Off only to measure what that saves (bench/store-reads). */
+  cacheReads?: boolean;
 }
 
 export interface NewEvent {
@@ -40,9 +42,10 @@ const ENDED = new Set<RunEventKind>(['finished', 'failed', 'exited']);
 export function openStore(opts: StoreOptions) {
   const db: Database = openDatabase(opts.path);
   const now = opts.now ?? (() => Date.now() / 1000);
-  const runs = createRunsRepo(db);
+  const cache = opts.cacheReads ?? true;
+  const runs = createRunsRepo(db, { cache });
   const steps = createStepsRepo(db);
-  const events = createEventsRepo(db);
+  const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
 
   const mustGet = (id: string): RunRecord => {
