@@ -10,9 +10,12 @@ import logging
 import time
 from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Tuple
 
-from ._http import Api
+from ._http import Api, HttpError, Unreachable
+from ._join import join
 from ._lr import LearningRate
+from ._poller import Poller
 from ._sender import Sender
+from .distributed import SYNC_EVERY, DistSync, active_group
 from .oom import backed_off, free_memory, is_oom, lowest_batch
 
 log = logging.getLogger("trainpilot")
@@ -54,12 +57,42 @@ class _Step:
 
 
 class Run:
+    @classmethod
+    def open(cls, name: str, config: Dict[str, Any], tune: Dict[str, Any], url: Optional[str], *,
+             token: Optional[str] = None, run_id: Optional[str] = None, optimizer: Any = None, first_step: int = 0,
+             capacity: int = 10000, flush_interval_s: float = 0.5, oom_guard: bool = True,
+             sync_every: int = SYNC_EVERY, timeout_s: float = 3.0) -> "Run":
+        """The one way a Run is made (trainpilot.start calls it with checked arguments): builds
+        its collaborators, registers or attaches (or leaves that to the sender thread while the
+        sidecar does not answer), shares the config across ranks and starts the threads."""
+        group = active_group()
+        dist = DistSync(group, sync_every) if group is not None else None
+        api = Api(url, token, timeout_s) if url else None
+        leader = dist is None or not dist.rank
+        # One Api per thread: the sender's (it also joins) and the poller's.
+        poll_api = Api(url, token, timeout_s) if url and leader else None
+        run = cls(name, config, tune, api, poll_api=poll_api, run_id=run_id, dist=dist, first_step=first_step,
+                  oom_guard=oom_guard, capacity=capacity, flush_interval_s=flush_interval_s)
+        if optimizer is not None:
+            run.attach_optimizer(optimizer)
+        run._begin()
+        return run
+
     def __init__(self, name: str, config: Dict[str, Any], tune: Dict[str, Any], api: Optional[Api], *,
-                 first_step: int = 0, rank: Optional[int] = None, world_size: Optional[int] = None,
-                 oom_guard: bool = True, capacity: int = 10000, flush_interval_s: float = 0.5):
+                 poll_api: Optional[Api] = None, run_id: Optional[str] = None, dist: Optional[DistSync] = None,
+                 first_step: int = 0, oom_guard: bool = True, capacity: int = 10000, flush_interval_s: float = 0.5):
+        """Use Run.open (trainpilot.start). api: the sidecar's, None without one; poll_api: the
+        poller's (rank 0 only); run_id: the run to attach to, None to register one; dist: the
+        ranks' DistSync when data parallel. Touches no network and starts no thread."""
+        rank = dist.rank if dist is not None else None
+        world_size = dist.world_size if dist is not None else None
         self.name = name
-        self.id: Optional[str] = None
         self.rank, self.world_size = rank, world_size
+        self._api = api
+        self._run_id = run_id
+        self.attached = run_id is not None  # attached to a run registered by `trainpilot run`
+        # Rank 0 with a sidecar learns the id when it joins; the others have it now or from rank 0.
+        self.id: Optional[str] = None if api is not None and not rank else run_id
         self.tune = tune
         # Newest config the sidecar has (kept current by the poller) and the one in effect here.
         self.config: Dict[str, Any] = dict(config)
@@ -69,7 +102,8 @@ class Run:
         self.applied_version = 0
         self._incoming: Optional[Tuple[int, Dict[str, Any], int]] = None  # (version, config, apply_step)
         self._step = self._first_step = first_step
-        self._join: Optional[Callable[[], None]] = None  # set by start() while not yet registered
+        self._join: Optional[Callable[[], bool]] = None  # set by _begin() while not yet registered
+        self._join_tries = 0
         # Without a sidecar nothing is ever sent: keep no backlog (and give the GC nothing to walk).
         self._sender = Sender(api, lambda: self.id, capacity=capacity if api else 1, interval_s=flush_interval_s,
                               rank=rank, world_size=world_size, produced=lambda: self._step - self._first_step,
@@ -88,11 +122,61 @@ class Run:
         self._oom_guard = oom_guard
         self._oom_ceiling: Optional[int] = None
         self.retry_batch = False
-        self._dist: Any = None  # DistSync when data parallel
+        self._dist = dist
         self._next_sync = first_step
-        self._poller: Any = None
+        self._poller = (Poller(poll_api, lambda: self.id, lambda: self.config_version, self._offer)
+                        if poll_api is not None else None)
         self.finished = False
-        self.attached = False  # attached to a run registered by `trainpilot run`
+
+    def _begin(self) -> None:
+        """Joins the sidecar (rank 0), takes the shared config (every rank), starts the threads."""
+        if self._api is not None and not self.rank:
+            if not self._register():
+                self._join = self._register  # the sender thread retries until the sidecar answers
+        dist = self._dist
+        if dist is not None:
+            shared_id, version, shared = dist.share(self.id, self.config_version, self.config)
+            self.id = self.id or shared_id
+            self.config, self.config_version = shared, version
+            self._take(version, shared, apply_step=self._first_step, ack=self.attached)
+        if self._api is not None:
+            self._sender.start()
+            if self._poller is not None:
+                self._poller.start()
+
+    def _register(self) -> bool:
+        """Registers or attaches once; True when done (or given up on a 4xx)."""
+        api = self._api
+        self._join_tries += 1
+        try:
+            j = join(api, run_id=self._run_id, name=self.name, config=self.applied, tune=self.tune)
+        except Unreachable as e:
+            if self._join_tries == 1:
+                log.warning("trainpilot: sidecar at %s not reachable (%s); training goes on, the run "
+                            "is registered when it answers", api.url, e)
+            return False
+        except HttpError as e:
+            log.warning("trainpilot: the sidecar refused this run (%s); the job goes on without it", e)
+            self._join = None
+            return True
+        self.tune = j.tune
+        self.config, self.config_version = j.config, j.version
+        if self._dist is None:  # data parallel: the next exchange hands it to every rank together
+            self._take(j.version, j.config, apply_step=0, ack=self.attached)
+        self.id = j.run_id
+        self._join = None
+        return True
+
+    def _take(self, version: int, config: Dict[str, Any], apply_step: int, ack: bool) -> None:
+        """The sidecar's config at start: in effect already when it equals the job's (acknowledged
+        when ack: a version made by attaching is not applied until the job says so), else applied
+        and acknowledged at the first safe point."""
+        if all(self.applied.get(k) == v for k, v in config.items() if k in self.applied):
+            self.applied_version = version
+            if ack and version > 0:  # 0: no sidecar yet (the late join acknowledges)
+                self._acknowledge()
+        else:
+            self._incoming = (version, config, apply_step)
 
     # -- measuring ------------------------------------------------------------------------
     def step(self, samples: Optional[int] = None) -> _Step:
