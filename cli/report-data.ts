@@ -1,5 +1,6 @@
 // Everything `trainpilot report` and the end-of-run summary say about a run, fetched once and
 // computed here: throughput at start and end, config history, decisions, advice, peak RSS.
+import { jobStepRate } from '../tuner/throughput.js';
 import type { ApiClient, Decision, Run, RunEvent, Step } from './api-client.js';
 
 export interface Throughput {
@@ -47,21 +48,21 @@ export interface RunReport {
   peak_rss_bytes: number | null;
 }
 
+/**
+ * The job's samples/s over step time (tuner/throughput.ts) of a stretch of rank-0 steps: start and
+ * end are compared by the job's own step durations, as the tuner compares configs, so an evaluation
+ * or a checkpoint in one quarter does not read as a slower config.
+ */
 function throughputOf(steps: Step[]): Throughput {
-  let samples = 0;
-  let seconds = 0;
+  const rate = jobStepRate(steps.map((s) => ({ durationS: s.duration_s, samples: s.samples, worldSize: s.world_size })));
   let wait = 0;
-  for (const s of steps) {
-    samples += s.samples * s.world_size; // rank 0's share × ranks: the whole job's samples
-    seconds += s.duration_s;
-    wait += s.data_wait_s;
-  }
+  for (const s of steps) wait += s.data_wait_s;
   return {
     steps: steps.length,
-    samples,
-    seconds,
-    samples_per_second: seconds > 0 ? samples / seconds : null,
-    data_wait_ratio: seconds > 0 ? wait / seconds : null,
+    samples: rate.samples,
+    seconds: rate.seconds,
+    samples_per_second: rate.samplesPerSecond,
+    data_wait_ratio: rate.seconds > 0 ? wait / rate.seconds : null,
   };
 }
 

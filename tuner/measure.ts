@@ -2,6 +2,7 @@
 // (warm-up discarded) and robust figures over them. Every comparison the tuner
 // makes (classify, policies, outcomes) goes through one Measurement.
 import { median, robustSigma, trimmedMean } from './stats.js';
+import { jobStepRate } from './throughput.js';
 import type { RunConfig, StepPoint, Window } from './window.js';
 
 /**
@@ -30,7 +31,11 @@ export interface Measurement {
   workers: number;
   accum: number;
   steps: number;
-  /** Samples per second over all ranks. */
+  /**
+   * The job's samples/s over step time (throughput.ts) of a typical steady step: the median samples
+   * per rank × world size over the trimmed-mean step time, so a pause between steps or a rare slow
+   * step (GC, checkpoint) does not count against the config. 0 when the steps take no time.
+   */
   throughput: number;
   stepS: number;
   /** Step time minus data wait: the device's share of a step. */
@@ -118,7 +123,7 @@ export function measure(w: Window, version: number): Measurement | undefined {
     workers: config.num_workers,
     accum: config.grad_accum_steps,
     steps: steps.length,
-    throughput: stepS > 0 ? (samplesPerRank * worldSize) / stepS : 0,
+    throughput: jobStepRate([{ samples: samplesPerRank, worldSize, durationS: stepS }]).samplesPerSecond ?? 0,
     stepS,
     computeS: trimmedMean(computes, TRIM),
     dataWaitS,

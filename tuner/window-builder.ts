@@ -28,6 +28,9 @@ export interface StepSpec {
   startTs?: number;
   gradSqNorm?: number | null;
   gradSqNormSmall?: number | null;
+  /** Data-parallel steps: the rank reporting them, and how many ranks the job has (0 of 1 by default). */
+  rank?: number;
+  worldSize?: number;
 }
 
 export function makeSteps(spec: StepSpec): StepPoint[] {
@@ -48,8 +51,8 @@ export function makeSteps(spec: StepSpec): StepPoint[] {
       memPeakBytes: spec.memPeakBytes ?? null,
       gradSqNorm: spec.gradSqNorm ?? null,
       gradSqNormSmall: spec.gradSqNormSmall ?? null,
-      rank: 0,
-      worldSize: 1,
+      rank: spec.rank ?? 0,
+      worldSize: spec.worldSize ?? 1,
       configVersion: spec.version ?? 1,
     });
   }

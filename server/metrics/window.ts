@@ -1,5 +1,6 @@
 // Window ratios for one run, from its recent step reports. Pure: the same
 // steps give the same figures, whenever they are scraped.
+import { jobWallRate } from '../../tuner/throughput.js';
 import type { StepPoint } from '../../tuner/window.js';
 
 /**
@@ -12,7 +13,7 @@ export const RATE_WINDOW_S = 60;
 export interface WindowStats {
   /** Share of step time spent waiting for the input pipeline, 0–1; null without steps. */
   dataWaitRatio: number | null;
-  /** Samples per wall-clock second over the window, every rank counted; null when the window spans no time. */
+  /** The job's samples per wall-clock second over the window, across ranks; null when it spans no time. */
   samplesPerSecond: number | null;
 }
 
@@ -22,25 +23,18 @@ export function windowStats(steps: readonly StepPoint[], windowS = RATE_WINDOW_S
   let newest = -Infinity;
   for (const s of steps) if (s.ts > newest) newest = s.ts;
   const from = newest - windowS;
+  const inWindow = steps.filter((s) => s.ts >= from);
   let duration = 0;
   let wait = 0;
-  let samples = 0;
-  let start = Infinity;
-  for (const s of steps) {
-    if (s.ts < from) continue;
+  for (const s of inWindow) {
     duration += s.durationS;
     wait += s.dataWaitS;
-    samples += s.samples;
-    // A step's report arrives when it ends; its work began durationS earlier.
-    const began = s.ts - s.durationS;
-    if (began < start) start = began;
   }
-  const span = newest - start;
   return {
     dataWaitRatio: duration > 0 ? clamp01(wait / duration) : null,
-    // Wall clock, not summed step durations: gaps between steps (logging,
-    // evaluation) cost throughput too, and data-parallel ranks overlap in time.
-    samplesPerSecond: span > 0 ? samples / span : null,
+    // The job's samples/s over wall time across ranks (tuner/throughput.ts): gaps between steps
+    // (logging, evaluation) cost throughput too, which summed step durations would hide.
+    samplesPerSecond: jobWallRate(inWindow),
   };
 }
 
