@@ -15,7 +15,8 @@ export type Decision = Static<typeof DecisionView>;
 export type Step = Static<typeof StepView>;
 export type RunEvent = Static<typeof EventView>;
 export type SeriesPoint = Static<typeof SeriesView>['points'][number];
-export type RunState = 'running' | 'finished' | 'failed' | 'exited';
+/** The run states as the API's schema says them (store/run-states.ts). */
+export type RunState = Run['state'];
 
 export const DEFAULT_URL = 'http://127.0.0.1:9477';
 

@@ -1,6 +1,6 @@
 // Turns validated request bodies into store inputs: defaults, and the checks a schema can't say
 // (relations between fields). Each failure names the field.
-import type { LrScaling, Optimizer, RunConfig, StepPoint, TuneSettings } from '../tuner/window.js';
+import type { RunConfig, StepPoint, TuneSettings } from '../tuner/window.js';
 import { badRequest } from './errors.js';
 import type { ConfigInput, TuneInput } from './schemas/runs.js';
 import type { StepReportInput } from './schemas/steps.js';
@@ -29,8 +29,8 @@ export function toTune(t: TuneInput | undefined, base: TuneSettings = DEFAULT_TU
   const tune: TuneSettings = {
     mode: t?.mode ?? base.mode,
     knobs: t?.knobs ?? base.knobs,
-    optimizer: (t?.optimizer as Optimizer | undefined) ?? base.optimizer,
-    lr_scaling: (t?.lr_scaling as LrScaling | undefined) ?? base.lr_scaling,
+    optimizer: t?.optimizer ?? base.optimizer,
+    lr_scaling: t?.lr_scaling ?? base.lr_scaling,
     keep_global_batch: t?.keep_global_batch ?? base.keep_global_batch,
     bounds: t?.bounds ?? base.bounds,
   };

@@ -54,7 +54,7 @@ export function runView(runs: RunHub, run: RunRecord) {
     config: run.config as Record<string, unknown> | null,
     config_version: run.configVersion,
     applied_version: run.appliedVersion,
-    tune: run.tune as unknown as { mode: string; knobs: string[]; optimizer: string; lr_scaling: string; keep_global_batch: boolean; bounds: Record<string, unknown> },
+    tune: run.tune,
     bottleneck: live.status ? { kind: live.status.bottleneck, evidence: live.status.evidence } : null,
     advice: live.status?.advice ?? [],
     summary: {

@@ -3,7 +3,7 @@ import type { Database } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
 import type { RunConfig, TuneSettings } from '../tuner/window.js';
 
-export type RunState = 'running' | 'finished' | 'failed' | 'exited';
+import type { RunState } from './run-states.js';
 
 export interface RunRecord {
   id: string;

@@ -6,9 +6,15 @@ import { MIN_MEASURE_STEPS, measure, round, type Measurement } from './measure.j
 import { median } from './stats.js';
 import type { Window } from './window.js';
 
-export type BottleneckKind =
-  | 'input_bound' | 'gpu_underutilized' | 'gpu_memory_pressure' | 'host_memory_pressure'
-  | 'cpu_saturated' | 'io_bound' | 'gpu_throttled' | 'compute_bound' | 'warming_up';
+/**
+ * What can hold a run back (DESIGN §6): `compute_bound` is the healthy state, `warming_up` too few
+ * steady steps to say. /metrics exports each as 0 or 1 per run (trainpilot_run_bottleneck{kind}).
+ */
+export const BOTTLENECK_KINDS = [
+  'input_bound', 'gpu_underutilized', 'gpu_memory_pressure', 'host_memory_pressure',
+  'cpu_saturated', 'io_bound', 'gpu_throttled', 'compute_bound', 'warming_up',
+] as const;
+export type BottleneckKind = (typeof BOTTLENECK_KINDS)[number];
 
 export type Evidence = Record<string, number | string | boolean | null>;
 

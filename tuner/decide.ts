@@ -3,7 +3,7 @@
 import { adviceFor, type AdviceContext } from './advice.js';
 import { batchPolicy, goodputShrink, oomBackoff } from './batch.js';
 import type { CpuBudget } from './budget.js';
-import { classify, runGpus, type Classification } from './classify.js';
+import { classify, runGpus, type BottleneckKind, type Classification } from './classify.js';
 import { noiseScale } from './goodput.js';
 import { DEFAULT_SETTINGS, inCooldown, knobEnabled, pct, preciseEnough, violation, type TunerSettings } from './guardrails.js';
 import { judge } from './judge.js';
@@ -19,7 +19,7 @@ export interface TuneOptions {
 }
 
 export interface RunStatusUpdate {
-  bottleneck: string;
+  bottleneck: BottleneckKind;
   evidence: Record<string, unknown>;
   advice: Advice[];
 }
@@ -31,7 +31,7 @@ export interface TuneResult {
 }
 
 /** Bottlenecks worth an advice-only entry in the decision log when no knob can help. */
-const ADVISE_ON = new Set(['input_bound', 'io_bound', 'cpu_saturated', 'host_memory_pressure', 'gpu_memory_pressure', 'gpu_throttled', 'gpu_underutilized']);
+const ADVISE_ON = new Set<BottleneckKind>(['input_bound', 'io_bound', 'cpu_saturated', 'host_memory_pressure', 'gpu_memory_pressure', 'gpu_throttled', 'gpu_underutilized']);
 
 export function decide(w: Window, opts: TuneOptions = {}): Decision | undefined {
   return tune(w, opts).decision;
@@ -179,7 +179,7 @@ function alreadyRecommended(w: Window, config: RunConfig): boolean {
   return w.decisions.some((d) => d.recommendOnly && d.knob !== 'none' && sameConfig(d.configAfter, config) && sameConfig(d.configBefore, w.config));
 }
 
-function advisedSinceLastChange(w: Window, bottleneck: string): boolean {
+function advisedSinceLastChange(w: Window, bottleneck: BottleneckKind): boolean {
   const since = changes(w).at(-1)?.ts ?? -Infinity;
   return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.evidence.bottleneck === bottleneck);
 }

@@ -2,10 +2,18 @@
 // The store builds it (store/); the tuner only reads it.
 import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
 
-export type Knob = 'batch_size' | 'learning_rate' | 'num_workers';
-export type TuneMode = 'auto' | 'advise' | 'off';
-export type Optimizer = 'sgd' | 'adam' | 'adamw' | 'lamb' | 'lars' | 'other';
-export type LrScaling = 'auto' | 'linear' | 'sqrt' | 'none';
+// What a run's tune settings may say. The API's schemas (server/schemas/runs.ts) are built from
+// these arrays, so a value added here is accepted, stored and shown everywhere at once.
+export const KNOBS = ['batch_size', 'learning_rate', 'num_workers'] as const;
+export type Knob = (typeof KNOBS)[number];
+/** `advise` records decisions as recommendations only; `off` only observes. */
+export const TUNE_MODES = ['auto', 'advise', 'off'] as const;
+export type TuneMode = (typeof TUNE_MODES)[number];
+/** The optimizer decides the learning-rate rule under `lr_scaling: auto` (lr.ts). */
+export const OPTIMIZERS = ['sgd', 'adam', 'adamw', 'lamb', 'lars', 'other'] as const;
+export type Optimizer = (typeof OPTIMIZERS)[number];
+export const LR_SCALINGS = ['auto', 'linear', 'sqrt', 'none'] as const;
+export type LrScaling = (typeof LR_SCALINGS)[number];
 
 export interface RunConfig {
   batch_size: number;
@@ -24,7 +32,7 @@ export interface TuneSettings {
   optimizer: Optimizer;
   lr_scaling: LrScaling;
   keep_global_batch: boolean;
-  bounds: Partial<Record<'batch_size' | 'num_workers' | 'learning_rate', Bound>>;
+  bounds: Partial<Record<Knob, Bound>>;
 }
 
 /** One step report as stored (base units). */

@@ -14,9 +14,8 @@ import { selfFamilies } from './self.js';
 import { readFrame, type MetricsSource, type ScrapeFrame } from './source.js';
 import { stepHistogram } from './steps.js';
 
-export type { MetricsSource, RunMetricsView, RunState } from './source.js';
+export type { MetricsSource, RunMetricsView } from './source.js';
 export { METRICS, type MetricSpec } from './catalogue.js';
-export { BOTTLENECK_KINDS } from './run.js';
 export { CLOCK_EVENT_REASONS } from './gpu.js';
 export { STEP_BUCKETS_S } from './steps.js';
 

@@ -4,13 +4,9 @@
 import { METRICS, type MetricSpec } from './catalogue.js';
 import { ScrapeFamily, type Emit } from './family.js';
 import { uuidOf } from './gpu.js';
-import { RUN_STATES, type RunMetricsView, type ScrapeFrame } from './source.js';
-
-/** DESIGN §6. Each is exported 0 or 1 per run, so "current bottleneck" is one `== 1` away. */
-export const BOTTLENECK_KINDS = [
-  'input_bound', 'gpu_underutilized', 'gpu_memory_pressure', 'host_memory_pressure',
-  'cpu_saturated', 'io_bound', 'gpu_throttled', 'compute_bound', 'warming_up',
-] as const;
+import { RUN_STATES } from '../../store/run-states.js';
+import { BOTTLENECK_KINDS } from '../../tuner/classify.js';
+import type { RunMetricsView, ScrapeFrame } from './source.js';
 
 type RunValue = (run: RunMetricsView) => number | null | undefined;
 
@@ -53,6 +49,7 @@ export function runFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
         emit({ run: r.label, gpu, uuid: uuidOf(f, gpu) }, byGpu[gpu]);
       }
     })),
+    // Every kind is exported 0 or 1 per run, so "current bottleneck" is one `== 1` away.
     new ScrapeFamily(METRICS.run_bottleneck, perRun((r, emit) => {
       for (const kind of BOTTLENECK_KINDS) emit({ run: r.label, kind }, r.bottleneck === kind ? 1 : 0);
       if (r.bottleneck !== null && !(BOTTLENECK_KINDS as readonly string[]).includes(r.bottleneck)) {

@@ -1,11 +1,10 @@
 // What the metrics read, and from whom: the sampler's latest tick and the
 // store's live runs. registry.ts re-exports these for the server.
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
+import type { RunState } from '../../store/run-states.js';
 import type { RunConfig, StepPoint } from '../../tuner/window.js';
 import { windowStats, type WindowStats } from './window.js';
 
-export type RunState = 'running' | 'finished' | 'failed' | 'exited';
-export const RUN_STATES: readonly RunState[] = ['running', 'finished', 'failed', 'exited'];
 
 export interface RunMetricsView {
   id: string;

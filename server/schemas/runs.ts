@@ -1,5 +1,11 @@
 import { Type, type Static } from 'typebox';
+import { RUN_STATES } from '../../store/run-states.js';
+import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../../tuner/window.js';
 import { FreeObject, UnixSeconds } from './common.js';
+
+// Each enumeration's schema is built from its owner's `as const` array: one list of values, and
+// Static<> gives back the array's union.
+export const RunState = Type.Enum(RUN_STATES);
 
 export const Config = Type.Object(
   {
@@ -21,16 +27,17 @@ const Bound = (min: number, max: number, integer: boolean) =>
     { additionalProperties: false },
   );
 
-export const Knob = Type.Union([Type.Literal('batch_size'), Type.Literal('learning_rate'), Type.Literal('num_workers')]);
+export const Knob = Type.Enum(KNOBS);
+export const TuneMode = Type.Enum(TUNE_MODES);
+export const Optimizer = Type.Enum(OPTIMIZERS);
+export const LrScaling = Type.Enum(LR_SCALINGS);
 
 export const Tune = Type.Object(
   {
-    mode: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('advise'), Type.Literal('off')])),
-    knobs: Type.Optional(Type.Array(Knob, { maxItems: 3, uniqueItems: true })),
-    optimizer: Type.Optional(
-      Type.Union(['sgd', 'adam', 'adamw', 'lamb', 'lars', 'other'].map((o) => Type.Literal(o))),
-    ),
-    lr_scaling: Type.Optional(Type.Union(['auto', 'linear', 'sqrt', 'none'].map((o) => Type.Literal(o)))),
+    mode: Type.Optional(TuneMode),
+    knobs: Type.Optional(Type.Array(Knob, { maxItems: KNOBS.length, uniqueItems: true })),
+    optimizer: Type.Optional(Optimizer),
+    lr_scaling: Type.Optional(LrScaling),
     keep_global_batch: Type.Optional(Type.Boolean()),
     bounds: Type.Optional(
       Type.Object(
@@ -76,7 +83,7 @@ export const SetConfigBody = Type.Object(
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 
 export const TuneView = Type.Object({
-  mode: Type.String(), knobs: Type.Array(Type.String()), optimizer: Type.String(), lr_scaling: Type.String(),
+  mode: TuneMode, knobs: Type.Array(Knob), optimizer: Optimizer, lr_scaling: LrScaling,
   keep_global_batch: Type.Boolean(), bounds: FreeObject,
 });
 
@@ -88,7 +95,7 @@ export const RunView = Type.Object(
     name: Type.String(),
     label: Type.String({ description: 'the value of the `run` label on its metrics' }),
     pid: Type.Union([Type.Integer(), Type.Null()]),
-    state: Type.String(),
+    state: RunState,
     created_at: UnixSeconds,
     ended_at: Type.Union([Type.Number(), Type.Null()]),
     config: Type.Union([FreeObject, Type.Null()]),
