@@ -1,18 +1,10 @@
 // Turns validated request bodies into store inputs: defaults, and the checks a schema can't say
 // (relations between fields). Each failure names the field.
 import type { RunConfig, StepPoint, TuneSettings } from '../tuner/window.js';
+import { DEFAULT_TUNE } from '../tuner/tune-defaults.js';
 import { badRequest } from './errors.js';
 import type { ConfigInput, TuneInput } from './schemas/runs.js';
 import type { StepReportInput } from './schemas/steps.js';
-
-export const DEFAULT_TUNE: TuneSettings = {
-  mode: 'auto',
-  knobs: ['batch_size', 'learning_rate', 'num_workers'],
-  optimizer: 'other',
-  lr_scaling: 'auto',
-  keep_global_batch: false,
-  bounds: {},
-};
 
 export function toConfig(c: ConfigInput): RunConfig {
   const out: RunConfig = {

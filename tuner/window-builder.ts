@@ -1,18 +1,13 @@
 // Building windows by hand: for table tests, replay fixtures and examples. Defaults describe
 // a healthy single-GPU run; every field can be overridden.
 import type { GpuReading, HostReading } from '../collectors/readings.js';
+import { EXAMPLE_TUNE } from './tune-defaults.js';
 import type { DecisionRecord, RunConfig, StepPoint, TuneSettings, Window } from './window.js';
 
 export const BASE_CONFIG: RunConfig = { batch_size: 64, learning_rate: 0.001, num_workers: 4, grad_accum_steps: 1 };
 
-export const BASE_TUNE: TuneSettings = {
-  mode: 'auto',
-  knobs: ['batch_size', 'learning_rate', 'num_workers'],
-  optimizer: 'adam',
-  lr_scaling: 'auto',
-  keep_global_batch: false,
-  bounds: { batch_size: { min: 8, max: 1024 }, num_workers: { min: 0, max: 15 } },
-};
+/** The documented example (tune-defaults.ts). */
+export const BASE_TUNE: TuneSettings = EXAMPLE_TUNE;
 
 export interface StepSpec {
   n: number;

@@ -1,0 +1,35 @@
+// The tuning defaults are defined once (tuner/tune-defaults.ts): the API fills a run's tune from
+// DEFAULT_TUNE, and the documented registration example is EXAMPLE_TUNE.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_TUNE, EXAMPLE_TUNE } from '../tuner/tune-defaults.js';
+import { BASE_TUNE } from '../tuner/window-builder.js';
+import { GOOD_RUN, testApp, type TestApp } from './helpers/app.js';
+
+let t: TestApp;
+beforeAll(async () => {
+  t = await testApp();
+});
+afterAll(async () => {
+  await t.close();
+});
+
+const register = async (body: object) => {
+  const res = await t.app.inject({ method: 'POST', url: '/v1/runs', payload: body });
+  expect(res.statusCode, res.body).toBe(201);
+  return res.json();
+};
+
+describe('tuning defaults', () => {
+  it('a run that sends no tune is tuned with DEFAULT_TUNE', async () => {
+    expect((await register({ name: 'no-tune' })).tune).toEqual(DEFAULT_TUNE);
+  });
+
+  it('fields left out come from DEFAULT_TUNE', async () => {
+    expect((await register({ name: 'advise-only', tune: { mode: 'advise' } })).tune).toEqual({ ...DEFAULT_TUNE, mode: 'advise' });
+  });
+
+  it('the documented example (DESIGN §4) is what the tests register and the tuner tests start from', async () => {
+    expect((await register(GOOD_RUN)).tune).toEqual(EXAMPLE_TUNE);
+    expect(BASE_TUNE).toEqual(EXAMPLE_TUNE);
+  });
+});
