@@ -11,7 +11,8 @@ export const SERIES = {
   step_duration_seconds: { from: 'steps', expr: 'duration_s' },
   data_wait_seconds: { from: 'steps', expr: 'data_wait_s' },
   data_wait_ratio: { from: 'steps', expr: 'CASE WHEN duration_s > 0 THEN data_wait_s / duration_s ELSE 0 END' },
-  samples_per_second: { from: 'steps', expr: 'CASE WHEN duration_s > 0 THEN samples / duration_s ELSE NULL END' },
+  // The job's samples/s over step time (tuner/throughput.ts, jobStepRate) of each rank-0 step.
+  samples_per_second: { from: 'steps', expr: 'CASE WHEN duration_s > 0 THEN samples * world_size / duration_s ELSE NULL END' },
   loss: { from: 'steps', expr: 'loss' },
   mem_peak_bytes: { from: 'steps', expr: 'mem_peak_bytes' },
   batch_size: { from: 'config', expr: "json_extract(config, '$.batch_size')" },

@@ -1,5 +1,6 @@
-// One quantity, four places: a steady data-parallel job shows the same samples/s in the run view
-// (GET /v1/runs/:id), on /metrics, in the report and in the tuner's evidence (issue 12, item 3).
+// One quantity, every place: a steady data-parallel job shows the same samples/s in the run view
+// (GET /v1/runs/:id), on /metrics, in the report, in the series API and in the tuner's evidence
+// (issue 12, item 3).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../cli/api-client.js';
 import { quarterThroughput } from '../cli/report-data.js';
@@ -88,6 +89,12 @@ describe(`a steady ${RANKS}-rank job (${SAMPLES_PER_RANK} samples per rank every
     const q = quarterThroughput(page.steps as Step[]);
     expect(q.start?.samples_per_second).toBeCloseTo(JOB_RATE, 6);
     expect(q.end?.samples_per_second).toBeCloseTo(JOB_RATE, 6);
+  });
+
+  it(`the series API says ${JOB_RATE} samples/s at every step`, async () => {
+    const pts = (await t.app.inject({ url: `/v1/runs/${id}/series?metric=samples_per_second` })).json().points as Array<[number, number]>;
+    expect(pts).toHaveLength(STEPS_PER_RANK);
+    for (const [, v] of pts) expect(v).toBeCloseTo(JOB_RATE, 6);
   });
 
   it(`the tuner's evidence says ${JOB_RATE} samples/s`, () => {
