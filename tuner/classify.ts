@@ -96,7 +96,7 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
     steady_steps: m?.steps ?? 0,
     step_seconds: m ? round(m.stepS) : null,
     data_wait_ratio: m ? round(m.waitRatio) : null,
-    samples_per_second: m ? round(m.throughput) : null,
+    samples_per_second: m ? round(m.throughput) : null, // the job's, over step time (Measurement.throughput)
     rel_noise: m ? round(m.relNoise) : null,
     gpu_utilization_ratio: gpuUtil,
     gpu_memory_ratio: memRatio === null ? null : round(memRatio),

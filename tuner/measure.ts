@@ -156,7 +156,7 @@ export function measurementEvidence(m: Measurement, prefix = ''): Record<string,
     [`${prefix}num_workers`]: m.workers,
     [`${prefix}grad_accum_steps`]: m.accum,
     [`${prefix}steps`]: m.steps,
-    [`${prefix}samples_per_second`]: round(m.throughput),
+    [`${prefix}samples_per_second`]: round(m.throughput), // the job's, over step time
     [`${prefix}step_seconds`]: round(m.stepS),
     [`${prefix}compute_seconds`]: round(m.computeS),
     [`${prefix}data_wait_ratio`]: round(m.waitRatio),
