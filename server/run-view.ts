@@ -1,41 +1,28 @@
 // The JSON shapes the API answers with, built from store records.
 import { median } from '../tuner/stats.js';
-import { jobWallRate } from '../tuner/throughput.js';
+import { jobStepRate } from '../tuner/throughput.js';
 import type { DecisionRecord, StepPoint } from '../tuner/window.js';
 import type { RunHub } from './runs/hub.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
-/** Steps of each rank in the recent window used for a run's summary figures. */
+/** Rank-0 steps of the recent window used for a run's summary figures. */
 const SUMMARY_WINDOW = 64;
 
 /**
- * A run's summary figures over its newest SUMMARY_WINDOW steps of each rank. Samples/s is the job's
- * over wall time across ranks (tuner/throughput.ts), the figure /metrics shows over its minute;
- * data wait and the median step time are rank 0's (every rank takes the same step time).
+ * A run's summary figures over its newest SUMMARY_WINDOW rank-0 steps (every rank takes the same
+ * step time). Samples/s is the job's over step time (tuner/throughput.ts), as the report and the
+ * tuner show it: rank 0's samples × world size over its summed step durations. /metrics shows the
+ * job's over wall time; on a job without pauses between steps the two agree.
  */
 export function windowThroughput(steps: readonly StepPoint[]): { samplesPerSecond: number | null; dataWaitRatio: number | null; durationP50: number | null } {
-  const recent = lastOfEachRank(steps, SUMMARY_WINDOW);
-  const r0 = recent.filter((s) => s.rank === 0);
-  const dur = r0.reduce((a, s) => a + s.durationS, 0);
+  const r0 = steps.filter((s) => s.rank === 0).slice(-SUMMARY_WINDOW);
+  const rate = jobStepRate(r0);
   const wait = r0.reduce((a, s) => a + s.dataWaitS, 0);
   return {
-    samplesPerSecond: jobWallRate(recent),
-    dataWaitRatio: dur > 0 ? wait / dur : null,
+    samplesPerSecond: rate.samplesPerSecond,
+    dataWaitRatio: rate.seconds > 0 ? wait / rate.seconds : null,
     durationP50: r0.length > 0 ? median(r0.map((s) => s.durationS)) : null,
   };
-}
-
-/** The newest `n` steps of every rank, in their order. */
-function lastOfEachRank(steps: readonly StepPoint[], n: number): StepPoint[] {
-  const seen = new Map<number, number>();
-  const out: StepPoint[] = [];
-  for (let i = steps.length - 1; i >= 0; i--) {
-    const k = seen.get(steps[i].rank) ?? 0;
-    if (k >= n) continue;
-    seen.set(steps[i].rank, k + 1);
-    out.push(steps[i]);
-  }
-  return out.reverse();
 }
 
 export function runView(runs: RunHub, run: RunRecord) {
