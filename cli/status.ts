@@ -1,9 +1,10 @@
 // `trainpilot status`: the sidecar's runs as a table (or JSON), newest first.
+import { RUN_STATES } from '../store/run-states.js';
 import { createApiClient, type Run } from './api-client.js';
 import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { fmtConfig, fmtRate } from './status-line.js';
 
-const STATES = ['running', 'finished', 'failed', 'exited'];
+const STATES: readonly string[] = RUN_STATES;
 
 const SPEC: CommandSpec = {
   name: 'status',

@@ -3,7 +3,7 @@
 import { readCpuBudget, type CpuBudget } from './budget.js';
 import { tune, type RunStatusUpdate } from './decide.js';
 import type { TunerSettings } from './guardrails.js';
-import type { Advice, Decision, DecisionOutcome, DecisionRecord, Window } from './window.js';
+import type { Decision, DecisionOutcome, DecisionRecord, Window } from './window.js';
 
 export interface TunerPorts {
   activeRunIds(): string[];
@@ -12,7 +12,7 @@ export interface TunerPorts {
   applyDecision(runId: string, d: Decision): DecisionRecord;
   setOutcome(runId: string, decisionId: number, outcome: DecisionOutcome): void;
   /** Shown on GET /v1/runs/:id and in metrics. */
-  setStatus(runId: string, status: { bottleneck: string; evidence: Record<string, unknown>; advice: Advice[] }): void;
+  setStatus(runId: string, status: RunStatusUpdate): void;
 }
 
 export interface TunerLoopOptions {

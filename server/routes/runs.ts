@@ -4,7 +4,7 @@ import { Type } from 'typebox';
 import { checkConfigInBounds, toConfig, toTune } from '../run-input.js';
 import { runView } from '../run-view.js';
 import { errorResponses, RunIdParams } from '../schemas/common.js';
-import { PatchRunBody, RegisterBody, RunView } from '../schemas/runs.js';
+import { PatchRunBody, RegisterBody, RunState, RunView } from '../schemas/runs.js';
 import type { RunHub } from '../runs/hub.js';
 
 export const runRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (app, { runs }) => {
@@ -22,7 +22,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (app
     schema: {
       summary: 'list runs, newest first',
       querystring: Type.Object({
-        state: Type.Optional(Type.Union(['running', 'finished', 'failed', 'exited'].map((s) => Type.Literal(s)))),
+        state: Type.Optional(RunState),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
       }),
       response: { 200: Type.Object({ runs: Type.Array(RunView) }), ...errorResponses },

@@ -3,7 +3,8 @@
 // step reports (the recent ones and running totals); run records, events and decisions are cached
 // by the store's repos, each in one place.
 import type { ProcessTreeReading } from '../../collectors/readings.js';
-import type { Advice, StepPoint } from '../../tuner/window.js';
+import type { RunStatusUpdate } from '../../tuner/decide.js';
+import type { StepPoint } from '../../tuner/window.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;
@@ -11,11 +12,8 @@ export const RECENT_STEPS = 512;
 /** Process-tree readings kept per run: ~30 s at 1 s sampling, enough for the tuner to see idle workers. */
 export const PROCESS_HISTORY = 30;
 
-export interface RunStatus {
-  bottleneck: string;
-  evidence: Record<string, unknown>;
-  advice: Advice[];
-}
+/** What the tuner last said of the run (tuner/decide.ts). */
+export type RunStatus = RunStatusUpdate;
 
 export interface LiveRun {
   recent: StepPoint[];

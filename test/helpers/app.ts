@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
 import { createMetrics } from '../../server/metrics/registry.js';
 import { metricsSource } from '../../server/metrics/store-source.js';
+import { EXAMPLE_TUNE } from '../../tuner/tune-defaults.js';
 import { openRuns, type TestRuns } from './runs.js';
 
 export interface TestApp {
@@ -40,14 +41,7 @@ export const GOOD_RUN = {
   name: 'resnet50-a',
   pid: 12345,
   config: { batch_size: 64, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
-  tune: {
-    mode: 'auto',
-    knobs: ['batch_size', 'learning_rate', 'num_workers'],
-    optimizer: 'adam',
-    lr_scaling: 'auto',
-    keep_global_batch: false,
-    bounds: { batch_size: { min: 8, max: 1024 }, num_workers: { min: 0, max: 16 } },
-  },
+  tune: EXAMPLE_TUNE,
 };
 
 export async function registerRun(app: FastifyInstance, body: object = GOOD_RUN): Promise<string> {
