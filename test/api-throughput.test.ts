@@ -6,7 +6,7 @@ import type { Step } from '../cli/api-client.js';
 import { quarterThroughput } from '../cli/report-data.js';
 import { tune } from '../tuner/decide.js';
 import { measure } from '../tuner/measure.js';
-import { makeSteps, makeWindow } from '../tuner/window-builder.js';
+import { makeSteps, makeWindow } from '../tuner/window-fixtures.js';
 import { registerRun, testApp, type TestApp } from './helpers/app.js';
 
 const RANKS = 2;

@@ -2,7 +2,7 @@
 // DEFAULT_TUNE, and the documented registration example is EXAMPLE_TUNE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TUNE, EXAMPLE_TUNE } from '../tuner/tune-defaults.js';
-import { BASE_TUNE } from '../tuner/window-builder.js';
+import { BASE_TUNE } from '../tuner/window-fixtures.js';
 import { GOOD_RUN, testApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;

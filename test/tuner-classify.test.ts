@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { classify, type BottleneckKind } from '../tuner/classify.js';
 import { measure, WARMUP_STEPS } from '../tuner/measure.js';
-import { gpu, host, makeSteps, makeWindow } from '../tuner/window-builder.js';
+import { gpu, host, makeSteps, makeWindow } from '../tuner/window-fixtures.js';
 import type { Window } from '../tuner/window.js';
 
 const waiting = makeSteps({ n: 60, durationS: 0.1, dataWaitS: 0.03 });

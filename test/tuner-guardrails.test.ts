@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
 import { createTunerLoop, type TunerPorts } from '../tuner/loop.js';
 import { openRuns } from './helpers/runs.js';
-import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-builder.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { DecisionRecord, RunConfig, Window } from '../tuner/window.js';
 
 const c64: RunConfig = { ...BASE_CONFIG, batch_size: 64 };

@@ -10,7 +10,7 @@ import { measuredPoints, pointFromMeasurement } from '../tuner/history.js';
 import { LR_RAMP_STEPS, scalingRule, withBatchSize } from '../tuner/lr.js';
 import { measure } from '../tuner/measure.js';
 import { memoryModel, largestFitting } from '../tuner/models.js';
-import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-builder.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import type { RunConfig, TuneSettings, Window } from '../tuner/window.js';
 import { workersNeeded, workersPolicy } from '../tuner/workers.js';

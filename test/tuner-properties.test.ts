@@ -8,7 +8,7 @@ import { KNOB_FIELDS } from '../tuner/guardrails.js';
 import { oomCeilings } from '../tuner/history.js';
 import { simulate } from '../server/runs/simulate.js';
 import { SCENARIOS } from '../tuner/simulator-scenarios.js';
-import { gpu, host, makeSteps, record } from '../tuner/window-builder.js';
+import { gpu, host, makeSteps, record } from '../tuner/window-fixtures.js';
 import type { Decision, DecisionOutcome, RunConfig, TuneSettings, Window } from '../tuner/window.js';
 
 const arbOutcome: fc.Arbitrary<DecisionOutcome> = fc.oneof(

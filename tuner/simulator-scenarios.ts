@@ -2,7 +2,7 @@
 // job model, a starting config and the tune settings a user would register with.
 import type { JobModel } from './simulator.js';
 import type { RunConfig, TuneSettings } from './window.js';
-import { BASE_TUNE as TUNE } from './window-builder.js';
+import { BASE_TUNE as TUNE } from './window-fixtures.js';
 
 /** A simulated job: its model (what the tuner cannot see), where it starts, what it may tune. */
 export interface Scenario {

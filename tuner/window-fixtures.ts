@@ -1,4 +1,5 @@
-// Building windows by hand: for table tests, replay fixtures and examples. Defaults describe
+// Windows made by hand, for table tests, replay fixtures and examples (a run's real window comes
+// from the one window builder, run-window.ts). Defaults describe
 // a healthy single-GPU run; every field can be overridden.
 import type { GpuReading, HostReading } from '../collectors/readings.js';
 import { EXAMPLE_TUNE } from './tune-defaults.js';
