@@ -1,11 +1,12 @@
 // `npm run bench -- NAME…` runs the named benchmarks (all when none is named), each in its own
-// process so one's memory and JIT state don't colour the next, under the launcher's V8 flags
-// (bin/trainpilot.js) so in-process figures are what `trainpilot serve` gets.
+// process so one's memory and JIT state don't colour the next, under the V8 flags the sidecar
+// runs under once started (cli/v8-settings.ts), so in-process figures are what a long-running
+// `trainpilot serve` gets.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LAUNCHER_FLAGS } from './lib/sidecar-process.js';
+import { steadyStateV8Flags } from '../cli/v8-settings.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), 'client'].sort();
@@ -24,7 +25,7 @@ for (const name of wanted.length ? wanted : available) {
   console.log(`\n=== bench/${name}`);
   const r = name === 'client'
     ? spawnSync('/usr/bin/python3', [clientBench], { stdio: 'inherit' })
-    : spawnSync(process.execPath, [...LAUNCHER_FLAGS, '--expose-gc', file], { stdio: 'inherit' });
+    : spawnSync(process.execPath, [...steadyStateV8Flags(), '--expose-gc', file], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 process.exit(failed ? 1 : 0);

@@ -1,9 +1,10 @@
 // Starts `trainpilot serve` as a real child process (the built CLI) and finds its address.
 // Used by end-to-end tests and benchmarks; needs `npm run build` first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { commandLineV8Flags, steadyStateV8Flags } from '../../cli/v8-settings.js';
 
 /** The repository root, from bench/lib (source) or dist/bench/lib (built). */
 export const REPO_ROOT = (() => {
@@ -15,16 +16,20 @@ export const REPO_ROOT = (() => {
 export const CLI = resolve(REPO_ROOT, 'bin/trainpilot.js');
 
 /**
- * The V8 flags bin/trainpilot.js's shell line gives `trainpilot serve` on this Node: in-process
- * benchmarks run under them too, so figures are what users get. Of the tier-up flags named
- * there, the one this V8 knows (--interrupt-budget before V8 12, the invocation count after).
+ * node's flags for in-process benchmarks (bench/run.ts) and helper processes: the sidecar's once
+ * started (cli/v8-settings.ts), so figures are what a long-running `trainpilot serve` gets.
  */
-export const LAUNCHER_FLAGS: string[] = (() => {
-  const execLine = readFileSync(CLI, 'utf8').split('\n').find((l) => l.includes('exec node')) ?? '';
-  const newV8 = Number(process.versions.v8.split('.')[0]) >= 12;
-  return (execLine.match(/--[\w-]+=\d+/g) ?? []).filter((f) =>
-    f.startsWith('--interrupt-budget=') ? !newV8 : f.startsWith('--invocation-count-for-turbofan=') ? newV8 : true);
-})();
+export const LAUNCHER_FLAGS: string[] = steadyStateV8Flags();
+
+/**
+ * node's flags for the sidecar: as the image's ENTRYPOINT gives them, for this Node's V8
+ * (cli/v8-settings.ts). BENCH_NODE_FLAGS (space-separated, may be empty) replaces them to
+ * measure other settings; the launcher still applies its run-time part unless they give the
+ * tier-up flag another value (cli/v8-settings.ts lists the variants measured so).
+ */
+export const SIDECAR_NODE_FLAGS: string[] = process.env.BENCH_NODE_FLAGS !== undefined
+  ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)
+  : commandLineV8Flags();
 
 export interface SidecarProcess {
   proc: ChildProcess;
@@ -36,8 +41,8 @@ export interface SidecarProcess {
 
 export async function spawnSidecar(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<SidecarProcess> {
   if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  // Run the CLI as users do (its shebang carries the V8 flags).
-  const proc = spawn(CLI, ['serve', '--port', '0', '--log', 'warn', ...args], {
+  // Run the CLI as the image does: node's command-line V8 flags, then the launcher.
+  const proc = spawn(process.execPath, [...SIDECAR_NODE_FLAGS, CLI, 'serve', '--port', '0', '--log', 'warn', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
