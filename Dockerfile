@@ -99,5 +99,10 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TRAINPILOT_PORT||9477)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # trainpilot is PID 1 and handles SIGTERM itself (graceful shutdown, exit 0).
-ENTRYPOINT ["trainpilot"]
+# node's V8 flags for this image's Node (22, V8 12), which V8 reads only at start:
+# a 2 MB young generation and a late TurboFan tier-up during start-up, for the
+# 80 MB budget. cli/v8-settings.ts says why and what each measured;
+# test/kubernetes.test.ts and test/docker.test.ts hold this line to it, and
+# deploy/kubernetes/ repeats it as the containers' command.
+ENTRYPOINT ["node", "--max-semi-space-size=2", "--invocation-count-for-turbofan=96000", "/app/bin/trainpilot.js"]
 CMD ["serve"]

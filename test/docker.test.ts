@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { commandLineV8Flags } from '../cli/v8-settings.js';
 import { BASE_IMAGE, DEBOOTSTRAP, ensureBaseImage } from './docker/base-image.js';
 import { DOCKER, DOCKERD, startEngine, type Engine } from './docker/engine.js';
 
@@ -144,8 +145,12 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
       ExposedPorts: Record<string, unknown>; Healthcheck?: { Test: string[] };
     };
     expect(config.User).toBe('10001:10001');
-    expect(config.Entrypoint).toEqual(['trainpilot']);
+    // node's command-line V8 flags for the V8 the image's Node has (cli/v8-settings.ts), then the launcher.
+    const v8Major = Number((await docker(['run', '--rm', '--entrypoint', 'node', IMAGE, '-p', 'process.versions.v8'])).split('.')[0]);
+    expect(config.Entrypoint).toEqual(['node', ...commandLineV8Flags(v8Major), '/app/bin/trainpilot.js']);
     expect(config.Cmd[0]).toBe('serve');
+    // The launcher on PATH (for `docker exec … trainpilot status`) runs through its own shebang.
+    expect(await docker(['run', '--rm', '--entrypoint', 'trainpilot', IMAGE, '--version'])).toMatch(/^\d+\.\d+\.\d+/);
     expect(Object.keys(config.Volumes)).toEqual(['/data']);
     expect(Object.keys(config.ExposedPorts).sort()).toEqual(['9477/tcp', '9478/tcp']);
     expect(config.Healthcheck?.Test[0]).toBe('CMD');

@@ -16,6 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { envName } from '../cli/flags.js';
 import { SERVE_FLAGS } from '../cli/serve-options.js';
+import { commandLineV8Flags } from '../cli/v8-settings.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DIR = join(ROOT, 'deploy/kubernetes');
@@ -112,6 +113,8 @@ const trainpilotIn = (spec: IPodSpec): IContainer => {
 };
 const envOf = (c: IContainer) => Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? '']));
 const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+/** The V8 major version each Node release line ships; the Dockerfile pins the line (ARG NODE_IMAGE). */
+const V8_OF_NODE: Record<number, number> = { 20: 11, 22: 12, 24: 13 };
 
 describe('deploy/kubernetes', () => {
   it('holds a Pod with the sidecar, a DaemonSet and a PodMonitor, and nothing unrecognised', () => {
@@ -179,6 +182,15 @@ describe('deploy/kubernetes', () => {
       expect(c.resources?.requests?.cpu && c.resources.requests.memory && c.resources.limits?.memory, file).toBeTruthy();
       expect(c.args, file).toEqual(['serve']);
     }
+  });
+
+  it("starts node with the V8 flags for the image's Node, as the Dockerfile's ENTRYPOINT does", () => {
+    const nodeMajor = Number(/^ARG NODE_IMAGE=node:(\d+)/m.exec(dockerfile)?.[1]);
+    expect(V8_OF_NODE[nodeMajor], `Node ${nodeMajor}: add its V8 major to V8_OF_NODE`).toBeDefined();
+    const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)?.[1] ?? 'null') as string[] | null;
+    expect(entrypoint).toEqual(['node', ...commandLineV8Flags(V8_OF_NODE[nodeMajor]), '/app/bin/trainpilot.js']);
+    expect(dockerfile).toMatch(/^COPY --from=build \/app\/bin \.\/bin$/m);
+    for (const { file, spec } of podSpecs()) expect(trainpilotIn(spec).command, file).toEqual(entrypoint);
   });
 
   it('pairs the trainer with a native sidecar that shares its processes, loopback and GPU view', () => {
