@@ -115,6 +115,9 @@ describe('sampler', () => {
     expect(snapshots.at(-1)!.host).not.toBeNull();
     setMode('ok');
     await waitFor('GPU up again', () => (byName(s.health()).gpu.up ? true : undefined));
+    // Health turns up when the stream's first reading arrives; the snapshot that carries it is the
+    // next tick's (on a loaded machine, not always there yet when health is read).
+    await waitFor('a snapshot with the GPUs', () => (s.latest()?.gpus ? true : undefined));
     expect(s.latest()!.gpus).toHaveLength(8);
     expect(byName(s.health()).gpu.lastError).toBeNull();
   });

@@ -52,9 +52,6 @@ export function runFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
     // Every kind is exported 0 or 1 per run, so "current bottleneck" is one `== 1` away.
     new ScrapeFamily(METRICS.run_bottleneck, perRun((r, emit) => {
       for (const kind of BOTTLENECK_KINDS) emit({ run: r.label, kind }, r.bottleneck === kind ? 1 : 0);
-      if (r.bottleneck !== null && !(BOTTLENECK_KINDS as readonly string[]).includes(r.bottleneck)) {
-        emit({ run: r.label, kind: r.bottleneck }, 1);
-      }
     })),
     new ScrapeFamily(METRICS.tuner_decisions_total, perRun((r, emit) => {
       for (const d of r.decisions) emit({ run: r.label, knob: d.knob, action: d.action }, d.count);

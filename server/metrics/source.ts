@@ -2,6 +2,7 @@
 // store's live runs. registry.ts re-exports these for the server.
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import type { RunState } from '../../store/run-states.js';
+import type { BottleneckKind } from '../../tuner/classify.js';
 import type { RunConfig, StepPoint } from '../../tuner/window.js';
 import { windowStats, type WindowStats } from './window.js';
 
@@ -18,7 +19,7 @@ export interface RunMetricsView {
   recentSteps: StepPoint[];
   lastLoss: number | null;
   /** The current bottleneck kind, null until known. */
-  bottleneck: string | null;
+  bottleneck: BottleneckKind | null;
   process: ProcessTreeReading | null;
   decisions: Array<{ knob: string; action: string; count: number }>;
 }
