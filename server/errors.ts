@@ -28,5 +28,4 @@ export class ApiError extends Error {
   }
 }
 
-export const notFound = (what: string) => new ApiError('not_found', what);
 export const badRequest = (message: string) => new ApiError('bad_request', message);

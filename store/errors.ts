@@ -15,5 +15,3 @@ export class ConflictError extends Error {
 export class StaleVersionError extends Error {
   override name = 'StaleVersionError';
 }
-
-export type StoreError = NotFoundError | ConflictError | StaleVersionError;

@@ -36,7 +36,7 @@ export const NO_CONFIG: RunConfig = Object.freeze({ batch_size: 0, learning_rate
  * The tune settings the tuner may act on. A watch-only run can be classified and advised, never
  * changed: there is no config to change and no job that would apply one.
  */
-export function effectiveTune(run: RunWindowParts['run']): TuneSettings {
+function effectiveTune(run: RunWindowParts['run']): TuneSettings {
   if (run.config) return run.tune;
   return { ...run.tune, mode: run.tune.mode === 'off' ? 'off' : 'advise', knobs: [] };
 }
