@@ -19,7 +19,9 @@ const controlFile = join(dir, 'control.json');
 const logFile = join(dir, 'argv.log');
 process.env.FAKE_NVIDIA_SMI_CONTROL = controlFile;
 process.env.FAKE_NVIDIA_SMI_LOG = logFile;
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A stand-in nvidia-smi that was just killed may still be writing its log here: rmSync retries
+// ENOTEMPTY/EBUSY (maxRetries) instead of failing the file on that race.
+afterAll(() => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
 
 const FAST: Partial<GpuTimings> = {
   commandTimeoutS: 2, staleAfterS: 0.6, hangAfterS: 1.5, backoffInitialS: 0.1, backoffMaxS: 0.4, processesRefreshS: 0.2, inventoryRetryS: 0.3,
