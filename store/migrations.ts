@@ -80,6 +80,10 @@ const MIGRATIONS: string[] = [
   CREATE INDEX samples_run_ts ON samples(run_id, ts);
   CREATE INDEX samples_ts ON samples(ts);
   `,
+  // 2: the CPU budget the job reported from inside itself at registration (cores, where it was read)
+  `
+  ALTER TABLE runs ADD COLUMN cpu_budget TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
