@@ -1,7 +1,10 @@
 // The advice catalogue: remedies beyond the three knobs, per bottleneck, each with why.
-// Structured (code, title, why) so the API, reports and dashboards can show them.
-import type { Classification } from './classify.js';
-import type { Advice } from './window.js';
+// Structured (code, title, why) so the API, reports and dashboards can show them. Advice fits
+// the job: no GPU remedy for a job with no GPU, nothing a knob the tuner still turns would do
+// itself, and (with the window) no remedy that an earlier decision already gave.
+import { runGpus, type Classification } from './classify.js';
+import { fmtBytes, fmtCores, fmtPercent } from './format.js';
+import type { Advice, Knob, Window } from './window.js';
 
 export interface AdviceContext {
   /** The model does not fit on the device even at the smallest allowed batch. */
@@ -10,73 +13,140 @@ export interface AdviceContext {
   workersExhausted?: boolean;
   /** The batch-size knob cannot grow further (bound, memory, or not tuned). */
   batchExhausted?: boolean;
+  /** What the job runs on; by default read from the window (GPU readings for the run) or the evidence. */
+  device?: 'cpu' | 'gpu';
+  /**
+   * Keep remedies that earlier decisions already gave. Off by default, so a decision carries only
+   * new advice; on for the run's current status, which lists every remedy that fits now.
+   */
+  includeAdvised?: boolean;
 }
+
+/** Remedies that need a GPU: never advised to a job without one. */
+export const GPU_ONLY = new Set(['gpu_preprocessing', 'pin_memory', 'cuda_graphs', 'mixed_precision', 'cooling', 'power_limit']);
 
 const A = (code: string, title: string, why: string): Advice => ({ code, title, why });
 
-export function adviceFor(c: Classification, ctx: AdviceContext = {}): Advice[] {
-  const byKind = adviceForKind(c, ctx);
-  if (!ctx.doesNotFitAtMinBatch || c.bottleneck === 'gpu_memory_pressure') return byKind;
-  return [...adviceForKind({ ...c, bottleneck: 'gpu_memory_pressure' }, ctx), ...byKind.filter((a) => a.code !== 'mixed_precision')];
+/** The remedies for this bottleneck that fit the job, each once. `w` (the tuner's window) tells device, knobs and history. */
+export function adviceFor(c: Classification, ctx: AdviceContext = {}, w?: Window): Advice[] {
+  const device = ctx.device ?? deviceOf(c, w);
+  const byKind = adviceForKind(c, ctx, w);
+  let all = !ctx.doesNotFitAtMinBatch || c.bottleneck === 'gpu_memory_pressure'
+    ? byKind
+    : [...adviceForKind({ ...c, bottleneck: 'gpu_memory_pressure' }, ctx, w), ...byKind.filter((a) => a.code !== 'mixed_precision')];
+  if (device === 'cpu') all = all.filter((a) => !GPU_ONLY.has(a.code));
+  const advised = ctx.includeAdvised || !w ? new Set<string>() : advisedCodes(w);
+  const seen = new Set<string>();
+  return all.filter((a) => !advised.has(a.code) && !seen.has(a.code) && seen.add(a.code));
 }
 
-function adviceForKind(c: Classification, ctx: AdviceContext): Advice[] {
+/** Codes of every remedy the run's earlier decisions gave. */
+export function advisedCodes(w: Pick<Window, 'decisions'>): Set<string> {
+  return new Set(w.decisions.flatMap((d) => d.advice.map((a) => a.code)));
+}
+
+/**
+ * GPU when the run has GPU readings (the window's, else any GPU figure in the evidence), CPU when
+ * it has none: a job we see no GPU for gets no GPU remedy.
+ */
+function deviceOf(c: Classification, w: Window | undefined): 'cpu' | 'gpu' {
+  if (w) return runGpus(w).length > 0 ? 'gpu' : 'cpu';
   const e = c.evidence;
-  const wait = typeof e.data_wait_ratio === 'number' ? `${Math.round(e.data_wait_ratio * 100)} % of each step waits for data` : 'steps wait for data';
+  return e.gpu_utilization_ratio != null || e.gpu_memory_ratio != null || e.gpu_throttle_reasons != null ? 'gpu' : 'cpu';
+}
+
+/** The tuner turns this knob itself (auto or advise mode, the knob enabled). */
+function tunes(w: Window | undefined, knob: Knob): boolean {
+  return w !== undefined && w.tune.mode !== 'off' && w.tune.knobs.includes(knob);
+}
+
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefined): Advice[] {
+  const e = c.evidence;
+  const waitRatio = num(e.data_wait_ratio);
+  const wait = waitRatio !== null ? `${fmtPercent(waitRatio)} of each step waits for data` : 'steps wait for data';
+  const hostCpu = num(e.host_cpu_utilization_ratio);
+  const treeCores = num(e.process_cpu_cores);
+  const budget = num(e.cpu_budget_cores);
+  const cpuFacts = [
+    hostCpu !== null ? `host CPU ${fmtPercent(hostCpu)} busy` : null,
+    treeCores !== null ? `the job uses ${fmtCores(treeCores)}` : null,
+    budget !== null ? `budget ${fmtCores(budget)}` : null,
+  ].filter(Boolean).join(', ');
+  // A knob the user left to themselves: say so, since the tuner will not turn it.
+  const untuned = (knob: Knob) => w !== undefined && !tunes(w, knob);
   switch (c.bottleneck) {
     case 'input_bound':
       return [
-        ...(ctx.workersExhausted ? [A('more_cpu', 'Give the job more CPU cores', `${wait} and data-loader workers are at their limit; decoding needs more cores than the job may use.`)] : []),
+        ...(untuned('num_workers') ? [A('more_workers', 'Use more data-loader workers', `${wait} and trainpilot does not tune num_workers for this run: raise DataLoader(num_workers=…) while cores are free${cpuFacts ? ` (${cpuFacts})` : ''}.`)] : []),
+        ...(ctx.workersExhausted ? [A('more_cpu', 'Give the job more CPU cores', untuned('num_workers')
+          ? `${wait}; if more workers do not help, decoding needs more cores than the job may use${cpuFacts ? ` (${cpuFacts})` : ''}.`
+          : `${wait} and data-loader workers are at their limit${cpuFacts ? ` (${cpuFacts})` : ''}; decoding needs more cores than the job may use.`)] : []),
         A('gpu_preprocessing', 'Move decoding and augmentation to the GPU', `${wait}; GPU-side pipelines (NVIDIA DALI, torchvision.transforms.v2 on CUDA tensors) take the work off the CPU.`),
         A('cache_dataset', 'Cache preprocessed samples', `${wait}; caching decoded, resized samples (in RAM or on local NVMe) pays the decoding cost once per dataset instead of once per epoch.`),
-        A('pin_memory', 'Use pinned memory and non-blocking copies', 'pin_memory=True with .to(device, non_blocking=True) overlaps host-to-device copies with compute.'),
+        A('pin_memory', 'Use pinned memory and non-blocking copies', `${wait}; pin_memory=True with .to(device, non_blocking=True) overlaps host-to-device copies with compute.`),
       ];
-    case 'io_bound':
+    case 'io_bound': {
+      const iowait = num(e.host_cpu_iowait_ratio);
       return [
-        A('faster_storage', 'Read from faster storage', `${wait} and the host is in iowait ${e.host_cpu_iowait_ratio}: the disk or network file system limits the pipeline, not the CPU.`),
+        A('faster_storage', 'Read from faster storage', `${wait}${iowait !== null ? ` and the host CPU is ${fmtPercent(iowait)} in iowait` : ' and the host is in iowait'}: the disk or network file system limits the pipeline, not the CPU.`),
         A('cache_dataset', 'Cache the dataset locally', 'Stage the dataset on local NVMe or in page cache / RAM before training; later epochs then read at memory speed.'),
         A('sequential_format', 'Use a sequential, sharded format', 'Many small random reads are slow on network storage; WebDataset tar shards, TFRecord or similar turn them into large sequential reads.'),
       ];
+    }
     case 'cpu_saturated':
       return [
-        A('more_cpu', 'Give the job more CPU cores', `${wait} and the CPU is saturated (host ${e.host_cpu_utilization_ratio}, budget ${e.cpu_budget_cores} cores): more workers would only compete for the same cores.`),
-        A('gpu_preprocessing', 'Move decoding and augmentation to the GPU', 'Frees CPU cores: NVIDIA DALI or GPU transforms do the decode and augmentation on the device.'),
-        A('cache_dataset', 'Cache preprocessed samples', 'Decoding once and caching the result removes most per-epoch CPU work.'),
+        A('more_cpu', 'Give the job more CPU cores', `${wait} and the CPU is saturated${cpuFacts ? ` (${cpuFacts})` : ''}: more workers would only compete for the same cores.`),
+        A('gpu_preprocessing', 'Move decoding and augmentation to the GPU', `${wait}; NVIDIA DALI or GPU transforms do the decode and augmentation on the device and free CPU cores.`),
+        A('cache_dataset', 'Cache preprocessed samples', `${wait}; decoding once and caching the result removes most per-epoch CPU work.`),
       ];
-    case 'host_memory_pressure':
+    case 'host_memory_pressure': {
+      const avail = num(e.host_memory_available_ratio);
+      const swap = num(e.host_swap_used_bytes);
+      const facts = `Host memory available ${avail !== null ? fmtPercent(avail) : 'is low'}${swap ? ` with ${fmtBytes(swap)} of swap in use` : ''}`;
       return [
-        A('fewer_workers', 'Use fewer data-loader workers', `Host memory available ${e.host_memory_available_ratio} with swap in use: each worker holds its own copy of what the dataset object references.`),
-        A('shared_dataset_memory', 'Keep dataset metadata in shared arrays', 'Python lists and dicts in a Dataset are copied into every worker by reference counting (copy-on-read); numpy arrays or memory-mapped files are shared.'),
+        // With the workers knob tuned, the tuner steps workers down itself.
+        ...(tunes(w, 'num_workers') && !ctx.workersExhausted ? [] : [A('fewer_workers', 'Use fewer data-loader workers', `${facts}: each worker holds its own copy of what the dataset object references.`)]),
+        A('shared_dataset_memory', 'Keep dataset metadata in shared arrays', `${facts}; Python lists and dicts in a Dataset are copied into every worker by reference counting (copy-on-read); numpy arrays or memory-mapped files are shared.`),
       ];
-    case 'gpu_memory_pressure':
+    }
+    case 'gpu_memory_pressure': {
+      const mem = num(e.gpu_memory_ratio);
+      const peak = mem !== null ? `Device memory peaks at ${fmtPercent(mem)} of capacity` : 'Device memory is nearly full';
       return [
-        A('mixed_precision', 'Train in mixed precision', `Device memory peaks at ${e.gpu_memory_ratio} of capacity; bf16/fp16 activations (torch.autocast) roughly halve activation memory and speed up tensor-core math.`),
-        A('gradient_checkpointing', 'Use gradient checkpointing', 'Recomputing activations in the backward pass (torch.utils.checkpoint) trades about a third more compute for much less activation memory, leaving room for a larger batch.'),
+        A('mixed_precision', 'Train in mixed precision', `${peak}; bf16/fp16 activations (torch.autocast) roughly halve activation memory and speed up tensor-core math.`),
+        A('gradient_checkpointing', 'Use gradient checkpointing', `${peak}; recomputing activations in the backward pass (torch.utils.checkpoint) trades about a third more compute for much less activation memory, leaving room for a larger batch.`),
         ...(ctx.doesNotFitAtMinBatch ? [
           A('model_parallelism', 'Shard the model across devices', 'The model does not fit even at the smallest batch: FSDP / ZeRO shard parameters, gradients and optimizer state; tensor or pipeline parallelism split the layers.'),
-          A('quantization', 'Quantize weights or optimizer state', '8-bit optimizers and low-precision weights shrink the memory that does not depend on batch size.'),
-          A('pruning_distillation_low_rank', 'Make the model smaller', 'Pruning, distillation into a smaller student, or low-rank factorisation (LoRA for fine-tuning) reduce parameters and their optimizer state.'),
+          A('quantization', 'Quantize weights or optimizer state', 'The model does not fit even at the smallest batch; 8-bit optimizers and low-precision weights shrink the memory that does not depend on batch size.'),
+          A('pruning_distillation_low_rank', 'Make the model smaller', 'The model does not fit even at the smallest batch; pruning, distillation into a smaller student, or low-rank factorisation (LoRA for fine-tuning) reduce parameters and their optimizer state.'),
         ] : []),
       ];
+    }
     case 'gpu_throttled': {
-      const reasons = String(e.gpu_throttle_reasons ?? '');
+      const reasons = String(e.gpu_throttle_reasons ?? '').replace(/,/g, ', ');
       const thermal = /thermal|hw_slowdown/.test(reasons);
       const power = /power/.test(reasons);
       return [
         ...(thermal ? [A('cooling', 'Improve cooling', `The GPU slows its clocks for heat (${reasons}): check airflow, fan curves, inlet temperature and dust.`)] : []),
         ...(power ? [A('power_limit', 'Raise the power limit or balance power', `The GPU is held at its power limit (${reasons}): raise it if the board allows (nvidia-smi -pl), or spread load across nodes/PSUs.`)] : []),
-        A('mixed_precision', 'Train in mixed precision', 'Less energy per operation: at a fixed power cap, tensor-core bf16/fp16 math does more work per watt.'),
+        A('mixed_precision', 'Train in mixed precision', `GPU clocks held down (${reasons}); at a fixed power cap, tensor-core bf16/fp16 math does more work per watt.`),
       ];
     }
-    case 'gpu_underutilized':
+    case 'gpu_underutilized': {
+      const util = num(e.gpu_utilization_ratio);
+      const busy = util !== null ? `The GPU is busy ${fmtPercent(util)} of the time` : 'The GPU idles';
       return [
-        ...(ctx.batchExhausted ? [A('cuda_graphs', 'Cut launch overhead', 'The batch cannot grow further and the GPU still idles between kernels: torch.compile (mode="reduce-overhead") or CUDA graphs launch many small kernels as one.')] : []),
-        A('overlap_host_work', 'Move host work off the critical path', 'Logging, .item() calls and host-side metrics force synchronisation each step; do them every N steps.'),
+        ...(untuned('batch_size') ? [A('larger_batch', 'Use a larger batch', `${busy} and trainpilot does not tune batch_size for this run: a larger batch gives each kernel more work.`)] : []),
+        ...(ctx.batchExhausted && !untuned('batch_size') ? [A('cuda_graphs', 'Cut launch overhead', `${busy}, and the batch cannot grow further: torch.compile (mode="reduce-overhead") or CUDA graphs launch many small kernels as one.`)] : []),
+        A('overlap_host_work', 'Move host work off the critical path', `${busy}; logging, .item() calls and host-side metrics force synchronisation each step: do them every N steps.`),
       ];
+    }
     case 'compute_bound':
       return [
         A('mixed_precision', 'Train in mixed precision', 'The device is the bottleneck, as it should be; bf16/fp16 tensor-core math is the next multiplier.'),
-        A('data_parallelism', 'Add devices with data parallelism', 'More throughput now needs more devices: DistributedDataParallel scales samples per second close to linearly while communication stays small.'),
+        A('data_parallelism', 'Add devices with data parallelism', 'The job computes as fast as its hardware allows; more throughput now needs more devices or machines: DistributedDataParallel scales samples per second close to linearly while communication stays small.'),
       ];
     case 'warming_up':
       return [];

@@ -12,6 +12,8 @@ function sig(x: number): string {
   if (a >= 10) return String(Math.round(x * 10) / 10);
   if (a >= 1) return String(Math.round(x * 100) / 100);
   if (a === 0) return '0';
+  // Below a thousandth (a learning rate, say) the exponent reads better than a row of zeros.
+  if (a < 1e-3) return x.toExponential(1).replace(/\.0e/, 'e');
   return String(Number(x.toPrecision(2)));
 }
 
@@ -81,4 +83,90 @@ export function fmtRate(samplesPerS: number | null | undefined): string {
 /** A count with its noun, pluralised: (1, 'worker') → "1 worker", (3, 'worker') → "3 workers". */
 export function fmtCount(n: number, noun: string): string {
   return `${fmtNum(n)} ${n === 1 ? noun : `${noun}s`}`;
+}
+
+/** A duration since a start, for a timeline: 65 → "+1 min 5 s". */
+export function fmtOffset(seconds: number): string {
+  return `+${fmtSeconds(Math.max(0, Math.round(seconds * 10) / 10))}`;
+}
+
+/**
+ * Free text from older versions or other writers (reasons, notes) may carry raw floats such as
+ * "host 0.949748743718593": each number with four or more decimals is rewritten by fmtNum.
+ */
+export function tidyNumbers(text: string): string {
+  return text.replace(/-?\d+\.\d{4,}(?:e[-+]?\d+)?/gi, (m) => fmtNum(Number(m)));
+}
+
+// ---- evidence for people ------------------------------------------------------------------
+// The API keeps the exact evidence; these turn it into labelled, formatted items. Units come
+// from the key's suffix (STYLE: base units, `_ratio`, `_bytes`, `_seconds`), so keys added by a
+// policy read right without being listed here.
+
+const LABELS: Record<string, string> = {
+  why: 'why', bottleneck: 'bottleneck', tuner: 'tuner',
+  steady_steps: 'steady steps measured', steps: 'steps measured',
+  samples_per_second: 'samples/s', step_seconds: 'step time', compute_seconds: 'compute per step',
+  data_wait_ratio: 'data wait', rel_noise: 'noise between steps',
+  gpu_utilization_ratio: 'GPU busy', gpu_memory_ratio: 'GPU memory peak (of capacity)',
+  gpu_throttle_reasons: 'GPU clocks held down by', host_cpu_utilization_ratio: 'host CPU busy',
+  host_cpu_iowait_ratio: 'host CPU in iowait', host_memory_available_ratio: 'host memory available',
+  host_swap_used_bytes: 'swap in use', process_cpu_cores: 'CPU used by the job',
+  worker_busy_ratio: 'data-loader workers busy', cpu_budget_cores: 'CPU budget', free_cores: 'free CPU',
+  predicted_gain: 'predicted gain', predicted_throughput_ratio: 'predicted samples/s ratio',
+  safety: 'safety move', mem_peak_bytes: 'memory peak', loss_sigma: 'loss noise',
+  config_version: 'config version', applied_version: 'config version applied by the job',
+  batch_size: 'batch size', num_workers: 'data-loader workers', grad_accum_steps: 'gradient accumulation steps',
+  learning_rate: 'learning rate', gain_ratio: 'gain', noise_band: 'noise band',
+  worker_rss_bytes: 'memory per worker', ram_budget_bytes: 'memory budget for workers',
+  workers_needed: 'workers needed', workers_limit_by_ram: 'workers memory allows',
+  load_seconds_per_batch: 'loading time per batch', device_memory_bytes: 'device memory',
+  memory_per_sample_bytes: 'memory per sample', memory_fixed_bytes: 'memory fixed part',
+  largest_fitting_batch: 'largest batch that fits', oom_batch_size: 'batch size that ran out of memory',
+  gpu_memory_used_bytes: 'GPU memory used', lr_rule: 'learning-rate rule', b_noise: 'gradient noise scale',
+};
+
+/** Shown first, in this order; everything else follows in the evidence's own order. */
+const FIRST = ['why', 'bottleneck', 'data_wait_ratio', 'samples_per_second', 'host_cpu_utilization_ratio', 'process_cpu_cores', 'cpu_budget_cores', 'gpu_utilization_ratio', 'gpu_memory_ratio'];
+
+const PREFIXES: Array<[string, string]> = [['before_', 'before'], ['rejected_', 'rejected'], ['after_', 'after']];
+
+function splitPrefix(key: string): { prefix: string | null; base: string } {
+  for (const [p, label] of PREFIXES) if (key.startsWith(p)) return { prefix: label, base: key.slice(p.length) };
+  return { prefix: null, base: key };
+}
+
+/** "data_wait_ratio" → "data wait"; "before_samples_per_second" → "samples/s before". */
+export function evidenceLabel(key: string): string {
+  const { prefix, base } = splitPrefix(key);
+  const label = LABELS[base] ?? base.replace(/_(ratio|bytes|seconds|cores|s)$/, '').replace(/_/g, ' ');
+  return prefix ? `${label} ${prefix}` : label;
+}
+
+/** One evidence value for people, by what its key says it is. */
+export function evidenceValue(key: string, v: unknown): string {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'string') return tidyNumbers(v);
+  if (typeof v !== 'number') return tidyNumbers(JSON.stringify(v));
+  const { base } = splitPrefix(key);
+  if (base === 'samples_per_second') return fmtRate(v);
+  if (base === 'predicted_gain' || base === 'gain_ratio') return fmtGain(v);
+  if (base === 'predicted_throughput_ratio') return fmtTimes(v);
+  if (base.endsWith('_ratio') || base === 'rel_noise' || base === 'noise_band') return fmtPercent(v);
+  if (base.endsWith('_bytes')) return fmtBytes(v);
+  if (base.endsWith('_seconds') || base.endsWith('_s') || base.endsWith('_seconds_per_batch')) return fmtSeconds(v);
+  if (base.endsWith('_cores') || base === 'free_cores') return fmtCores(v);
+  return fmtNum(v);
+}
+
+export interface EvidenceItem { key: string; label: string; text: string }
+
+/** Evidence as labelled items, unknowns (null) left out, the telling ones first. */
+export function evidenceItems(e: Record<string, unknown> | null | undefined, opts: { omit?: readonly string[] } = {}): EvidenceItem[] {
+  if (!e) return [];
+  const keys = Object.keys(e).filter((k) => e[k] !== null && e[k] !== undefined && !(opts.omit ?? []).includes(k));
+  const rank = (k: string) => (FIRST.includes(k) ? FIRST.indexOf(k) : FIRST.length);
+  keys.sort((a, b) => rank(a) - rank(b));
+  return keys.map((key) => ({ key, label: evidenceLabel(key), text: evidenceValue(key, e[key]) }));
 }

@@ -1,0 +1,95 @@
+// Advice fits the job: device (no GPU remedy without a GPU), the knobs still free, what was
+// already advised; every `why` formatted for people (tuner/format.ts), never a raw float.
+import { describe, expect, it } from 'vitest';
+import { adviceFor, GPU_ONLY } from '../tuner/advice.js';
+import { BOTTLENECK_KINDS, classify, type BottleneckKind, type Classification } from '../tuner/classify.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import type { Advice, Window } from '../tuner/window.js';
+
+const RAW_FLOAT = /\d\.\d{4,}/;
+const codes = (a: Advice[]) => a.map((x) => x.code);
+
+/** Evidence as classify writes it, with unrounded figures a collector would give. */
+const evidence = {
+  data_wait_ratio: 0.5312345, host_cpu_utilization_ratio: 0.949748743718593, host_cpu_iowait_ratio: 0.1234567,
+  process_cpu_cores: 1.93939393, cpu_budget_cores: 2, host_memory_available_ratio: 0.0412345, host_swap_used_bytes: 123456789,
+  gpu_memory_ratio: 0.9534567, gpu_utilization_ratio: 0.3141592, gpu_throttle_reasons: 'hw_thermal_slowdown,sw_power_cap',
+};
+const cls = (bottleneck: BottleneckKind, e: Classification['evidence'] = evidence): Classification => ({ bottleneck, evidence: e });
+
+const cpuWindow = (over: Partial<Window> = {}) => makeWindow({ host: host(), gpus: null, ...over });
+const gpuWindow = (over: Partial<Window> = {}) => makeWindow({ host: host(), gpus: [gpu()], ...over });
+
+describe('advice', () => {
+  it('gives a CPU-only job no GPU remedy, whatever the bottleneck', () => {
+    for (const kind of BOTTLENECK_KINDS) {
+      const all = [
+        ...adviceFor(cls(kind), { workersExhausted: true, batchExhausted: true, doesNotFitAtMinBatch: true }, cpuWindow()),
+        ...adviceFor(cls(kind, { data_wait_ratio: 0.5 }), { workersExhausted: true, batchExhausted: true }),
+      ];
+      expect(codes(all).filter((c) => GPU_ONLY.has(c)), kind).toEqual([]);
+    }
+    expect(codes(adviceFor(cls('input_bound'), {}, cpuWindow()))).toEqual(['cache_dataset']);
+    expect(codes(adviceFor(cls('compute_bound'), {}, cpuWindow()))).toEqual(['data_parallelism']);
+  });
+
+  it('gives a GPU job its GPU remedies', () => {
+    expect(codes(adviceFor(cls('input_bound'), {}, gpuWindow()))).toEqual(['gpu_preprocessing', 'cache_dataset', 'pin_memory']);
+    expect(codes(adviceFor(cls('gpu_throttled'), {}, gpuWindow()))).toEqual(['cooling', 'power_limit', 'mixed_precision']);
+    // Without the window, GPU figures in the evidence say there is a GPU.
+    expect(codes(adviceFor(cls('input_bound')))).toContain('pin_memory');
+  });
+
+  it('drops a remedy an earlier decision gave, unless asked for the full current list', () => {
+    const earlier = record({
+      id: 3, knob: 'none', action: 'advise', configBefore: BASE_CONFIG, configAfter: BASE_CONFIG,
+      advice: adviceFor(cls('input_bound'), { workersExhausted: true }, cpuWindow()),
+    });
+    expect(codes(earlier.advice)).toEqual(['more_cpu', 'cache_dataset']);
+    const w = cpuWindow({ decisions: [earlier] });
+    // cpu_saturated after input_bound: "more CPU cores" and caching were said already.
+    expect(adviceFor(cls('cpu_saturated'), { workersExhausted: true }, w)).toEqual([]);
+    expect(codes(adviceFor(cls('cpu_saturated'), { includeAdvised: true }, w))).toEqual(['more_cpu', 'cache_dataset']);
+  });
+
+  it('leaves to the tuner what a knob it turns would do, and names the knobs it does not turn', () => {
+    expect(codes(adviceFor(cls('host_memory_pressure'), {}, gpuWindow()))).toEqual(['shared_dataset_memory']);
+    expect(codes(adviceFor(cls('host_memory_pressure'), { workersExhausted: true }, gpuWindow()))).toEqual(['fewer_workers', 'shared_dataset_memory']);
+    const off = gpuWindow({ tune: { ...BASE_TUNE, mode: 'off' } });
+    expect(codes(adviceFor(cls('host_memory_pressure'), {}, off))).toEqual(['fewer_workers', 'shared_dataset_memory']);
+    expect(codes(adviceFor(cls('input_bound'), { workersExhausted: true }, cpuWindow({ tune: { ...BASE_TUNE, knobs: ['batch_size'] } }))))
+      .toEqual(['more_workers', 'more_cpu', 'cache_dataset']);
+    expect(codes(adviceFor(cls('gpu_underutilized'), { batchExhausted: true }, gpuWindow({ tune: { ...BASE_TUNE, knobs: [] } }))))
+      .toEqual(['larger_batch', 'overlap_host_work']);
+    expect(codes(adviceFor(cls('gpu_underutilized'), { batchExhausted: true }, gpuWindow()))).toEqual(['cuda_graphs', 'overlap_host_work']);
+  });
+
+  it('gives each remedy once, even when two bottlenecks share it', () => {
+    const a = adviceFor(cls('gpu_throttled'), { doesNotFitAtMinBatch: true }, gpuWindow());
+    expect(codes(a)).toEqual([...new Set(codes(a))]);
+    expect(codes(a).filter((c) => c === 'mixed_precision')).toHaveLength(1);
+  });
+
+  it('writes every why with formatted figures, never a raw float', () => {
+    const all = BOTTLENECK_KINDS.flatMap((k) => [
+      ...adviceFor(cls(k), { workersExhausted: true, batchExhausted: true, doesNotFitAtMinBatch: true }, gpuWindow({ tune: { ...BASE_TUNE, knobs: [] } })),
+      ...adviceFor(cls(k), { workersExhausted: true, batchExhausted: true }, gpuWindow()),
+    ]);
+    expect(all.length).toBeGreaterThan(15);
+    for (const a of all) expect(a.why, a.code).not.toMatch(RAW_FLOAT);
+    const why = (kind: BottleneckKind, code: string) => adviceFor(cls(kind), { workersExhausted: true }, gpuWindow()).find((a) => a.code === code)?.why;
+    expect(why('cpu_saturated', 'more_cpu')).toContain('53 % of each step waits for data and the CPU is saturated (host CPU 95 % busy, the job uses 1.9 cores, budget 2 cores)');
+    expect(why('io_bound', 'faster_storage')).toContain('12 % in iowait');
+    expect(why('gpu_memory_pressure', 'mixed_precision')).toContain('95 % of capacity');
+    expect(adviceFor(cls('host_memory_pressure'), { workersExhausted: true }, gpuWindow())[0].why).toContain('Host memory available 4.1 % with 123 MB of swap in use');
+  });
+
+  it('advises from a classified window as the tuner sees it', () => {
+    const w = cpuWindow({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06 }), host: host({ cpuUtilizationRatio: 0.97, cpuCount: 2 }) });
+    const c = classify(w);
+    expect(c.bottleneck).toBe('cpu_saturated');
+    const a = adviceFor(c, {}, w);
+    expect(codes(a)).toEqual(['more_cpu', 'cache_dataset']);
+    expect(a[0].why).toMatch(/^60 % of each step waits for data and the CPU is saturated \(host CPU 97 % busy, budget 2 cores\)/);
+  });
+});
