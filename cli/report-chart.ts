@@ -3,7 +3,8 @@
 import type { Decision } from './api-client.js';
 import type { ThroughputPoint } from './report-data.js';
 import { esc } from './report-format.js';
-import { fmtDecision, fmtRate } from './status-line.js';
+import { fmtRate, tidyNumbers } from '../tuner/format.js';
+import { fmtDecision } from './status-line.js';
 
 const W = 640;
 const H = 160;
@@ -22,7 +23,7 @@ export function throughputChart(series: ThroughputPoint[], decisions: Decision[]
     .map((d) => {
       const at = x(d.step!).toFixed(1);
       const dash = d.knob === 'none' || d.recommend_only ? ' stroke-dasharray="3 3"' : '';
-      return `<line x1="${at}" x2="${at}" y1="${PAD.top}" y2="${H - PAD.bottom}" stroke="#d0704a"${dash}><title>${esc(`#${d.id} step ${d.step}: ${fmtDecision(d)} — ${d.reason}`)}</title></line>`;
+      return `<line x1="${at}" x2="${at}" y1="${PAD.top}" y2="${H - PAD.bottom}" stroke="#d0704a"${dash}><title>${esc(`#${d.id} step ${d.step}: ${fmtDecision(d)} — ${tidyNumbers(d.reason)}`)}</title></line>`;
     });
   const axis = `<text x="${PAD.left - 4}" y="${PAD.top + 10}" text-anchor="end">${esc(fmtRate(yMax))}</text>` +
     `<text x="${PAD.left - 4}" y="${H - PAD.bottom}" text-anchor="end">0</text>` +

@@ -1,44 +1,69 @@
 // Phrases the report renderers (markdown, html, the end-of-run summary) share, as plain text;
-// each renderer escapes for its own format.
+// each renderer escapes for its own format. Numbers go through tuner/format.ts; evidence is a
+// list of labelled, formatted items (the exact figures stay in the API's evidence).
+import { evidenceItems, fmtBytes, fmtCount, fmtGain, fmtNum, fmtOffset as offset, fmtPercent, fmtRate, fmtSeconds, fmtTimes, tidyNumbers, type EvidenceItem } from '../tuner/format.js';
 import type { Decision } from './api-client.js';
 import type { RunReport, Throughput } from './report-data.js';
-import { adviceTitle, fmtBytes, fmtConfig, fmtDuration, fmtNumber, fmtRate, fmtRatio } from './status-line.js';
+import { adviceTitle, fmtConfig, fmtValue } from './status-line.js';
 
-/** Evidence as k=v pairs, unknowns (null) left out; `brief` keeps the first few, `why` first. */
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** HTML: escapes text for element content and quoted attribute values alike. */
 export const esc = (s: unknown): string => String(s).replace(/[&<>"']/g, (c) => ENTITIES[c]);
 
-const BRIEF_EVIDENCE = 4;
+export type { EvidenceItem };
 
-export function fmtEvidence(e: Record<string, unknown> | null | undefined, brief = false): string {
-  if (!e) return '-';
-  let entries = Object.entries(e).filter(([, v]) => v !== null && v !== undefined);
-  if (brief) {
-    const why = entries.find(([k]) => k === 'why');
-    if (why) return String(why[1]);
-    entries = entries.slice(0, BRIEF_EVIDENCE);
-  }
-  const parts = entries.map(([k, v]) => `${k}=${typeof v === 'number' ? fmtNumber(v) : typeof v === 'object' ? JSON.stringify(v) : String(v)}`);
-  return parts.length ? parts.join(', ') : '-';
+/** Bookkeeping that says nothing to a person reading a decision (it is in the API's evidence). */
+const QUIET = ['tuner', 'config_version', 'applied_version'];
+
+/** Evidence as labelled items; `why` and the bottleneck's kind are shown apart, so left out here. */
+export function evidenceList(e: Record<string, unknown> | null | undefined): EvidenceItem[] {
+  return evidenceItems(e, { omit: ['why', 'bottleneck', ...QUIET] });
 }
 
-export function fmtOutcome(o: Record<string, unknown> | null | undefined): string {
-  if (!o || typeof o.status !== 'string') return '-';
-  const gain = typeof o.gainRatio === 'number' ? ` (×${o.gainRatio.toFixed(2)} samples/s)` : '';
-  const note = typeof o.note === 'string' && o.note ? `: ${o.note}` : '';
-  return `${o.status.replace(/_/g, ' ')}${gain}${note}`;
+/** Evidence in one line ("data wait: 53 %; host CPU busy: 95 %"), for a table cell or an event. */
+export function fmtEvidence(e: Record<string, unknown> | null | undefined): string {
+  const items = evidenceItems(e);
+  return items.length ? items.map((i) => `${i.label}: ${i.text}`).join('; ') : '—';
+}
+
+/** The bottleneck in words: its kind and why ("cpu_saturated: steps wait 53 % for data and …"). */
+export function fmtBottleneck(b: { kind: string; evidence: Record<string, unknown> } | null): string {
+  if (!b) return 'none found';
+  const why = typeof b.evidence.why === 'string' ? tidyNumbers(b.evidence.why) : '';
+  return why ? `${b.kind}: ${why}` : b.kind;
+}
+
+const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+
+/**
+ * "kept: +81 % samples/s, 339 → 613": the stored gain is relative (0.81), the samples/s before are
+ * the decision's evidence and after the outcome's measurement.
+ */
+export function fmtOutcome(d: Pick<Decision, 'outcome' | 'evidence'>): string {
+  const o = d.outcome as Record<string, unknown> | null | undefined;
+  if (!o || typeof o.status !== 'string') return '—';
+  const after = (o.after ?? null) as Record<string, unknown> | null;
+  const gain = num(o.gainRatio ?? o.gain_ratio);
+  const before = num(d.evidence?.before_samples_per_second);
+  const now = num(after?.samples_per_second);
+  const parts: string[] = [];
+  // A back-off after an OOM records −1 with nothing measured: the note says what happened.
+  if (gain !== null && !(gain <= -1 && now === null)) parts.push(`${fmtGain(gain)} samples/s`);
+  if (before !== null && now !== null) parts.push(`${fmtNum(before)} → ${fmtNum(now)}`);
+  // The judge's note repeats the gain first; what follows it (the noise band, why) is worth keeping.
+  const note = typeof o.note === 'string' ? tidyNumbers(o.note.replace(/^gain [^,;]*[,;]?\s*/, '')) : '';
+  return `${o.status.replace(/_/g, ' ')}${parts.length ? `: ${parts.join(', ')}` : ''}${note ? ` (${note})` : ''}`;
 }
 
 export function fmtThroughput(t: Throughput | null): string {
-  if (!t) return '-';
-  return `${fmtRate(t.samples_per_second)} samples/s (${t.steps} steps, data wait ${fmtRatio(t.data_wait_ratio)})`;
+  if (!t) return '—';
+  return `${fmtRate(t.samples_per_second)} (${fmtCount(t.steps, 'step')}, data wait ${fmtPercent(t.data_wait_ratio)})`;
 }
 
-/** "+1m05s": when something happened, relative to the run's start. */
+/** "+1 min 5 s": when something happened, relative to the run's start. */
 export function fmtOffset(ts: number, start: number): string {
-  return `+${fmtDuration(Math.max(0, ts - start))}`;
+  return offset(ts - start);
 }
 
 export function fmtExit(r: RunReport): string {
@@ -55,36 +80,40 @@ export function headline(r: RunReport): Array<[string, string]> {
   const rows: Array<[string, string]> = [
     ['run', `${r.run.name} (${r.run.id})`],
     ['state', fmtExit(r)],
-    ['duration', fmtDuration(r.duration_s)],
-    ['steps', `${r.run.summary.steps} (${fmtNumber(r.run.summary.samples)} samples)`],
+    ['duration', fmtSeconds(r.duration_s)],
+    ['steps', `${fmtNum(r.run.summary.steps)} (${fmtNum(r.run.summary.samples)} samples)`],
     ['tuning', r.run.tune.mode],
     ['config now', fmtConfig(r.run.config)],
     ['samples/s at start', fmtThroughput(t.start)],
-    ['samples/s at end', `${fmtThroughput(t.end)}${t.end_over_start !== null ? `, ×${t.end_over_start.toFixed(2)} the start` : ''}`],
-    ['bottleneck', r.run.bottleneck ? `${r.run.bottleneck.kind} (${fmtEvidence(r.run.bottleneck.evidence)})` : 'none found'],
+    ['samples/s at end', `${fmtThroughput(t.end)}${t.end_over_start !== null ? `, ${fmtTimes(t.end_over_start)} the start` : ''}`],
+    ['bottleneck', fmtBottleneck(r.run.bottleneck)],
     ['decisions', String(r.decisions.length)],
   ];
-  if (r.run.summary.last_loss !== null) rows.push(['last loss', fmtNumber(r.run.summary.last_loss)]);
+  if (r.run.summary.last_loss !== null) rows.push(['last loss', fmtNum(r.run.summary.last_loss)]);
   if (r.peak_rss_bytes !== null) rows.push(['peak RSS (process tree)', fmtBytes(r.peak_rss_bytes)]);
   return rows;
 }
 
-/** One decision as a title plus its details. */
-export function decisionParts(d: Decision, start: number): { title: string; rows: Array<[string, string]> } {
-  const before = d.config_before[d.knob];
-  const after = d.config_after[d.knob];
-  const what = d.knob === 'none' ? adviceTitle(d) : `${d.knob} ${d.action} ${fmtNumber(before)} → ${fmtNumber(after)}${d.recommend_only ? ' (recommended only)' : ''}`;
+/** What a decision changed: "num_workers increase 0 → 2", or advice by its title. */
+export function decisionWhat(d: Decision): string {
+  if (d.knob === 'none') return adviceTitle(d);
+  return `${d.knob} ${d.action} ${fmtValue(d.config_before[d.knob])} → ${fmtValue(d.config_after[d.knob])}${d.recommend_only ? ' (recommended only)' : ''}`;
+}
+
+/** One decision as a title, its details and its evidence as a list. */
+export function decisionParts(d: Decision, start: number): { title: string; rows: Array<[string, string]>; evidence: EvidenceItem[] } {
+  const reason = tidyNumbers(d.reason);
   return {
-    title: `#${d.id} ${fmtOffset(d.ts, start)}${d.step !== null ? ` step ${d.step}` : ''}: ${what}`,
+    title: `#${d.id} ${fmtOffset(d.ts, start)}${d.step !== null ? ` step ${d.step}` : ''}: ${decisionWhat(d)}`,
     // Advice alone changes no config and has no outcome: its reason and evidence are all there is.
     rows: d.knob === 'none'
-      ? [['reason', d.reason], ['evidence', fmtEvidence(d.evidence)]]
+      ? [['reason', reason]]
       : [
-          ['reason', d.reason],
-          ['evidence', fmtEvidence(d.evidence)],
+          ['reason', reason],
           ['before', fmtConfig(d.config_before)],
           ['after', fmtConfig(d.config_after)],
-          ['outcome', fmtOutcome(d.outcome)],
+          ['outcome', fmtOutcome(d)],
         ],
+    evidence: evidenceList(d.evidence),
   };
 }

@@ -2,8 +2,9 @@
 // Every piece of run data (names, reasons, evidence, event data) passes through `esc`.
 import type { RunReport } from './report-data.js';
 import { throughputChart } from './report-chart.js';
-import { decisionParts, esc, fmtEvidence, fmtOffset, headline } from './report-format.js';
-import { fmtNumber } from './status-line.js';
+import { tidyNumbers } from '../tuner/format.js';
+import { decisionParts, esc, evidenceList, fmtEvidence, fmtOffset, headline, type EvidenceItem } from './report-format.js';
+import { fmtValue } from './status-line.js';
 
 const EVENTS_SHOWN = 200;
 
@@ -12,6 +13,9 @@ h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid 
 table{border-collapse:collapse;width:100%}td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4}dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dt{font-weight:600}dd{margin:0}
 .decision{border-left:3px solid #4a7bd0;padding-left:.8rem;margin:1rem 0}.muted{color:#666}code{background:#f4f4f4;padding:0 .2rem}`;
+
+/** Evidence as a list of labelled, formatted items. */
+const evidenceUl = (items: EvidenceItem[]) => items.length ? `<ul class="evidence">${items.map((i) => `<li>${esc(i.label)}: ${esc(i.text)}</li>`).join('')}</ul>` : '';
 
 const dl = (rows: Array<[string, string]>) => `<dl>${rows.map(([k, v]) => `<dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('')}</dl>`;
 
@@ -32,6 +36,7 @@ export function reportHtml(r: RunReport): string {
     `<h1>trainpilot report: ${esc(r.run.name)}</h1>`,
     dl(headline(r)),
   ];
+  if (r.run.bottleneck) parts.push('<h2>Bottleneck evidence</h2>', evidenceUl(evidenceList(r.run.bottleneck.evidence)));
   const chart = throughputChart(r.throughput_series, r.decisions);
   if (chart) parts.push('<h2>Samples/s over the run</h2>', '<p class="muted">Each line is a decision (dashed: advice only); hover for its reason.</p>', chart);
   parts.push('<h2>Config history</h2>');
@@ -41,8 +46,8 @@ export function reportHtml(r: RunReport): string {
       : table(
           ['version', 'when', 'batch_size', 'learning_rate', 'num_workers', 'grad_accum_steps', 'why'],
           r.config_history.map((v) => [
-            String(v.version), fmtOffset(v.ts, start), fmtNumber(v.config.batch_size), fmtNumber(v.config.learning_rate),
-            fmtNumber(v.config.num_workers), fmtNumber(v.config.grad_accum_steps), v.reason,
+            String(v.version), fmtOffset(v.ts, start), fmtValue(v.config.batch_size), fmtValue(v.config.learning_rate),
+            fmtValue(v.config.num_workers), fmtValue(v.config.grad_accum_steps), tidyNumbers(v.reason),
           ]),
         ),
   );
@@ -51,12 +56,13 @@ export function reportHtml(r: RunReport): string {
   if (r.decisions.length === 0) parts.push('<p class="muted">No decisions.</p>');
   for (const d of r.decisions) {
     const p = decisionParts(d, start);
-    parts.push(`<div class="decision"><h3>${esc(p.title)}</h3>${dl(p.rows)}</div>`);
+    const evidence = p.evidence.length ? `<p class="muted">evidence</p>${evidenceUl(p.evidence)}` : '';
+    parts.push(`<div class="decision"><h3>${esc(p.title)}</h3>${dl(p.rows)}${evidence}</div>`);
   }
 
   parts.push('<h2>Advice</h2>');
   if (r.advice.length === 0) parts.push('<p class="muted">No advice.</p>');
-  else parts.push(`<ul>${r.advice.map((a) => `<li><strong>${esc(a.title)}</strong> (<code>${esc(a.code)}</code>): ${esc(a.why)}</li>`).join('\n')}</ul>`);
+  else parts.push(`<ul>${r.advice.map((a) => `<li><strong>${esc(a.title)}</strong> (<code>${esc(a.code)}</code>): ${esc(tidyNumbers(a.why))}</li>`).join('\n')}</ul>`);
 
   parts.push('<h2>Events</h2>');
   const events = r.events.slice(-EVENTS_SHOWN);

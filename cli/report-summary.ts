@@ -1,7 +1,8 @@
 // The summary `trainpilot run` prints when its job ends: plain text for a terminal or a log.
 import type { RunReport } from './report-data.js';
-import { decisionParts, fmtEvidence, fmtOutcome } from './report-format.js';
-import { fmtBytes, fmtConfig, fmtDuration, fmtRate, fmtRatio } from './status-line.js';
+import { fmtBytes, fmtNum, fmtPercent, fmtSeconds, fmtTimes, tidyNumbers } from '../tuner/format.js';
+import { decisionParts, fmtBottleneck, fmtOutcome } from './report-format.js';
+import { fmtConfig } from './status-line.js';
 
 export interface JobEnd {
   /** Wall time of the job as the launcher saw it. */
@@ -12,15 +13,15 @@ export interface JobEnd {
 
 export function summaryText(r: RunReport, end: JobEnd): string {
   const how = end.signal ? `killed by ${end.signal} (exit ${end.exitCode})` : `exit ${end.exitCode}`;
-  const lines = [`trainpilot: ${r.run.name} (${r.run.id}) ended after ${fmtDuration(end.durationS)}, ${how}`];
+  const lines = [`trainpilot: ${r.run.name} (${r.run.id}) ended after ${fmtSeconds(end.durationS)}, ${how}`];
   const { start, end: last, end_over_start: ratio } = r.throughput;
   if (start && last) {
     lines.push(
-      `  samples/s: ${fmtRate(start.samples_per_second)} at start (first quarter, ${start.steps} steps, data wait ${fmtRatio(start.data_wait_ratio)})` +
-        ` → ${fmtRate(last.samples_per_second)} at end (last quarter, data wait ${fmtRatio(last.data_wait_ratio)})` +
-        (ratio !== null ? `, ×${ratio.toFixed(2)}` : ''),
+      `  samples/s: ${fmtNum(start.samples_per_second)} at start (first quarter, ${fmtNum(start.steps)} steps, data wait ${fmtPercent(start.data_wait_ratio)})` +
+        ` → ${fmtNum(last.samples_per_second)} at end (last quarter, data wait ${fmtPercent(last.data_wait_ratio)})` +
+        (ratio !== null ? `, ${fmtTimes(ratio)}` : ''),
     );
-    lines.push(`  steps: ${r.run.summary.steps}, samples: ${r.run.summary.samples}`);
+    lines.push(`  steps: ${fmtNum(r.run.summary.steps)}, samples: ${fmtNum(r.run.summary.samples)}`);
   } else {
     lines.push('  no step reports: the job did not use the trainpilot client (watch-only)');
   }
@@ -30,16 +31,16 @@ export function summaryText(r: RunReport, end: JobEnd): string {
     const was = fmtConfig(first);
     lines.push(`  config: ${was === now ? now : `${was} → ${now}`}`);
   }
-  lines.push(`  bottleneck: ${r.run.bottleneck ? `${r.run.bottleneck.kind} (${fmtEvidence(r.run.bottleneck.evidence, true)})` : 'none found'}`);
+  lines.push(`  bottleneck: ${fmtBottleneck(r.run.bottleneck)}`);
   lines.push(`  decisions: ${r.decisions.length}${r.decisions.length ? '' : ` (tuning: ${r.run.tune.mode})`}`);
   for (const d of r.decisions) {
     const p = decisionParts(d, r.run.created_at);
     // Advice alone has no outcome to speak of; a change has (kept, rolled back, pending).
-    lines.push(`    ${p.title} — ${d.reason}${d.knob === 'none' ? '' : ` [${fmtOutcome(d.outcome)}]`}`);
+    lines.push(`    ${p.title} — ${tidyNumbers(d.reason)}${d.knob === 'none' ? '' : ` [${fmtOutcome(d)}]`}`);
   }
   if (r.advice.length) {
     lines.push('  advice:');
-    for (const a of r.advice) lines.push(`    - ${a.title}: ${a.why}`);
+    for (const a of r.advice) lines.push(`    - ${a.title}: ${tidyNumbers(a.why)}`);
   }
   if (r.peak_rss_bytes !== null) lines.push(`  peak RSS of the process tree: ${fmtBytes(r.peak_rss_bytes)}`);
   return `${lines.join('\n')}\n`;
@@ -48,5 +49,5 @@ export function summaryText(r: RunReport, end: JobEnd): string {
 /** When the sidecar is gone or never came: what the launcher knows by itself. */
 export function bareSummary(name: string, end: JobEnd): string {
   const how = end.signal ? `killed by ${end.signal} (exit ${end.exitCode})` : `exit ${end.exitCode}`;
-  return `trainpilot: ${name} ended after ${fmtDuration(end.durationS)}, ${how} (no sidecar, no figures)\n`;
+  return `trainpilot: ${name} ended after ${fmtSeconds(end.durationS)}, ${how} (no sidecar, no figures)\n`;
 }

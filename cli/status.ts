@@ -2,7 +2,8 @@
 import { RUN_STATES } from '../store/run-states.js';
 import { createApiClient, type Run } from './api-client.js';
 import { commandHelp, openCommand, type CommandSpec } from './command.js';
-import { fmtConfig, fmtRate } from './status-line.js';
+import { fmtNum } from '../tuner/format.js';
+import { fmtConfig } from './status-line.js';
 
 const STATES: readonly string[] = RUN_STATES;
 
@@ -25,8 +26,8 @@ const HEAD = ['ID', 'NAME', 'STATE', 'STEPS', 'SAMPLES/S', 'BOTTLENECK', 'CONFIG
 
 export function runRow(r: Run): string[] {
   return [
-    r.id, r.name, r.state, String(r.summary.steps), fmtRate(r.summary.samples_per_second),
-    r.bottleneck?.kind ?? '-', fmtConfig(r.config), String(r.summary.decisions),
+    r.id, r.name, r.state, String(r.summary.steps), fmtNum(r.summary.samples_per_second),
+    r.bottleneck?.kind ?? '—', fmtConfig(r.config), String(r.summary.decisions),
   ];
 }
 

@@ -4,11 +4,11 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { Decision, Step } from '../cli/api-client.js';
 import { configHistory, quarterThroughput, throughputSeries } from '../cli/report-data.js';
-import { esc } from '../cli/report-format.js';
+import { esc, fmtOutcome } from '../cli/report-format.js';
 import { mdText } from '../cli/report-markdown.js';
 import { defaultName, exitCodeOf } from '../cli/run.js';
 import { liveLine } from '../cli/live-line.js';
-import { fitWidth, fmtDecision, fmtDuration, fmtRate } from '../cli/status-line.js';
+import { fitWidth, fmtConfig, fmtDecision, statusLine } from '../cli/status-line.js';
 
 const step = (i: number, samples: number, extra: Partial<Step> = {}): Step => ({
   step: i, ts: 1e9 + i, duration_s: 0.5, data_wait_s: 0.1, samples, loss: null, mem_peak_bytes: null,
@@ -98,13 +98,26 @@ describe('formats and the live line', () => {
     expect(fmtDecision(d({}))).toBe('batch_size increase 8→16');
     expect(fmtDecision(d({ recommend_only: true }))).toBe('advice: batch_size increase 8→16');
     const advice = [{ code: 'more_cores', title: 'Give the job more CPU cores', why: '' }, { code: 'cache', title: 'Cache', why: '' }];
-    expect(fmtDecision(d({ knob: 'none', action: 'advise', advice }))).toBe('advice: Give the job more CPU cores (+1 more)');
+    expect(fmtDecision(d({ knob: 'none', action: 'advise', advice }))).toBe('advice: Give the job more CPU cores, and 1 more remedy');
     expect(fmtDecision(d({ knob: 'none', action: 'advise' }))).toBe('advice: advise');
   });
 
-  it('formats rates and durations short', () => {
-    expect([fmtRate(null), fmtRate(3.14159), fmtRate(42.42), fmtRate(640), fmtRate(1234), fmtRate(56789)]).toEqual(['-', '3.14', '42.4', '640', '1.2k', '57k']);
-    expect([fmtDuration(2.25), fmtDuration(75), fmtDuration(7300)]).toEqual(['2.3s', '1m15s', '2h01m']);
+  it('reads an outcome as the gain with the samples/s before and after', () => {
+    const kept = { evidence: { before_samples_per_second: 339.123456 }, outcome: { status: 'kept', gainRatio: 0.809, note: 'gain 80.9 %, noise band 3.2 %', after: { samples_per_second: 613.4567 } } };
+    expect(fmtOutcome(kept)).toBe('kept: +81 % samples/s, 339 → 613 (noise band 3.2 %)');
+    const back = { evidence: { before_samples_per_second: 613 }, outcome: { status: 'rolled_back', gainRatio: -0.12, note: 'throughput fell 12 %, beyond the 3 % noise band', after: { samples_per_second: 540 } } };
+    expect(fmtOutcome(back)).toBe('rolled back: −12 % samples/s, 613 → 540 (throughput fell 12 %, beyond the 3 % noise band)');
+    expect(fmtOutcome({ evidence: {}, outcome: { status: 'rolled_back', gainRatio: -1, note: 'out of memory at batch 64' } })).toBe('rolled back (out of memory at batch 64)');
+    expect(fmtOutcome({ evidence: {}, outcome: { status: 'pending' } })).toBe('pending');
+  });
+
+  it('formats the status line and configs through tuner/format.ts', () => {
+    expect(fmtConfig({ batch_size: 32, learning_rate: 0.00031234, num_workers: 2, grad_accum_steps: 1 })).toBe('bs=32 lr=3.1e-4 w=2');
+    const run = {
+      name: 'train.py', state: 'running', config: { batch_size: 32, learning_rate: 0.001, num_workers: 2 }, bottleneck: { kind: 'input_bound', evidence: {} },
+      summary: { steps: 120, samples_per_second: 612.7345, data_wait_ratio: 0.5312 },
+    } as unknown as Parameters<typeof statusLine>[0];
+    expect(statusLine(run, undefined, 65.4)).toBe('train.py running | 1 min 5 s | 120 steps | 613 samples/s | data wait 53 % | input_bound | bs=32 lr=0.001 w=2');
   });
 
   it('redraws in place, fitted to the terminal, when its height is unknown', () => {

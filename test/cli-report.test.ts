@@ -48,7 +48,7 @@ describe('trainpilot status', () => {
     const row = rows.find((l) => l.startsWith(runId))!;
     // 64 recent steps: 24 at 320/s and 40 at 640/s → 64·… samples over 6.4 s.
     expect(row).toMatch(/resnet-a\s+running\s+80\s+520\s+input_bound\s+bs=32 lr=0\.001 w=2\s+1$/);
-    expect(rows.find((l) => l.startsWith(idleId))).toMatch(/idle-job\s+running\s+0\s+-\s+-\s+no config\s+0$/);
+    expect(rows.find((l) => l.startsWith(idleId))).toMatch(/idle-job\s+running\s+0\s+—\s+—\s+no config\s+0$/);
   });
 
   it('prints JSON and filters by state', async () => {
@@ -94,7 +94,10 @@ describe('trainpilot report', () => {
     expect(r.stdout).toMatch(/^# trainpilot report: resnet-a/);
     expect(r.stdout).toMatch(/## Decisions\n\n### #\d+ \+\S+ step 39: num_workers increase 0 → 2/);
     expect(r.stdout).toContain('- **reason**: input-bound: data wait is 50% of each step and 1.2 cores are free');
-    expect(r.stdout).toContain('- **outcome**: kept (×2.00 samples/s)');
+    expect(r.stdout).toContain('- **outcome**: kept: +200 % samples/s');
+    // Evidence is a list of labelled, formatted items, not key=value.
+    expect(r.stdout).toContain('- **evidence**:\n  - data wait: 50 %');
+    expect(r.stdout).not.toMatch(/[a-z]_[a-z_]+=/);
     expect(r.stdout).toMatch(/\*\*samples\/s at end\*\*: 640 samples\/s .*×2\.00 the start/);
     // Run data cannot open markdown syntax or raw HTML.
     expect(r.stdout).toContain('\\<img src=x onerror=alert(1)\\> \\| \\`pipe\\`');
@@ -145,7 +148,7 @@ describe('trainpilot watch', () => {
     const r = await p.done;
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/decision #\d+: num_workers increase 0→2 — input-bound/);
-    expect(r.stdout).toMatch(/watched finished \| .* \| 10 steps \| 80\.0 samples\/s/);
+    expect(r.stdout).toMatch(/watched finished \| .* \| 10 steps \| 80 samples\/s/);
   });
 });
 

@@ -46,7 +46,7 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(sidecar.runs.events(started.id, 100).map((e) => e.kind)).toContain('finished');
     // 32 samples per 0.1 s in the first quarter, 64 in the last.
     expect(r.stderr).toMatch(/samples\/s: 320 at start .* → 640 at end .*×2\.00/);
-    expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0/);
+    expect(r.stderr).toMatch(/ended after [\d.]+ m?s, exit 0/);
     expect(r.stderr).toMatch(/config: bs=32 lr=0\.001 w=0/);
     expect(r.stderr).toContain(`(run ${started.id}, pid ${started.pid}) watched by ${sidecar.url}, tuning advise`);
     expect(r.stderr).toContain(`report: trainpilot report ${started.id} --url ${sidecar.url}`);
@@ -117,7 +117,7 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.code).toBe(0);
     expect(r.stderr.match(/lost the sidecar/g)).toHaveLength(1);
     expect(r.stderr).toMatch(/no summary from the sidecar/);
-    expect(r.stderr).toMatch(/ended after [\d.]+s, exit 0 \(no sidecar/);
+    expect(r.stderr).toMatch(/ended after [\d.]+ m?s, exit 0 \(no sidecar/);
   });
 
   it('does not leak an outer TRAINPILOT_RUN_ID into an unwatched job', async () => {
@@ -145,7 +145,7 @@ c.on('exit', () => process.exit(0));
     expect(r.stderr).toMatch(/watch-only/);
     expect(r.stderr).toContain(`stored in ${db}: trainpilot serve --db ${db}, then trainpilot report ${started.id}`);
     // The pid reached the sidecar: it sampled the job's process tree (the job and its child).
-    expect(r.stderr).toMatch(/peak RSS of the process tree: [\d.]+ MiB/);
+    expect(r.stderr).toMatch(/peak RSS of the process tree: [\d.]+ MB/);
     const store = openStore({ path: db });
     try {
       const run = store.getRun(started.id);
@@ -202,7 +202,7 @@ describe('trainpilot run on a terminal', () => {
   async function quietly(rows: number, cols: number): Promise<string> {
     const { code, out } = await onTerminal(rows, cols);
     expect(code).toBe(0);
-    expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+s, exit 0/);
+    expect(out).toMatch(/trainpilot: job\.mjs \(\w+\) ended after [\d.]+ m?s, exit 0/);
     return out;
   }
 
@@ -251,7 +251,7 @@ describe('trainpilot run on a terminal', () => {
     const { code, out } = await onTerminal(24, 100, [], 'waiting', ['/usr/bin/python3', py]);
     expect(code).toBe(8);
     expect(out).toMatch(/interrupts: 1\b/);
-    expect(out).toMatch(/ended after [\d.]+s, exit 8/);
+    expect(out).toMatch(/ended after [\d.]+ m?s, exit 8/);
     expect(out).toContain('\x1b[1;24r'); // the terminal given back
   });
 });
