@@ -84,6 +84,15 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE runs ADD COLUMN cpu_budget TEXT;
   `,
+  // 3: what the tuner last said of each run (bottleneck, evidence, advice), so a finished run keeps
+  // it across restarts; written when the bottleneck or its advice changes and when the run ends
+  `
+  CREATE TABLE run_status (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    ts REAL NOT NULL,
+    status TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
