@@ -7,6 +7,7 @@ import { basename } from 'node:path';
 import { checkUrl, CLIENT_FLAGS, createApiClient, HttpError, type ApiClient, type Run } from './api-client.js';
 import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { followRun, type Follower } from './follow.js';
+import { injectOffByEnv, isPythonCommand, withHook } from './python-hook.js';
 import { gatherReport } from './report-data.js';
 import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
 import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
@@ -22,6 +23,7 @@ const SPEC: CommandSpec = {
     // --url is optional here (no address: a sidecar is started in this process), so not `client`.
     { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
     CLIENT_FLAGS[1],
+    { name: 'no-inject', default: null, boolean: true, help: 'no zero-code hook for a Python command (also TRAINPILOT_INJECT=0)' },
     ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
   ],
   positional: 'any',
@@ -31,7 +33,12 @@ Starts CMD (no shell) with TRAINPILOT_URL and TRAINPILOT_RUN_ID in its environme
 so its process tree and GPUs are watched even if it never uses the client, shows a live status
 line on a terminal, prints a summary when it ends, passes SIGTERM (and SIGINT, when Ctrl-C on a
 terminal has not already reached it) on to it, and exits with its exit code (128 + signal
-number when a signal killed it).`,
+number when a signal killed it).
+
+A Python CMD (python…, or a script with a python shebang) gets the zero-code hook on its
+PYTHONPATH: once it imports torch, each optimizer step is reported (data wait, step time,
+samples, loss) and data-loader workers are tuned at epoch boundaries, with no change to the
+script. --no-inject (or TRAINPILOT_INJECT=0) starts it untouched.`,
 };
 
 export const RUN_HELP = commandHelp(SPEC);
@@ -87,6 +94,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (!NAME.test(name)) errors.push(`--name: ${JSON.stringify(name)} must be 1–128 letters, digits and . _ : @ + - (starting with a letter or digit)`);
   if (v.url) checkUrl(v.url, errors);
   const token = resolveToken(v, env, errors);
+  const noInject = v['no-inject'];
+  if (noInject !== null && !['true', 'false', '1', '0', ''].includes(noInject)) errors.push(`--no-inject: ${JSON.stringify(noInject)} is not true or false`);
+  const inject = !(noInject === 'true' || noInject === '1') && !injectOffByEnv(env);
   const serve = toServeOptions(
     { ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, f.default])), ...v, host: '127.0.0.1', port: '0', log: 'silent', 'metrics-listen': null },
     env,
@@ -108,9 +118,12 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (sidecar) childEnv.TRAINPILOT_URL = sidecar.client.url;
   if (registered) childEnv.TRAINPILOT_RUN_ID = registered.id;
   if (token) childEnv.TRAINPILOT_TOKEN = token; // from --token-file: the job's client needs it too
+  // Zero-code mode (DESIGN §10): only for a run the sidecar knows, and only for Python.
+  const hooked = inject && registered !== null && isPythonCommand(cmd, childEnv);
+  const jobEnv = hooked ? withHook(childEnv) : childEnv;
 
   const startedMs = Date.now();
-  const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: childEnv });
+  const child = spawn(cmd[0], cmd.slice(1), { stdio: 'inherit', env: jobEnv });
   const forward = (signal: NodeJS.Signals) => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
@@ -139,7 +152,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     await attachPid(sidecar.client, id, child.pid);
     const tty = process.stderr.isTTY === true;
     // Announced on every stream: the id is what `trainpilot report` and `watch` take.
-    warn(`${name} (run ${id}, pid ${child.pid}) watched by ${sidecar.client.url}, tuning ${tune}`);
+    warn(`${name} (run ${id}, pid ${child.pid}) watched by ${sidecar.client.url}, tuning ${tune}${hooked ? ', zero-code hook on' : ''}`);
     let warned = false;
     follower = followRun(sidecar.client, id, {
       out: process.stderr, tty, everyMs: 1000, plainEveryMs: PLAIN_EVERY_MS, startedAt: startedMs / 1000,

@@ -10,6 +10,7 @@ import { ConflictError, NotFoundError, StaleVersionError } from './errors.js';
 import { createEventsRepo } from './events.js';
 import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
+import { createStatusRepo, type StoredStatus } from './status.js';
 import { createStepsRepo } from './steps.js';
 
 export interface StoreOptions {
@@ -47,6 +48,7 @@ export function openStore(opts: StoreOptions) {
   const steps = createStepsRepo(db);
   const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
+  const status = createStatusRepo(db);
 
   const mustGet = (id: string): RunRecord => {
     const run = runs.get(id);
@@ -135,9 +137,17 @@ export function openStore(opts: StoreOptions) {
     },
 
     // ---- events ----
-    /** Stores the event; config_applied marks its version applied, finished/failed/exited end the run. */
-    addEvent(runId: string, e: NewEvent): { before: RunRecord; after: RunRecord } {
+    /**
+     * Stores the event; config_applied marks its version applied, finished/failed/exited end the run.
+     * A run ends once: an end event for a run that has ended is dropped (`dropped`), except finished
+     * or failed after an exited the sampler saw first. The job's client and `trainpilot run` both
+     * report a clean end; the run keeps one `finished`.
+     */
+    addEvent(runId: string, e: NewEvent): { before: RunRecord; after: RunRecord; dropped: boolean } {
       const before = mustGet(runId);
+      if (ENDED.has(e.kind) && before.state !== 'running' && !(before.state === 'exited' && e.kind !== 'exited')) {
+        return { before, after: before, dropped: true };
+      }
       db.transaction(() => {
         if (e.kind === 'config_applied') {
           const version = e.data.version as number;
@@ -149,7 +159,7 @@ export function openStore(opts: StoreOptions) {
         events.addEvent(runId, e);
         if (ENDED.has(e.kind)) runs.end(runId, e.kind as 'finished' | 'failed' | 'exited', e.ts);
       })();
-      return { before, after: runs.get(runId)! };
+      return { before, after: runs.get(runId)!, dropped: false };
     },
     events(runId: string, limit = 200): RunEventPoint[] {
       mustGet(runId);
@@ -182,6 +192,14 @@ export function openStore(opts: StoreOptions) {
     /** How many decisions the run has per knob and action (advice-only ones counted as `advise`). */
     decisionCounts(runId: string): Array<{ knob: string; action: string; n: number }> {
       return events.decisionCounts(runId);
+    },
+
+    // ---- the tuner's last word on a run ----
+    setStatus(runId: string, s: StoredStatus): void {
+      status.set(runId, now(), s);
+    },
+    lastStatus(runId: string): StoredStatus | null {
+      return status.get(runId);
     },
 
     // ---- samples ----

@@ -22,6 +22,19 @@ export function createRunHub(store: Store) {
   const listeners = new Set<(e: HubEvent) => void>();
   let latest: Snapshot | undefined;
   let closed = false;
+  /** Per run: the newest status that named a bottleneck (not warming_up), and what of it is stored. */
+  const settled = new Map<string, RunStatus>();
+  const stored = new Map<string, string>();
+  const persistStatus = (runId: string, status: RunStatus) => {
+    stored.set(runId, statusKey(status));
+    store.setStatus(runId, status);
+  };
+  /** Stored when the bottleneck or its advice changes (and when the run ends), not every tick. */
+  const noteStatus = (runId: string, status: RunStatus) => {
+    if (status.bottleneck === 'warming_up') return;
+    settled.set(runId, status);
+    if (stored.get(runId) !== statusKey(status)) persistStatus(runId, status);
+  };
 
   const emit = (e: HubEvent) => {
     for (const l of listeners) l(e);
@@ -38,6 +51,7 @@ export function createRunHub(store: Store) {
       l.samplesTotal = t.samples;
       l.lastLoss = t.lastLoss;
       l.lastStepTs = l.recent.at(-1)?.ts ?? null;
+      l.status = store.lastStatus(run.id) as RunStatus | null; // a finished run's last word, kept in the store
       live.set(run.id, l);
     }
     return l;
@@ -50,8 +64,16 @@ export function createRunHub(store: Store) {
   };
 
   const addEvent = (runId: string, e: NewEvent): RunRecord => {
-    const { before, after } = store.addEvent(runId, e);
+    const { before, after, dropped } = store.addEvent(runId, e);
+    if (dropped) return after;
     if (after.state !== before.state) {
+      // The run keeps what the tuner last found (not a warming_up it said after the last change).
+      const l = live.get(runId);
+      const last = settled.get(runId) ?? l?.status;
+      if (last) {
+        if (l) l.status = last;
+        persistStatus(runId, last);
+      }
       watch.notify(runId);
       emit({ type: 'ended', run: after });
     }
@@ -130,7 +152,10 @@ export function createRunHub(store: Store) {
 
     setStatus(runId: string, status: RunStatus): void {
       const run = store.findRun(runId);
-      if (run) liveOf(run).status = status;
+      if (!run) return;
+      const l = liveOf(run);
+      l.status = status;
+      noteStatus(runId, l.status);
     },
     decisions: (runId: string, limit = 1000) => store.decisions(runId, limit),
 
@@ -139,6 +164,8 @@ export function createRunHub(store: Store) {
       const r = store.applyRetention(retentionS);
       for (const id of r.runs) {
         live.delete(id);
+        settled.delete(id);
+        stored.delete(id);
         labels.forget(id);
       }
       return r;
@@ -149,6 +176,8 @@ export function createRunHub(store: Store) {
         const run = store.findRun(id);
         if (!run || (run.endedAt !== null && store.now() - run.endedAt > afterS)) {
           live.delete(id);
+          settled.delete(id);
+          stored.delete(id);
           labels.forget(id);
         }
       }
@@ -173,3 +202,8 @@ export function createRunHub(store: Store) {
 }
 
 export type RunHub = ReturnType<typeof createRunHub>;
+
+/** What makes a status worth storing again: its bottleneck and the remedies it advises. */
+function statusKey(s: RunStatus): string {
+  return `${s.bottleneck}:${s.advice.map((a) => a.code).join(',')}`;
+}

@@ -1,0 +1,138 @@
+"""What the zero-code hook measures: one step report per optimizer step, from the batches the
+data loaders hand out and the optimizer steps torch's hooks see. No torch import here: the
+patches in _torch.py call these methods with plain numbers and objects.
+
+A step (DESIGN §4's step report) is the span between two optimizer steps:
+  - duration_s: wall time since the previous step ended (the first: since its first batch);
+  - data_wait_s and samples: the batches the step's loader handed out in that span, summed
+    (gradient accumulation: several batches, one step);
+  - loss: the last scalar passed to backward() in it, read later on the sender thread.
+The loader feeding a step is the one whose batch came last before it; batches of other loaders
+(an eval pass) fall into no step's wait or samples. Several optimizers stepping on the same
+batches (a GAN's two) make one step; without any loader, the first optimizer to step keeps the
+count.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Deque, Optional
+
+_now = time.time
+
+
+class Site:
+    """Where loaders were built (file:line): loaders rebuilt there each epoch share it, and the
+    workers the sidecar asks for apply to all of them."""
+    __slots__ = ("where", "steps", "epochs", "tunable", "why_not", "workers")
+
+    def __init__(self, where: str, tunable: bool, why_not: str):
+        self.where = where
+        self.steps = 0
+        self.epochs = 0
+        self.tunable = tunable
+        self.why_not = why_not  # why the hook leaves its workers alone, when it does
+        self.workers: Optional[int] = None  # the workers the sidecar asked for, once it has
+
+
+class LoaderInfo:
+    """One DataLoader's batches since the last step."""
+    __slots__ = ("site", "wait", "samples", "batches", "t_first", "workers", "batch_size")
+
+    def __init__(self, site: Site, workers: int, batch_size: Optional[int]):
+        self.site = site
+        self.wait = 0.0
+        self.samples = 0
+        self.batches = 0
+        self.t_first = 0.0
+        self.workers = workers
+        self.batch_size = batch_size
+
+
+def leading_dim(batch: Any) -> int:
+    """The batch's leading dimension: of a tensor, or of the first one in a tuple, list or dict."""
+    for _ in range(3):
+        shape = getattr(batch, "shape", None)
+        if shape is not None:
+            return int(shape[0]) if len(shape) else 1
+        if isinstance(batch, (tuple, list)):
+            if not batch:
+                return 0
+            batch = batch[0]
+        elif isinstance(batch, dict):
+            if not batch:
+                return 0
+            batch = next(iter(batch.values()))
+        else:
+            return 0
+    return 0
+
+
+class Clock:
+    """Called on the training thread by the patches. The hot path appends one tuple per step to
+    `queue` (the Sender's deque) and touches nothing shared but that."""
+
+    def __init__(self, version: Callable[[], int], on_first_step: Callable[[Optional[LoaderInfo], Any], Optional[Deque[tuple]]],
+                 client_active: Callable[[], bool]):
+        self.queue: Optional[Deque[tuple]] = None  # the Sender's, from on_first_step
+        self._version = version
+        self._on_first_step = on_first_step
+        self._client_active = client_active
+        self.step = 0
+        self.last: Optional[LoaderInfo] = None  # the loader whose batch came last
+        self.loaders: list = []  # every LoaderInfo with batches since the last step
+        self.t_prev: Optional[float] = None
+        self.primary: Any = None  # without a loader: the optimizer that keeps the count
+        self.depth = 0  # optimizer steps in progress (a subclass's step calling its base's)
+        self.loss: Any = None
+        self.standing_down = False  # the job uses the client: it reports, we do not
+
+    def batch(self, info: LoaderInfo, data: Any, t0: float, t1: float) -> None:
+        if not info.batches:
+            info.t_first = t0
+            self.loaders.append(info)
+        info.wait += t1 - t0
+        info.samples += leading_dim(data)
+        info.batches += 1
+        self.last = info
+        self.depth = 0  # no step is in progress while a batch is fetched (one raised before its end)
+
+    def step_begin(self) -> None:
+        self.depth += 1
+
+    def step_end(self, optimizer: Any, t: float) -> None:
+        """After an optimizer step (the outermost one, when steps nest)."""
+        self.depth = max(0, self.depth - 1)
+        if self.depth or self.standing_down:
+            return
+        info = self.last
+        if info is None:
+            if self.primary is None:
+                self.primary = optimizer
+            elif optimizer is not self.primary:
+                return
+            wait, samples, t_start = 0.0, 0, t if self.t_prev is None else self.t_prev
+        elif not info.batches:
+            return  # another optimizer on the batches the step already took
+        else:
+            wait, samples = info.wait, info.samples
+            t_start = info.t_first if self.t_prev is None else self.t_prev
+        if self.step == 0:
+            # Not this process's to report (a worker, a job that uses the client): never again.
+            self.queue = None if self._client_active() else self._on_first_step(info, optimizer)
+            if self.queue is None:
+                self.standing_down = True
+                return
+        elif (self.step & 63) == 0 and self._client_active():
+            self.standing_down = True  # the job started the client late: it reports from now on
+            return
+        loss, self.loss = self.loss, None
+        if loss is not None and hasattr(loss, "detach"):
+            loss = loss.detach()  # no graph kept while it waits to be read
+        self.queue.append((self.step, t - t_start, wait, samples, loss, _now(), self._version(), None))
+        self.step += 1
+        self.t_prev = t
+        if info is not None:
+            info.site.steps += 1
+        for other in self.loaders:
+            other.wait, other.samples, other.batches = 0.0, 0, 0
+        self.loaders.clear()
