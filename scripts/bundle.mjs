@@ -12,7 +12,7 @@
 //   better-sqlite3       a native addon, found through `bindings` next to its package.json
 //   @fastify/swagger-ui  serves the UI's files from its own package directory
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,3 +46,8 @@ await build({
   },
   logLevel: 'warning',
 });
+
+// The live page's static files (server/routes/page.ts serves them from dist/, so the npm package
+// and the image, which ship dist/, carry them).
+rmSync(join(root, 'dist/page'), { recursive: true, force: true });
+cpSync(join(root, 'server/page/static'), join(root, 'dist/page'), { recursive: true });

@@ -15,6 +15,8 @@ import { stepRoutes } from './routes/steps.js';
 import { eventRoutes } from './routes/events.js';
 import { decisionRoutes } from './routes/decisions.js';
 import { seriesRoutes } from './routes/series.js';
+import { rankRoutes } from './routes/ranks.js';
+import { pageRoutes } from './routes/page.js';
 import type { RunHub } from './runs/hub.js';
 
 export interface AppDeps {
@@ -69,5 +71,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(configRoutes, { runs: deps.runs });
   await app.register(decisionRoutes, { runs: deps.runs });
   await app.register(seriesRoutes, { runs: deps.runs });
+  await app.register(rankRoutes, { runs: deps.runs });
+  await app.register(pageRoutes);
   return app;
 }

@@ -2,6 +2,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { isPagePath } from './routes/page.js';
 
 const OPEN = new Set(['/healthz', '/readyz']);
 
@@ -15,7 +16,9 @@ export function tokenMatches(header: string | undefined, token: string): boolean
 
 async function plugin(app: FastifyInstance, opts: { token: string }): Promise<void> {
   app.addHook('onRequest', async (req, reply) => {
-    if (OPEN.has(req.url.split('?')[0])) return;
+    const path = req.url.split('?')[0];
+    // The page's files carry no run data; the page sends the token on every API call it makes.
+    if (OPEN.has(path) || isPagePath(path)) return;
     if (!tokenMatches(req.headers.authorization, opts.token)) {
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'missing or wrong bearer token (Authorization: Bearer <token>)' });
     }

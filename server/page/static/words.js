@@ -1,0 +1,70 @@
+// Run data in words for people. Numbers go through the one formatting module (tuner/format.ts,
+// served from dist/); the words for bottlenecks, knobs and outcomes are the page's.
+import * as fmt from '/page/lib/tuner/format.js';
+
+export { fmt };
+
+const BOTTLENECKS = {
+  input_bound: 'input-bound: the job waits for data',
+  gpu_underutilized: 'GPU under-used',
+  gpu_memory_pressure: 'GPU memory nearly full',
+  host_memory_pressure: 'host memory nearly full',
+  cpu_saturated: 'CPU saturated',
+  io_bound: 'waiting on disk I/O',
+  gpu_throttled: 'GPU throttled (power or temperature)',
+  compute_bound: 'compute-bound (healthy: the device is busy)',
+  warming_up: 'warming up (too few steady steps to say)',
+};
+
+export function bottleneckWords(kind) {
+  if (!kind) return 'not classified yet';
+  return BOTTLENECKS[kind] ?? kind.replace(/_/g, ' ');
+}
+
+const KNOBS = { batch_size: 'batch size', learning_rate: 'learning rate', num_workers: 'data-loader workers', grad_accum_steps: 'gradient accumulation', none: 'no knob' };
+export const knobWords = (k) => KNOBS[k] ?? String(k).replace(/_/g, ' ');
+
+/** Evidence as labelled items: the formatting module's when it has them, else key and number. */
+export function evidence(e) {
+  if (typeof fmt.evidenceItems === 'function') return fmt.evidenceItems(e);
+  return Object.entries(e ?? {}).filter(([, v]) => v !== null && v !== undefined)
+    .map(([key, v]) => ({ key, label: key.replace(/_/g, ' '), text: typeof v === 'number' ? fmt.fmtNum(v) : String(v) }));
+}
+
+/** Free text that may carry raw floats (older reasons). */
+export const tidy = (s) => (typeof fmt.tidyNumbers === 'function' ? fmt.tidyNumbers(String(s ?? '')) : String(s ?? ''));
+
+export function knobValue(knob, v) {
+  if (v === null || v === undefined) return '—';
+  return typeof v === 'number' ? fmt.fmtNum(v) : String(v);
+}
+
+/** "num_workers 0 → 2" from a decision's configs. */
+export function change(d) {
+  if (d.knob === 'none') return d.action === 'advise' ? 'advice' : d.action;
+  const fields = Object.keys(d.config_after ?? {}).filter((k) => d.config_before?.[k] !== d.config_after?.[k]);
+  const shown = fields.length ? fields : [d.knob];
+  return shown.map((k) => `${knobWords(k)} ${knobValue(k, d.config_before?.[k])} → ${knobValue(k, d.config_after?.[k])}`).join(', ');
+}
+
+export function outcomeWords(o) {
+  if (!o || o.status === 'pending') return 'being judged';
+  const gain = o.gainRatio ?? o.gain_ratio;
+  if (o.status === 'kept') return `kept${typeof gain === 'number' ? `: ${fmt.fmtGain(gain)} samples/s` : ''}`;
+  if (o.status === 'rolled_back') return `rolled back${typeof gain === 'number' ? `: ${fmt.fmtGain(gain)} samples/s` : ''}${o.note ? ` (${tidy(o.note)})` : ''}`;
+  if (o.status === 'superseded') return 'superseded by a later change';
+  return String(o.status);
+}
+
+export function configWords(c) {
+  if (!c) return 'no config yet';
+  const parts = [];
+  if (c.batch_size !== undefined) parts.push(`batch ${fmt.fmtNum(c.batch_size)}`);
+  if (c.learning_rate !== undefined) parts.push(`lr ${fmt.fmtNum(c.learning_rate)}`);
+  if (c.num_workers !== undefined) parts.push(fmt.fmtCount(c.num_workers, 'worker'));
+  if (c.grad_accum_steps !== undefined && c.grad_accum_steps !== 1) parts.push(`accumulating ${fmt.fmtNum(c.grad_accum_steps)} steps`);
+  return parts.join(' · ');
+}
+
+export const clock = (t) => (typeof t === 'number' ? new Date(t * 1000).toLocaleTimeString() : '—');
+export const started = (t) => (typeof t === 'number' ? new Date(t * 1000).toLocaleString() : '—');
