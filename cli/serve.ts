@@ -23,7 +23,10 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   parsed.done();
 
   const sidecar = await startSidecar(options);
-  process.stderr.write(`trainpilot: serving on ${sidecar.url}${sidecar.metricsUrl ? `, metrics on ${sidecar.metricsUrl}` : ''} (store ${options.db})\n`);
+  // The one start-up line a person reads: the API, the live page (a browser opens it; with a token
+  // set it asks for the token), the metrics listener and the store.
+  const page = `${sidecar.url}/${options.token ? ' (asks for the token)' : ''}`;
+  process.stderr.write(`trainpilot: serving on ${sidecar.url}, live page at ${page}${sidecar.metricsUrl ? `, metrics on ${sidecar.metricsUrl}` : ''} (store ${options.db})\n`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;

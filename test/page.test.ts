@@ -2,10 +2,11 @@
 // sidecar app over real SQLite and real HTTP: the test feeds a run step reports over HTTP, writes
 // decisions and the bottleneck through the tuner's store ports (what the tuner loop writes), and
 // reads the page as a person would. Needs `npm run build` (the page is served from dist/).
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../bench/lib/sidecar-process.js';
+import { REPO_ROOT, spawnSidecar } from '../bench/lib/sidecar-process.js';
 import { parseNvidiaSmiXml } from '../collectors/gpu-xml.js';
 import { toTune } from '../server/run-input.js';
 import type { GpuReading, ProcessTreeReading } from '../collectors/readings.js';
@@ -157,5 +158,33 @@ describe.skipIf(!hasChromium)('the live page behind a token', () => {
     await page.waitForSelector('#run-name:text("secret-run")');
     expect(requests.filter((u) => u.includes(TOKEN))).toEqual([]);
     await page.close();
+  });
+});
+
+describe.skipIf(!hasChromium)('`trainpilot serve` (the built CLI) serves the page', () => {
+  it('says where the page is, serves it from the bundle, and it loads with no console errors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trainpilot-page-serve-'));
+    const sidecar = await spawnSidecar(['--db', join(dir, 'store.db'), '--gpu', 'off']);
+    const b = await launchBrowser();
+    try {
+      expect(sidecar.stderr()).toContain(`serving on ${sidecar.url}, live page at ${sidecar.url}/ (store `);
+      const res = await fetch(`${sidecar.url}/`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/html/);
+      expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self'/);
+      const lib = await fetch(`${sidecar.url}/page/lib/tuner/format.js`);
+      expect(lib.headers.get('content-type')).toMatch(/^text\/javascript/);
+      expect(await lib.text()).toContain('export function fmtPercent');
+      const reg = await fetch(`${sidecar.url}/v1/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'served' }) });
+      const id = ((await reg.json()) as { id: string }).id;
+      const { page, errors } = await openPage(b, `${sidecar.url}/`);
+      await page.click(`tr[data-run="${id}"] a`);
+      await page.waitForSelector('#run-name:text("served")');
+      await page.waitForSelector('svg[data-chart="samples_per_second"]');
+      expect(errors).toEqual([]);
+    } finally {
+      await b.close();
+      await sidecar.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
