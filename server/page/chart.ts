@@ -135,6 +135,8 @@ export function chartSvg(spec: ChartSpec): string {
     if (m.x < x0 || m.x > x1) continue;
     const x = num(X(m.x));
     parts.push(`<g class="marker"><title>${escapeXml(m.title)}</title>`);
+    // A wide invisible line under the dashed one, so the reason shows on hover without aiming.
+    parts.push(`<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${PAD.top + plotH}" stroke="transparent" stroke-width="9"/>`);
     parts.push(`<line x1="${x}" x2="${x}" y1="${PAD.top}" y2="${PAD.top + plotH}" stroke="#f59e0b" stroke-width="1.5" stroke-dasharray="4 3"/>`);
     parts.push(`<text x="${x}" y="${PAD.top - 4}" text-anchor="middle" font-size="10" fill="#b45309">${escapeXml(m.label)}</text></g>`);
   }
