@@ -11,6 +11,7 @@ const E2E = [
   'test/prometheus-e2e.test.ts',
   'test/load.test.ts',
   'test/kill9.test.ts',
+  'test/multinode.test.ts',
 ];
 
 export default defineConfig({

@@ -25,8 +25,21 @@ export function windowThroughput(steps: readonly StepPoint[]): { samplesPerSecon
   };
 }
 
+/** The run view's `ranks` (DESIGN §4): every rank this sidecar knows of, stragglers marked. */
+export function ranksView(runs: RunHub, run: RunRecord) {
+  const { figures, stragglers } = runs.rankViews(run);
+  const slow = new Set(stragglers?.ranks ?? []);
+  return figures.map((f) => ({
+    rank: f.rank, node: f.node, samples_per_second: f.samplesPerSecond, step_seconds: f.stepSeconds,
+    data_wait_ratio: f.dataWaitRatio, last_step: f.lastStep, straggler: slow.has(f.rank), pid: f.pid,
+    process: f.process && { alive: f.process.alive, cpu_seconds_total: f.process.cpuSecondsTotal, resident_memory_bytes: f.process.residentMemoryBytes, workers: f.process.workerCount },
+    seen_at: f.seenAt,
+  }));
+}
+
 export function runView(runs: RunHub, run: RunRecord) {
   const live = runs.live(run);
+  const ranks = ranksView(runs, run);
   const t = windowThroughput(live.recent);
   let decisions = 0;
   for (const c of runs.store.decisionCounts(run.id)) decisions += c.n;
@@ -54,6 +67,7 @@ export function runView(runs: RunHub, run: RunRecord) {
       last_step_ts: live.lastStepTs,
       decisions,
     },
+    ...(ranks.length > 0 ? { ranks } : {}),
   };
 }
 

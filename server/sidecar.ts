@@ -67,7 +67,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     intervalS: opts.intervalS,
     gpu: opts.gpu,
     nvidiaSmiPath: opts.nvidiaSmi,
-    watchedRuns: () => runs.activeRuns().filter((r) => r.pid !== null).map((r) => ({ runId: r.id, pid: r.pid! })),
+    watchedRuns: () => runs.watchedPids(),
     onSnapshot: (s) => runs.recordSnapshot(s),
     onProcessExit: (runId, pid) => runs.processExited(runId, pid),
   });

@@ -123,16 +123,17 @@ export function createRunsRepo(db: Database, opts: { cache?: boolean } = {}) {
 
   return {
     forget,
-    insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null }): void {
+    insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null; version?: number }): void {
+      const v = input.version ?? 1; // a node's copy of a run keeps the number rank 0's sidecar gave its config
       activeIds = null;
       db.transaction(() => {
         insertRun.run({
           id: input.id, name: input.name, pid: input.pid, created_at: input.now, tune: JSON.stringify(input.tune),
-          config_version: input.config ? 1 : 0, applied_version: input.config ? 1 : 0,
+          config_version: input.config ? v : 0, applied_version: input.config ? v : 0,
         });
         if (input.config) {
-          insertVersion.run(input.id, 1, JSON.stringify(input.config), input.now, 'initial', 'registered', null);
-          markApplied.run(input.now, null, input.id, 1);
+          insertVersion.run(input.id, v, JSON.stringify(input.config), input.now, 'initial', 'registered', null);
+          markApplied.run(input.now, null, input.id, v);
         }
       })();
     },

@@ -66,10 +66,12 @@ export function openStore(opts: StoreOptions) {
     now,
 
     // ---- runs ----
-    registerRun(input: { name: string; pid: number | null; config: RunConfig | null; tune: TuneSettings }): RunRecord {
-      const id = newRunId(now());
+    registerRun(input: { name: string; pid: number | null; config: RunConfig | null; tune: TuneSettings; id?: string; version?: number }): RunRecord {
+      // id and version: a node's copy of a data-parallel run, under rank 0's id and version (DESIGN §9).
+      const id = input.id ?? newRunId(now());
+      if (input.id !== undefined && runs.get(id)) throw new ConflictError(`id: run ${id} exists`);
       db.transaction(() => {
-        runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config });
+        runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config, version: input.version });
         events.addEvent(id, { ts: now(), kind: 'started', step: null, data: { pid: input.pid } });
       })();
       return runs.get(id)!;
@@ -108,6 +110,13 @@ export function openStore(opts: StoreOptions) {
         // A job attaching with its own config is already running with it: applied as it is set.
         if (o.source === 'client') runs.markApplied(runId, version, now(), null);
       })();
+      return runs.get(runId)!;
+    },
+    /** A node's copy takes a version rank 0's sidecar made, under its number. */
+    mirrorConfig(runId: string, version: number, config: RunConfig, reason: string): RunRecord {
+      const run = mustGet(runId);
+      if (version <= run.configVersion) return run;
+      runs.addVersion(runId, version, config, now(), 'client', reason, null); // the config_applied event that carried it marks it applied
       return runs.get(runId)!;
     },
     configVersion(runId: string, version: number): ConfigVersionRecord | undefined {

@@ -71,6 +71,14 @@ export const METRICS = {
   run_process_cpu_seconds_total: spec('trainpilot_run_process_cpu_seconds_total', 'counter', RUN, 'User and system CPU time of the run\'s live process tree.'),
   run_gpu_memory_used_bytes: spec('trainpilot_run_gpu_memory_used_bytes', 'gauge', [...RUN, ...GPU], 'Device memory held by the run\'s processes, data-loader workers included.'),
   run_bottleneck: spec('trainpilot_run_bottleneck', 'gauge', [...RUN, 'kind'], 'What holds the run back: 1 for the current kind, 0 for the others (all 0 until known).'),
+  // Data-parallel runs (DESIGN §9): `rank` is bounded by the job's world size; rank 0's sidecar has
+  // every rank (from the summaries the job's collective gathers), a node's sidecar its own ranks.
+  run_rank_info: spec('trainpilot_run_rank_info', 'gauge', [...RUN, 'rank', 'node'], 'Each rank of a data-parallel run and the node it runs on; always 1.'),
+  run_rank_samples_per_second: spec('trainpilot_run_rank_samples_per_second', 'gauge', [...RUN, 'rank'], 'The rank\'s samples over its step time, over its recent summaries.'),
+  run_rank_step_seconds: spec('trainpilot_run_rank_step_seconds', 'gauge', [...RUN, 'rank'], 'The rank\'s mean step time over its recent summaries.'),
+  run_rank_data_wait_ratio: spec('trainpilot_run_rank_data_wait_ratio', 'gauge', [...RUN, 'rank'], 'Share of the rank\'s step time spent waiting for input, 0-1.'),
+  run_rank_last_step: spec('trainpilot_run_rank_last_step', 'gauge', [...RUN, 'rank'], 'The newest step the rank reported.'),
+  run_rank_straggler: spec('trainpilot_run_rank_straggler', 'gauge', [...RUN, 'rank'], 'Whether the rank holds the others back beyond noise (1) or not (0).'),
   tuner_decisions_total: spec('trainpilot_tuner_decisions_total', 'counter', [...RUN, 'knob', 'action'], 'Decisions the tuner made for the run, by knob and action.'),
 } as const satisfies Record<string, MetricSpec>;
 

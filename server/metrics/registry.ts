@@ -9,12 +9,13 @@ import { gpuFamilies } from './gpu.js';
 import { hostFamilies } from './host.js';
 import { registerProcessMetrics } from './process.js';
 import { collect, format, wantsOpenMetrics, type Rendered } from './render.js';
+import { rankFamilies } from './ranks.js';
 import { runFamilies } from './run.js';
 import { selfFamilies } from './self.js';
 import { readFrame, type MetricsSource, type ScrapeFrame } from './source.js';
 import { stepHistogram } from './steps.js';
 
-export type { MetricsSource, RunMetricsView } from './source.js';
+export type { MetricsSource, RankMetricsView, RunMetricsView } from './source.js';
 export { METRICS, type MetricSpec } from './catalogue.js';
 export { CLOCK_EVENT_REASONS } from './gpu.js';
 export { STEP_BUCKETS_S } from './steps.js';
@@ -46,6 +47,7 @@ export function createMetrics(source: MetricsSource, opts: MetricsOptions = {}):
     ...hostFamilies(frame),
     ...gpuFamilies(frame),
     ...runFamilies(frame),
+    ...rankFamilies(frame),
   ]) registry.registerMetric(family.asMetric());
   const steps = stepHistogram(registry, frame);
   if (opts.processMetrics ?? true) registerProcessMetrics(registry);

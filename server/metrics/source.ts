@@ -22,6 +22,18 @@ export interface RunMetricsView {
   bottleneck: BottleneckKind | null;
   process: ProcessTreeReading | null;
   decisions: Array<{ knob: string; action: string; count: number }>;
+  /** Data-parallel runs: the ranks this sidecar knows of (empty otherwise). */
+  ranks?: RankMetricsView[];
+}
+
+export interface RankMetricsView {
+  rank: number;
+  node: string | null;
+  samplesPerSecond: number | null;
+  stepSeconds: number | null;
+  dataWaitRatio: number | null;
+  lastStep: number | null;
+  straggler: boolean;
 }
 
 export interface MetricsSource {

@@ -19,6 +19,8 @@ export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undef
         if (!run) continue; // removed by retention
         if (run.endedAt !== null && hub.now() - run.endedAt > ENDED_RUN_KEEP_S) continue;
         const live = hub.live(run);
+        const rv = hub.rankViews(run);
+        const slow = new Set(rv.stragglers?.ranks ?? []);
         out.push({
           id: run.id,
           label: hub.label(run),
@@ -31,6 +33,10 @@ export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undef
           bottleneck: live.status?.bottleneck ?? null,
           process: live.process,
           decisions: hub.store.decisionCounts(run.id).map((c) => ({ knob: c.knob, action: c.action, count: c.n })),
+          ranks: rv.figures.map((f) => ({
+            rank: f.rank, node: f.node, samplesPerSecond: f.samplesPerSecond, stepSeconds: f.stepSeconds,
+            dataWaitRatio: f.dataWaitRatio, lastStep: f.lastStep, straggler: slow.has(f.rank),
+          })),
         });
       }
       return out;

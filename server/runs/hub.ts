@@ -9,6 +9,7 @@ import type { StepPoint } from '../../tuner/window.js';
 import { createConfigWatch } from './config-watch.js';
 import { createLabels } from './labels.js';
 import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
+import { createRankBoard, mirrorApplied, rankViews, withStragglers } from './ranks.js';
 
 export type HubEvent =
   | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
@@ -20,6 +21,7 @@ export function createRunHub(store: Store) {
   const labels = createLabels();
   const watch = createConfigWatch();
   const listeners = new Set<(e: HubEvent) => void>();
+  const ranks = createRankBoard(); // data-parallel runs' ranks (DESIGN §9)
   let latest: Snapshot | undefined;
   let closed = false;
   /** Per run: the newest status that named a bottleneck (not warming_up), and what of it is stored. */
@@ -64,6 +66,7 @@ export function createRunHub(store: Store) {
   };
 
   const addEvent = (runId: string, e: NewEvent): RunRecord => {
+    if (mirrorApplied(store, ranks, runId, e)) versionChanged(runId); // a node's copy of a data-parallel run
     const { before, after, dropped } = store.addEvent(runId, e);
     if (dropped) return after;
     if (after.state !== before.state) {
@@ -99,6 +102,15 @@ export function createRunHub(store: Store) {
     activeRuns: (): RunRecord[] => store.activeRuns(),
     live: (run: RunRecord): LiveRun => liveOf(run),
     label: (run: RunRecord): string => labels.of(run),
+    ranks,
+    /** The run's ranks with their figures, and its stragglers when rank 0 forwards summaries here. */
+    rankViews: (run: RunRecord) => rankViews(ranks, run.id, liveOf(run).recent),
+    /** What the sampler watches: each running run's own pid, and the pids its ranks announced. */
+    watchedPids(): Array<{ runId: string; pid: number }> {
+      const own = store.activeRuns().filter((r) => r.pid !== null).map((r) => ({ runId: r.id, pid: r.pid! }));
+      const seen = new Set(own.map((w) => `${w.runId}\0${w.pid}`));
+      return [...own, ...ranks.pids().filter((w) => !seen.has(`${w.runId}\0${w.pid}`) && store.findRun(w.runId)?.state === 'running')];
+    },
 
     addSteps(runId: string, batch: NewStep[]): { accepted: number; duplicates: number; configVersion: number } {
       const { run, fresh } = store.addSteps(runId, batch);
@@ -138,14 +150,15 @@ export function createRunHub(store: Store) {
       latest = s;
       for (const p of s.processes) {
         const run = store.findRun(p.runId);
-        if (run) addProcessReading(liveOf(run), p, s.ts);
+        // A rank's own tree goes with that rank; the run's pid (rank 0's, or the first local rank's) is the run's.
+        if (run && (!ranks.processReading(run.id, p) || p.pid === run.pid)) addProcessReading(liveOf(run), p, s.ts);
       }
       store.recordSnapshot(s);
     },
     snapshot: (): Snapshot | undefined => latest,
     processExited(runId: string, pid: number): void {
       const run = store.findRun(runId);
-      if (!run || run.state !== 'running') return;
+      if (!run || run.state !== 'running' || (pid !== run.pid && ranks.isRankPid(runId, pid))) return; // one rank ended, not the run
       addEvent(runId, { kind: 'exited', step: null, ts: store.now(), data: { pid } });
     },
     series: (...a: Parameters<Store['series']>) => store.series(...a),
@@ -154,7 +167,7 @@ export function createRunHub(store: Store) {
       const run = store.findRun(runId);
       if (!run) return;
       const l = liveOf(run);
-      l.status = status;
+      l.status = withStragglers(status, rankViews(ranks, run.id, liveOf(run).recent).stragglers);
       noteStatus(runId, l.status);
     },
     decisions: (runId: string, limit = 1000) => store.decisions(runId, limit),
@@ -166,6 +179,7 @@ export function createRunHub(store: Store) {
         live.delete(id);
         settled.delete(id);
         stored.delete(id);
+        ranks.forget(id);
         labels.forget(id);
       }
       return r;
@@ -179,6 +193,7 @@ export function createRunHub(store: Store) {
           settled.delete(id);
           stored.delete(id);
           labels.forget(id);
+          ranks.forget(id);
         }
       }
     },

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { RUN_STATES } from '../../store/run-states.js';
 import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../../tuner/window.js';
 import { FreeObject, UnixSeconds } from './common.js';
+import { RankView } from './rank-view.js';
 
 // Each enumeration's schema is built from its owner's `as const` array: one list of values, and
 // Static<> gives back the array's union.
@@ -114,6 +115,7 @@ export const RunView = Type.Object(
       last_step_ts: NullableNumber,
       decisions: Type.Integer(),
     }),
+    ranks: Type.Optional(Type.Array(RankView, { description: 'data-parallel runs: each rank this sidecar knows of (DESIGN §9)' })),
   },
   { $id: 'Run' },
 );

@@ -1,17 +1,29 @@
-"""Data parallel: rank 0 talks to the sidecar; every rank changes config at the same step.
+"""Data parallel: rank 0's sidecar decides; every rank changes config at the same step.
 
 Each exchange is a collective, so every rank calls it at the same step (every `every` steps,
 at the same safe point). Rank 0 broadcasts a two-number header — its newest config version and
 the step at which to apply it — and, only when the version is new, the config itself.
+
+Every `summary_every`-th exchange is an all-gather instead (DESIGN §9): each rank's row carries
+its summary since the last one (steps, step time, data wait, samples, last step, its node's
+verdict) and rank 0's row also the header, so rank 0 sees the whole job in the job's own
+collective and forwards it to its sidecar; no sidecar talks to another.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # Steps between exchanges: a gloo broadcast of 16 bytes costs ~0.1 ms on CPU, so every 10th
 # step keeps the amortised cost per step well under the client's 20 µs budget (DESIGN §7),
 # while a new version still lands within a second on any job doing ≥10 steps/s.
 SYNC_EVERY = 10
+# Exchanges between summaries: an all-gather of 8 doubles per rank costs about what the header's
+# broadcast does, so once every 5 exchanges (50 steps) it adds well under the 5 µs per step
+# DESIGN §7 allows (bench/exchange.py measures it).
+SUMMARY_EVERY = 5
+# A summary row: version, apply step (rank 0's), steps, duration_s, data_wait_s, samples,
+# last step, node verdict code.
+ROW = 8
 
 
 def active_group() -> Optional[Any]:
@@ -25,7 +37,7 @@ def active_group() -> Optional[Any]:
 
 
 class DistSync:
-    def __init__(self, dist: Any, every: int = SYNC_EVERY):
+    def __init__(self, dist: Any, every: int = SYNC_EVERY, summary_every: int = SUMMARY_EVERY):
         import torch
 
         self.dist = dist
@@ -37,6 +49,17 @@ class DistSync:
         self._device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         self._torch = torch
         self.last_version = -1
+        self.summary_every = max(1, int(summary_every))
+        self._exchanges = 0
+        self._rows = [torch.zeros(ROW, dtype=torch.float64, device=self._device) for _ in range(self.world_size)]
+        self.nodes: List[Optional[str]] = [None] * self.world_size
+
+    def share_nodes(self, node: str) -> List[Optional[str]]:
+        """At start: every rank learns every rank's node name (they do not change)."""
+        nodes: List[Optional[str]] = [None] * self.world_size
+        self.dist.all_gather_object(nodes, node)
+        self.nodes = nodes
+        return nodes
 
     def share(self, run_id: Optional[str], version: int, config: Dict[str, Any]) -> Tuple[Optional[str], int, Dict[str, Any]]:
         """At start: every rank gets rank 0's run id, config version and config."""
@@ -45,14 +68,32 @@ class DistSync:
         self.last_version = int(obj[1])
         return obj[0], int(obj[1]), obj[2]
 
-    def exchange(self, step: int, offer: Tuple[int, Optional[Dict[str, Any]], Optional[str]]
+    def exchange(self, step: int, offer: Tuple[int, Optional[Dict[str, Any]], Optional[str]],
+                 summary: Optional[Callable[[], Sequence[float]]] = None,
+                 on_table: Optional[Callable[[List[List[float]]], None]] = None
                  ) -> Optional[Tuple[int, Dict[str, Any], Optional[str], int]]:
         """Collective. `offer` is rank 0's newest (version, config, run id); other ranks pass anything.
+        summary: this rank's ROW - 2 numbers since its last summary (every rank passes one or none
+        alike); on_table: rank 0's, handed every rank's row on a summary exchange.
         Returns (version, config, run id, apply_step) when rank 0 had a version this rank lacks."""
         version = offer[0] if self.rank == 0 else 0
-        header = self._torch.tensor([version, step], dtype=self._torch.int64, device=self._device)
-        self.dist.broadcast(header, src=0)
-        version, apply_step = (int(v) for v in header.tolist())
+        self._exchanges += 1
+        if summary is not None and self._exchanges % self.summary_every == 0:
+            try:
+                mine = [float(x) for x in summary()][:ROW - 2]
+            except Exception:  # a summary that fails must not skip the collective the others are in
+                mine = [0.0, 0.0, 0.0, 0.0, -1.0, -1.0]
+            row = self._torch.tensor([version, step, *mine, *[-1.0] * (ROW - 2 - len(mine))],
+                                     dtype=self._torch.float64, device=self._device)
+            self.dist.all_gather(self._rows, row)
+            head = self._rows[0].tolist()
+            version, apply_step = int(head[0]), int(head[1])
+            if on_table is not None:
+                on_table([r.tolist() for r in self._rows])
+        else:
+            header = self._torch.tensor([version, step], dtype=self._torch.int64, device=self._device)
+            self.dist.broadcast(header, src=0)
+            version, apply_step = (int(v) for v in header.tolist())
         if version <= self.last_version:
             return None
         obj = [offer[1], offer[2]] if self.rank == 0 else [None, None]

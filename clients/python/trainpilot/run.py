@@ -14,6 +14,7 @@ from ._http import Api, HttpError, Unreachable
 from ._join import join
 from ._lr import LearningRate
 from ._poller import Poller
+from ._ranks import RankAgent, node_name
 from ._sender import Sender
 from .distributed import SYNC_EVERY, DistSync, active_group
 from .oom import backed_off, free_memory, is_oom, lowest_batch
@@ -50,6 +51,9 @@ class _Step:
             wait = run._wait
             run._fetch_t0 = None
         samples = self.samples or run._batch_samples or run.applied["batch_size"]
+        run._sum_dur += t1 - t0  # this rank's summary for the job's next exchange (distributed.py)
+        run._sum_wait += wait
+        run._sum_samples += samples
         run._q.append((run._step, t1 - t0, wait, samples, run._loss, _now(), run.applied_version, run._extra))
         run._loss = run._extra = None
         run._step += 1
@@ -71,8 +75,10 @@ class Run:
         leader = dist is None or not dist.rank
         # One Api per thread: the sender's (it also joins) and the poller's.
         poll_api = Api(url, token, timeout_s) if url and leader else None
+        # Data parallel: every rank talks to its own node's sidecar too (DESIGN §9), on a thread of its own.
+        rank_api = Api(url, token, timeout_s) if url and dist is not None else None
         run = cls(name, config, tune, api, poll_api=poll_api, run_id=run_id, dist=dist, first_step=first_step,
-                  oom_guard=oom_guard, capacity=capacity, flush_interval_s=flush_interval_s)
+                  oom_guard=oom_guard, capacity=capacity, flush_interval_s=flush_interval_s, rank_api=rank_api)
         if optimizer is not None:
             run.attach_optimizer(optimizer)
         run._begin()
@@ -80,7 +86,8 @@ class Run:
 
     def __init__(self, name: str, config: Dict[str, Any], tune: Dict[str, Any], api: Optional[Api], *,
                  poll_api: Optional[Api] = None, run_id: Optional[str] = None, dist: Optional[DistSync] = None,
-                 first_step: int = 0, oom_guard: bool = True, capacity: int = 10000, flush_interval_s: float = 0.5):
+                 first_step: int = 0, oom_guard: bool = True, capacity: int = 10000, flush_interval_s: float = 0.5,
+                 rank_api: Optional[Api] = None):
         """Use Run.open (trainpilot.start). api: the sidecar's, None without one; poll_api: the
         poller's (rank 0 only); run_id: the run to attach to, None to register one; dist: the
         ranks' DistSync when data parallel. Touches no network and starts no thread."""
@@ -105,7 +112,8 @@ class Run:
         self._join: Optional[Callable[[], bool]] = None  # set by _begin() while not yet registered
         self._join_tries = 0
         # Without a sidecar nothing is ever sent: keep no backlog (and give the GC nothing to walk).
-        self._sender = Sender(api, lambda: self.id, capacity=capacity if api else 1, interval_s=flush_interval_s,
+        # Steps wait for the join (rank 0's registration, another rank's node copy), so none is refused.
+        self._sender = Sender(api, lambda: self.id if self._join is None else None, capacity=capacity if api else 1, interval_s=flush_interval_s,
                               rank=rank, world_size=world_size, produced=lambda: self._step - self._first_step,
                               on_version_hint=self._hint, before_cycle=self._before_send)
         self._q = self._sender.steps
@@ -124,6 +132,13 @@ class Run:
         self.retry_batch = False
         self._dist = dist
         self._next_sync = first_step
+        self._sum_dur = self._sum_wait = 0.0
+        self._sum_samples = 0
+        self._sum_from = first_step
+        self._node = node_name() if dist is not None else None
+        self._agent = (RankAgent(rank_api, lambda: self.id, rank=dist.rank, world_size=dist.world_size, node=self._node,
+                                 copy_body=self._copy_body, nodes=lambda: dist.nodes)
+                       if rank_api is not None and dist is not None else None)
         self._poller = (Poller(poll_api, lambda: self.id, lambda: self.config_version, self._offer)
                         if poll_api is not None else None)
         self.finished = False
@@ -136,13 +151,18 @@ class Run:
         dist = self._dist
         if dist is not None:
             shared_id, version, shared = dist.share(self.id, self.config_version, self.config)
+            dist.share_nodes(self._node)
             self.id = self.id or shared_id
+            if self._agent is not None and self.rank:
+                self._join = self._join_node  # the sender thread makes this node's copy of the run first
             self.config, self.config_version = shared, version
             self._take(version, shared, apply_step=self._first_step, ack=self.attached)
         if self._api is not None:
             self._sender.start()
             if self._poller is not None:
                 self._poller.start()
+        if self._agent is not None:
+            self._agent.start()
 
     def _register(self) -> bool:
         """Registers or attaches once; True when done (or given up on a 4xx)."""
@@ -166,6 +186,29 @@ class Run:
         self.id = j.run_id
         self._join = None
         return True
+
+    def _join_node(self) -> bool:
+        if self._agent.ensure_copy():
+            self._join = None
+        return True
+
+    def _copy_body(self) -> Dict[str, Any]:
+        """What this node's sidecar makes its copy of the run with: rank 0's sidecar decides for the
+        job, so a copy made by another rank only classifies (tune mode off)."""
+        body: Dict[str, Any] = {"name": self.name, "config": dict(self.applied),
+                                "tune": dict(self.tune, mode=self.tune.get("mode", "auto") if not self.rank else "off")}
+        if self.applied_version > 0:
+            body["config_version"] = self.applied_version
+        return body
+
+    def _summary(self) -> Tuple[float, ...]:
+        """This rank's figures since its last summary (and its node's verdict), for the exchange."""
+        out = (self._step - self._sum_from, self._sum_dur, self._sum_wait, self._sum_samples, self._step - 1,
+               self._agent.verdict_code if self._agent is not None else -1)
+        self._sum_dur = self._sum_wait = 0.0
+        self._sum_samples = 0
+        self._sum_from = self._step
+        return out
 
     def _take(self, version: int, config: Dict[str, Any], apply_step: int, ack: bool) -> None:
         """The sidecar's config at start: in effect already when it equals the job's (acknowledged
@@ -290,7 +333,9 @@ class Run:
 
     def _sync(self) -> None:
         self._next_sync = self._step + self._dist.every
-        got = self._dist.exchange(self._step, (self.config_version, self.config, self.id))
+        agent = self._agent
+        got = self._dist.exchange(self._step, (self.config_version, self.config, self.id), self._summary,
+                                  agent.tables.append if agent is not None and not self.rank else None)
         if got is not None:
             version, config, run_id, apply_step = got
             if self.id is None:
@@ -355,6 +400,8 @@ class Run:
         self._sender.stop()
         if self._poller is not None:
             self._poller.stop()
+        if self._agent is not None:
+            self._agent.stop()
         return ok
 
     def __enter__(self) -> "Run":
