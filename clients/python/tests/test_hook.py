@@ -37,6 +37,12 @@ class HookCase(SidecarCase):
 
     def setUp(self):
         super().setUp()
+        import trainpilot
+
+        # Runs other test modules started in this process would make the hook stand down.
+        patcher = mock.patch.object(trainpilot, "_runs", [])
+        patcher.start()
+        self.addCleanup(patcher.stop)
         self.sidecar.add_run("r1", mode="auto")
         self.hook = Hook(torch, self.sidecar.url, None, "r1")
         self.hook.patches.install()
