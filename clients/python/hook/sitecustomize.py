@@ -90,7 +90,7 @@ def _trainpilot_watch():
                         del loader.exec_module  # the instance attribute set below
                     except AttributeError:
                         pass
-                activate()
+                activate()  # only once torch imported without an error
 
             try:
                 # On this spec's loader instance only: the loader keeps its class (isinstance,
