@@ -16,6 +16,8 @@ export interface RunRecord {
   config: RunConfig | null; // null until the job says what it runs with (a watch-only run)
   configVersion: number; // 0 while config is null
   appliedVersion: number;
+  /** The CPU budget the job reported from inside itself at registration, null when it sent none. */
+  cpuBudget: { cores: number; source: string } | null;
 }
 
 export interface ConfigVersionRecord {
@@ -32,6 +34,7 @@ export interface ConfigVersionRecord {
 interface RunRow {
   id: string; name: string; pid: number | null; created_at: number; ended_at: number | null;
   state: RunState; tune: string; config_version: number; applied_version: number; config: string | null;
+  cpu_budget: string | null;
 }
 
 /** Short, unguessable-enough, URL-safe run ids: time-ordered prefix plus randomness. */
@@ -41,8 +44,8 @@ export function newRunId(now: number): string {
 
 export function createRunsRepo(db: Database, opts: { cache?: boolean } = {}) {
   const insertRun = db.prepare(
-    `INSERT INTO runs (id, name, pid, created_at, ended_at, state, tune, config_version, applied_version)
-     VALUES (@id, @name, @pid, @created_at, NULL, 'running', @tune, @config_version, @applied_version)`,
+    `INSERT INTO runs (id, name, pid, created_at, ended_at, state, tune, config_version, applied_version, cpu_budget)
+     VALUES (@id, @name, @pid, @created_at, NULL, 'running', @tune, @config_version, @applied_version, @cpu_budget)`,
   );
   const selectRun = db.prepare(
     `SELECT r.*, c.config AS config FROM runs r
@@ -90,6 +93,7 @@ export function createRunsRepo(db: Database, opts: { cache?: boolean } = {}) {
     config: r.config === null ? null : (JSON.parse(r.config) as RunConfig),
     configVersion: r.config_version,
     appliedVersion: r.applied_version,
+    cpuBudget: r.cpu_budget ? (JSON.parse(r.cpu_budget) as RunRecord['cpuBudget']) : null,
   });
   const toVersion = (r: Record<string, unknown>): ConfigVersionRecord => ({
     version: r.version as number,
@@ -123,13 +127,14 @@ export function createRunsRepo(db: Database, opts: { cache?: boolean } = {}) {
 
   return {
     forget,
-    insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null; version?: number }): void {
+    insert(input: { id: string; name: string; pid: number | null; now: number; tune: TuneSettings; config: RunConfig | null; cpuBudget?: RunRecord['cpuBudget']; version?: number }): void {
       const v = input.version ?? 1; // a node's copy of a run keeps the number rank 0's sidecar gave its config
       activeIds = null;
       db.transaction(() => {
         insertRun.run({
           id: input.id, name: input.name, pid: input.pid, created_at: input.now, tune: JSON.stringify(input.tune),
           config_version: input.config ? v : 0, applied_version: input.config ? v : 0,
+          cpu_budget: input.cpuBudget ? JSON.stringify(input.cpuBudget) : null,
         });
         if (input.config) {
           insertVersion.run(input.id, v, JSON.stringify(input.config), input.now, 'initial', 'registered', null);

@@ -66,12 +66,12 @@ export function openStore(opts: StoreOptions) {
     now,
 
     // ---- runs ----
-    registerRun(input: { name: string; pid: number | null; config: RunConfig | null; tune: TuneSettings; id?: string; version?: number }): RunRecord {
+    registerRun(input: { name: string; pid: number | null; config: RunConfig | null; tune: TuneSettings; cpuBudget?: RunRecord['cpuBudget']; id?: string; version?: number }): RunRecord {
       // id and version: a node's copy of a data-parallel run, under rank 0's id and version (DESIGN §9).
       const id = input.id ?? newRunId(now());
       if (input.id !== undefined && runs.get(id)) throw new ConflictError(`id: run ${id} exists`);
       db.transaction(() => {
-        runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config, version: input.version });
+        runs.insert({ id, name: input.name, pid: input.pid, now: now(), tune: input.tune, config: input.config, cpuBudget: input.cpuBudget ?? null, version: input.version });
         events.addEvent(id, { ts: now(), kind: 'started', step: null, data: { pid: input.pid } });
       })();
       return runs.get(id)!;

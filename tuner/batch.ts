@@ -1,9 +1,10 @@
-// The batch-size policy: grow by doubling, then bisection, while the predicted and then
-// measured gain is at least 5 % and device memory is predicted to fit; on OOM, back off
-// to the largest known-good size below and never propose the OOM size (or above) again.
+// Batch-size moves outside the search (search.ts grows batch size): back-off on OOM to the largest
+// known-good size below it, never proposing the OOM size (or above) again; back-off under measured
+// memory pressure; and a smaller batch for goodput when the gradient noise scale says so.
 import type { Classification } from './classify.js';
 import { efficiency, type NoiseScale } from './goodput.js';
-import { boundOf, pct, type TunerSettings } from './guardrails.js';
+import { fmtGain, fmtPercent } from './format.js';
+import { boundOf, type TunerSettings } from './guardrails.js';
 import { oomCeilings, rejectedMoves, type Point } from './history.js';
 import { microBatchSizes, withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
@@ -66,78 +67,25 @@ export function oomBackoff(w: Window, points: Point[]): (PolicyResult & { doesNo
   };
 }
 
-export function batchPolicy(x: BatchInputs): PolicyResult {
-  const { w, m, points, capacity, noise } = x;
+/** Memory pressure measured from the steps' own peaks: step back to what the memory model says fits. */
+export function memoryPressure(x: BatchInputs): PolicyResult | undefined {
+  const { w, m, points, capacity } = x;
   const b = w.config.batch_size;
-  const { min, max } = boundOf(w, 'batch_size', null);
+  const { min } = boundOf(w, 'batch_size', null);
   const mem = memoryModel(points);
   const fitLimit = largestFitting(mem, capacity);
-  const memEvidence = {
-    memory_model: mem?.source ?? null,
-    memory_fixed_bytes: mem ? Math.round(mem.a) : null,
-    memory_per_sample_bytes: mem ? Math.round(mem.c) : null,
-    device_memory_bytes: capacity,
-    largest_fitting_batch: Number.isFinite(fitLimit) ? fitLimit : null,
-  };
-  const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
-
-  // Memory pressure measured from the steps' own peaks: step back to what fits.
-  if (m.memPeakBytes !== null && capacity !== null && m.memPeakBytes / capacity >= MEMORY_BACKOFF_RATIO && fitLimit < b) {
-    const target = snap(w, Math.max(min, fitLimit), min, b - 1, 'down');
-    if (target !== undefined) {
-      return { exhausted: false, note: 'memory pressure', proposal: proposal(w, target, 'decrease',
-        `device memory peaks at ${pct(m.memPeakBytes / capacity)} of capacity: back to ${target}, predicted to fit with a ${pct(MEMORY_MARGIN)} margin`,
-        memEvidence, null, true) };
-    }
-  }
-
-  const ceilings = oomCeilings(w);
-  if (ceilings.length > 0 && ceilings[0] <= b) return { exhausted: true, note: `batch ${b} is at or above the OOM size ${ceilings[0]}` };
-  const rejected = rejectedMoves(w, 'batch_size').filter((r) => r.from <= b && r.to > b).map((r) => r.to);
-  // Sizes at or above `bad` failed (OOM) or did not pay; `cap` is the most bounds and memory allow.
-  const bad = Math.min(ceilings.find((c) => c > b) ?? Infinity, ...rejected);
-  const cap = Math.min(max, fitLimit);
-  // Candidates: the doubling (or, below a bad size, the bisection point), and the most
-  // the bounds and memory allow; the first whose predicted gain clears the bar is taken.
-  const cands: Array<{ target: number; how: string }> = [];
-  if (2 * b <= cap && 2 * b < bad) cands.push({ target: 2 * b, how: 'doubling' });
-  else if (bad <= cap + 1) cands.push({ target: Math.floor((b + bad) / 2), how: `bisecting below ${bad}, which ${ceilings.includes(bad) ? 'ran out of memory' : 'did not pay'}` });
-  if (cap < bad) cands.push({ target: cap, how: cap === max ? `up to the bound ${max}` : 'up to the largest size predicted to fit' });
-  const notes: string[] = [];
-  for (const c of cands) {
-    const t = snap(w, c.target, b + 1, Math.min(cap, bad - 1), 'down');
-    if (t === undefined || t <= b) continue;
-    const tp = throughputRatio(b, t, points, gpuUtil);
-    const gRatio = tp.ratio === null ? null : tp.ratio * (noise ? efficiency(noise.bNoise, b, t) : 1);
-    const predicted = gRatio === null ? null : gRatio - 1;
-    if (predicted !== null && predicted < x.settings.minPredictedGain) {
-      notes.push(`${b} → ${t} predicted ${pct(predicted)}`);
-      continue;
-    }
-    // Without any model, explore by doubling or bisection; never jump straight to the cap.
-    if (predicted === null && c.target === cap && c.how.startsWith('up to')) continue;
-    const objective = noise ? `goodput (noise scale ${round(noise.bNoise, 1)})` : 'throughput';
-    return {
-      exhausted: false,
-      note: c.how,
-      proposal: proposal(w, t, 'increase',
-        `batch ${b} → ${t} (${c.how}): predicted ${objective} gain ${predicted === null ? 'unknown, measuring' : pct(predicted)}`,
-        {
-          ...memEvidence,
-          search: c.how,
-          predicted_basis: tp.basis,
-          predicted_throughput_ratio: tp.ratio === null ? null : round(tp.ratio),
-          b_noise: noise ? round(noise.bNoise, 2) : null,
-          predicted_gain: predicted === null ? null : round(predicted),
-        }, predicted),
-    };
-  }
-  return {
-    exhausted: true,
-    note: notes.length > 0
-      ? `batch: ${notes.join(', ')}, below ${pct(x.settings.minPredictedGain)}`
-      : `batch ${b} cannot grow: bound ${max}, fits up to ${Number.isFinite(fitLimit) ? fitLimit : '?'}, ${Number.isFinite(bad) ? `bad from ${bad}` : 'no ceiling'}`,
-  };
+  if (m.memPeakBytes === null || capacity === null || m.memPeakBytes / capacity < MEMORY_BACKOFF_RATIO || fitLimit >= b) return undefined;
+  const target = snap(w, Math.max(min, fitLimit), min, b - 1, 'down');
+  if (target === undefined) return undefined;
+  return { exhausted: false, note: 'memory pressure', proposal: proposal(w, target, 'decrease',
+    `device memory peaks at ${fmtPercent(m.memPeakBytes / capacity)} of capacity: batch ${b} → ${target}, predicted to fit with a ${fmtPercent(MEMORY_MARGIN)} margin`,
+    {
+      memory_model: mem?.source ?? null,
+      memory_fixed_bytes: mem ? Math.round(mem.a) : null,
+      memory_per_sample_bytes: mem ? Math.round(mem.c) : null,
+      device_memory_bytes: capacity,
+      largest_fitting_batch: Number.isFinite(fitLimit) ? fitLimit : null,
+    }, null, true) };
 }
 
 export function goodputShrink(x: BatchInputs): PolicyResult {
@@ -152,12 +100,12 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   const tp = throughputRatio(b, target, points, gpuUtil);
   if (tp.ratio === null) return { exhausted: true, note: 'no throughput model' };
   const predicted = tp.ratio * efficiency(noise.bNoise, b, target) - 1;
-  if (predicted < x.settings.minPredictedGain) return { exhausted: true, note: `shrinking predicted ${pct(predicted)}` };
+  if (predicted < x.settings.minPredictedGain) return { exhausted: true, note: `shrinking predicted ${fmtGain(predicted)}` };
   return {
     exhausted: false,
     note: 'goodput',
     proposal: proposal(w, target, 'decrease',
-      `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput gain ${pct(predicted)}`,
+      `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,
       { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
       predicted),
   };

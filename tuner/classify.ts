@@ -108,6 +108,7 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
     process_cpu_cores: use ? round(use.treeCores) : null,
     worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio),
     cpu_budget_cores: budgetCores,
+    cpu_budget_source: opts.cpuBudget?.source ?? (host ? 'host CPU count' : null),
   };
   const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, evidence: { ...evidence, why } });
 

@@ -1,17 +1,19 @@
 // One pass of the tuner over one run's window: judge the last change, then let the
 // policies propose, then apply the guardrails. Pure: the loop does the writing.
 import { adviceFor, type AdviceContext } from './advice.js';
-import { batchPolicy, goodputShrink, oomBackoff } from './batch.js';
-import type { CpuBudget } from './budget.js';
+import { goodputShrink, memoryPressure, oomBackoff } from './batch.js';
+import { cpuUse, type CpuBudget } from './budget.js';
 import { classify, runGpus, type BottleneckKind, type Classification } from './classify.js';
 import { noiseScale } from './goodput.js';
-import { DEFAULT_SETTINGS, inCooldown, knobEnabled, pct, preciseEnough, violation, type TunerSettings } from './guardrails.js';
+import { fmtPercent } from './format.js';
+import { DEFAULT_SETTINGS, inCooldown, knobEnabled, preciseEnough, violation, type TunerSettings } from './guardrails.js';
 import { judge } from './judge.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
 import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
-import type { PolicyResult, Proposal } from './proposal.js';
+import type { Proposal } from './proposal.js';
+import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome, RunConfig, Window } from './window.js';
-import { workersPolicy } from './workers.js';
+import { hostMemoryRelief, idleWorkers } from './workers.js';
 
 export interface TuneOptions {
   cpuBudget?: CpuBudget | null;
@@ -50,9 +52,9 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     // advise never changes the config, whatever the decision (a rollback included).
     if (decision && w.tune.mode === 'advise') decision = { ...decision, recommendOnly: true };
     return {
-      status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx) },
+      status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx, w) },
       outcomes,
-      ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx)) } : {}),
+      ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx, w)) } : {}),
     };
   };
   if (w.tune.mode === 'off') return done('off: observing only');
@@ -93,47 +95,39 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   if (!m || m.steps < MIN_MEASURE_STEPS) return done(`measuring version ${w.appliedVersion}`);
 
   const noise = noiseScale(m);
-  const results: PolicyResult[] = [];
-  const run = (knob: 'batch_size' | 'num_workers', f: () => PolicyResult): Proposal | undefined => {
-    if (!knobEnabled(w, knob)) {
-      if (knob === 'batch_size') ctx.batchExhausted = true;
-      else ctx.workersExhausted = true;
-      return undefined;
-    }
-    const r = f();
-    results.push(r);
-    if (r.exhausted && knob === 'batch_size') ctx.batchExhausted = true;
-    if (r.exhausted && knob === 'num_workers') ctx.workersExhausted = true;
-    return r.proposal;
-  };
-  const capacity = deviceCapacity(w);
-  const batchInputs = { w, m, cls, points, capacity, noise, settings: s };
+  const use = cpuUse(w.processHistory, w.config.num_workers);
+  const batchInputs = { w, m, cls, points, capacity: deviceCapacity(w), noise, settings: s };
   const workerInputs = { w, m, cls, budget, settings: s };
-  let p: Proposal | undefined;
-  switch (cls.bottleneck) {
-    case 'host_memory_pressure':
-    case 'input_bound':
-    case 'cpu_saturated':
-      p = run('num_workers', () => workersPolicy(workerInputs));
-      break;
-    case 'io_bound':
-    case 'warming_up':
-      break;
-    default:
-      p = run('batch_size', () => batchPolicy(batchInputs))
-        ?? run('batch_size', () => goodputShrink(batchInputs))
-        ?? run('num_workers', () => workersPolicy(workerInputs));
+  // Safety and resource moves first: memory pressure, host memory, idle workers.
+  const safety = (knobEnabled(w, 'batch_size') ? memoryPressure(batchInputs) : undefined)
+    ?? (knobEnabled(w, 'num_workers') ? hostMemoryRelief(workerInputs) ?? idleWorkers(workerInputs) : undefined);
+  let p: Proposal | undefined = safety?.proposal;
+  let note = '';
+  if (!p) {
+    const r = search({
+      w, m, cls, points, budgetCores: budget?.cores ?? w.host?.cpuCount ?? null, budgetSource: budget?.source ?? (w.host ? 'host CPU count' : null),
+      capacity: batchInputs.capacity, noise, settings: s, treeCores: use?.treeCores ?? null, workerBusy: use?.workerBusyRatio ?? null,
+    });
+    p = r.proposal;
+    note = r.note;
+    ctx.batchExhausted = !knobEnabled(w, 'batch_size') || !r.candidates.some((c) => c.knob === 'batch_size' && !c.skipped);
+    ctx.workersExhausted = !knobEnabled(w, 'num_workers') || !r.candidates.some((c) => c.knob === 'num_workers' && !c.skipped);
+    if (!p && knobEnabled(w, 'batch_size')) {
+      const g = goodputShrink(batchInputs);
+      p = g.proposal;
+      if (!p && noise) note += `; ${g.note}`;
+    }
   }
   if (p && !p.safety && inCooldown(w, s)) return done('cooldown');
-  if (p && !p.safety && !preciseEnough(m, p.predictedGain, s)) return done(`measuring version ${w.appliedVersion} (${m.steps} steps, noise ${pct(m.relNoise)})`);
+  if (p && !p.safety && !preciseEnough(m, p.predictedGain, s)) return done(`measuring version ${w.appliedVersion} (${m.steps} steps, noise ${fmtPercent(m.relNoise)})`);
   if (p) return emit(w, cls, m, p, done, p.knob);
   if (ADVISE_ON.has(cls.bottleneck) && !advisedSinceLastChange(w, cls.bottleneck)) {
-    const advice = adviceFor(cls, ctx);
+    const advice = adviceFor(cls, ctx, w);
     if (advice.length > 0) {
       return done('advice', {
         knob: 'none',
         action: 'advise',
-        reason: `${cls.bottleneck}: ${String(cls.evidence.why)}; ${results.map((r) => r.note).join('; ') || 'no knob to turn'}`,
+        reason: `${cls.bottleneck}: ${String(cls.evidence.why)}; ${note || 'no knob to turn'}`,
         evidence: { bottleneck: cls.bottleneck, ...cls.evidence },
         configBefore: w.config,
         configAfter: w.config,
@@ -142,7 +136,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
       });
     }
   }
-  return done(results.map((r) => r.note).join('; ') || 'nothing to do');
+  return done(note || 'nothing to do');
 }
 
 function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Proposal, done: (state: string, d?: Decision) => TuneResult, state: string): TuneResult {
@@ -156,6 +150,8 @@ function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Pro
       bottleneck: cls.bottleneck,
       ...(m && m.steps >= MIN_MEASURE_STEPS ? measurementEvidence(m, 'before_') : {}),
       ...(m && m.steps >= MIN_MEASURE_STEPS ? { before_gpu_memory_used_bytes: gpuMemoryUsed(w) } : {}),
+      before_process_cpu_cores: cls.evidence.process_cpu_cores ?? null,
+      before_worker_busy_ratio: cls.evidence.worker_busy_ratio ?? null,
       ...p.evidence,
       predicted_gain: p.predictedGain,
       safety: p.safety === true,

@@ -13,6 +13,15 @@ export interface Point {
   waitRatio: number;
   /** Device memory: the steps' peak, else the GPU reading taken with the measurement. */
   memBytes: number | null;
+  /** Relative standard error of the measurement's mean step time: its noise band. */
+  relNoise: number;
+  /** When it was measured (unix seconds; the decision's time for points from the log). */
+  ts: number;
+}
+
+/** The configuration a point measured, as a key: batch, workers, accumulation. */
+export function configKey(p: { batch: number; workers: number; accum: number }): string {
+  return `${p.batch}/${p.workers}/${p.accum}`;
 }
 
 type EvidenceLike = Record<string, unknown>;
@@ -22,7 +31,7 @@ function num(r: EvidenceLike, k: string): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string): Point | undefined {
+export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string, ts = 0): Point | undefined {
   if (!r) return undefined;
   const batch = num(r, `${prefix}batch_size`);
   const throughput = num(r, `${prefix}samples_per_second`);
@@ -38,10 +47,12 @@ export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string): 
     stepS,
     waitRatio: num(r, `${prefix}data_wait_ratio`) ?? 0,
     memBytes: num(r, `${prefix}mem_peak_bytes`) ?? num(r, `${prefix}gpu_memory_used_bytes`),
+    relNoise: num(r, `${prefix}rel_noise`) ?? 0,
+    ts,
   };
 }
 
-export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null): Point {
+export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null, ts = m.lastTs): Point {
   return {
     batch: m.batch,
     workers: m.workers,
@@ -51,6 +62,8 @@ export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null):
     stepS: m.stepS,
     waitRatio: m.waitRatio,
     memBytes: m.memPeakBytes ?? gpuMemUsed,
+    relNoise: m.relNoise,
+    ts,
   };
 }
 
@@ -58,9 +71,9 @@ export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null):
 export function measuredPoints(w: Window, current?: Point): Point[] {
   const out: Point[] = [];
   for (const d of w.decisions) {
-    const before = pointFromEvidence(d.evidence, 'before_');
+    const before = pointFromEvidence(d.evidence, 'before_', d.ts);
     if (before) out.push(before);
-    const after = d.outcome.status === 'kept' || d.outcome.status === 'rolled_back' ? pointFromEvidence(d.outcome.after, '') : undefined;
+    const after = d.outcome.status === 'kept' || d.outcome.status === 'rolled_back' ? pointFromEvidence(d.outcome.after, '', d.ts) : undefined;
     if (after) out.push(after);
   }
   if (current) out.push(current);

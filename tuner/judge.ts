@@ -52,15 +52,17 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
   const lossSigma = numberOf(d.evidence, 'before_loss_sigma') ?? 0;
   const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null
     && m.lossRecent - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
-  const increase = d.action === 'increase';
+  // A stepping stone only has to not cost: the move it opens is judged on its own.
+  const increase = d.action === 'increase' && d.evidence.search !== 'stepping_stone';
   let note: string | undefined;
   if (lossJump) {
     note = `loss jumped from ${lossBefore} to ${m.lossRecent === null ? 'non-finite' : round(m.lossRecent, 4)}`;
   } else if (increase) {
-    // An increase must pay: batch by minBatchGain, workers beyond the noise floor. Decided as
-    // soon as the gain is clear of the bar by the windows' noise (a sequential test), else
-    // on the point estimate once the measurement is complete.
-    const bar = d.knob === 'batch_size' ? s.minBatchGain : s.noiseFloor;
+    // An increase must pay, beyond the two windows' noise band: batch by at least minBatchGain
+    // too. A gain inside the band is not told from noise, and keeping it would let the config
+    // drift on noise. Decided as soon as the gain is clear of the bar by the windows' noise (a
+    // sequential test), else on the point estimate once the measurement is complete.
+    const bar = Math.max(d.knob === 'batch_size' ? s.minBatchGain : s.noiseFloor, band);
     const z = s.noiseZ * se;
     if (!complete && Math.abs(gain - bar) <= z) return undefined;
     // Within noise of the bar, a batch change is settled by the step model refitted over

@@ -1,6 +1,6 @@
 // The tuner loop: the one place with time and side effects. Each tick reads every active
 // run's window through the ports, runs the pure tuner, and writes what it returned.
-import { readCpuBudget, type CpuBudget } from './budget.js';
+import type { CpuBudget } from './budget.js';
 import { tune, type RunStatusUpdate } from './decide.js';
 import type { TunerSettings } from './guardrails.js';
 import type { Decision, DecisionOutcome, DecisionRecord, Window } from './window.js';
@@ -13,13 +13,18 @@ export interface TunerPorts {
   setOutcome(runId: string, decisionId: number, outcome: DecisionOutcome): void;
   /** Shown on GET /v1/runs/:id and in metrics. */
   setStatus(runId: string, status: RunStatusUpdate): void;
+  /**
+   * The job's own CPU budget (what its client reported, else its process's affinity and cgroup
+   * quota), null when neither is known. Never the sidecar's own limits.
+   */
+  cpuBudget?(runId: string): CpuBudget | null;
 }
 
 export interface TunerLoopOptions {
   intervalS: number;
   ports: TunerPorts;
-  /** The CPU budget for workers; read from this host (affinity, cgroup) once at start when absent. */
-  cpuBudget?: CpuBudget | (() => CpuBudget);
+  /** A fixed CPU budget for every run (simulations, replays); else each run's from the ports. */
+  cpuBudget?: CpuBudget;
   /** Overrides the window's clock (simulations run on simulated time). */
   now?: () => number;
   settings?: Partial<TunerSettings>;
@@ -35,11 +40,7 @@ export interface TunerLoop {
 }
 
 export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
-  let budget: CpuBudget | undefined;
-  const budgetNow = (): CpuBudget => {
-    if (typeof opts.cpuBudget === 'function') return opts.cpuBudget();
-    return (budget ??= opts.cpuBudget ?? readCpuBudget());
-  };
+  const budgetOf = (runId: string): CpuBudget | null => opts.cpuBudget ?? opts.ports.cpuBudget?.(runId) ?? null;
   const onError = opts.onError ?? ((runId, err) => console.warn(`tuner: run ${runId}: ${(err as Error)?.stack ?? err}`));
   let timer: NodeJS.Timeout | null = null;
 
@@ -47,7 +48,7 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
     const read = opts.ports.readWindow(runId);
     if (!read) return;
     const w = opts.now ? { ...read, now: opts.now() } : read;
-    const r = tune(w, { cpuBudget: budgetNow(), settings: opts.settings });
+    const r = tune(w, { cpuBudget: budgetOf(runId), settings: opts.settings });
     for (const o of r.outcomes) opts.ports.setOutcome(runId, o.decisionId, o.outcome);
     if (r.decision) opts.ports.applyDecision(runId, r.decision);
     opts.ports.setStatus(runId, r.status satisfies RunStatusUpdate);

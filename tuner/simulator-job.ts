@@ -64,7 +64,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       const rebuild = config.batch_size !== before.batch_size || config.num_workers !== before.num_workers || config.grad_accum_steps !== before.grad_accum_steps;
       const pause = (s: number) => { t += s; modelTimeS += s; };
       if (rebuild) pause(m.rebuildS + m.rebuildPerWorkerS * config.num_workers);
-      if (m.memFixedBytes + m.memPerSampleBytes * config.batch_size > m.memCapacityBytes) {
+      if (!m.cpuOnly && m.memFixedBytes + m.memPerSampleBytes * config.batch_size > m.memCapacityBytes) {
         pause(m.oomPenaltyS);
         ooms.push(config.batch_size);
         // The client skips this version and keeps training on the config it had.
@@ -116,7 +116,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       }
       return {
         step, ts: t, durationS: duration, dataWaitS: wait, samples: c.batch_size, loss,
-        memPeakBytes: m.reportMemPeak ? s.memPeakBytes : null,
+        memPeakBytes: m.reportMemPeak && !m.cpuOnly ? s.memPeakBytes : null,
         gradSqNorm, gradSqNormSmall, rank: 0, worldSize: 1, configVersion: applied.version,
       };
     },
@@ -128,7 +128,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       const host: HostReading = {
         ts: t,
         cpuUtilizationRatio: used / m.cores,
-        cpuIowaitRatio: s.ioBound ? 0.25 : 0.01,
+        cpuIowaitRatio: s.ioBound ? m.iowaitWhenBound : 0.01,
         cpuCount: m.cores,
         memoryTotalBytes: m.hostMemoryBytes,
         memoryAvailableBytes: Math.max(0, m.hostMemoryBytes * 0.8 - m.mainRssBytes - c.num_workers * m.workerRssBytes),
@@ -156,6 +156,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
         workerCount: c.num_workers,
         gpuMemoryBytes: { '0': reserved },
       };
+      if (m.cpuOnly) return { host, gpus: [], process: { ...process, gpuMemoryBytes: {} } };
       return { host, gpus: [gpu], process };
     },
   };

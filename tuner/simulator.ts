@@ -30,8 +30,16 @@ export interface JobModel {
   stepPerSampleS: number;
   /** CPU seconds to read, decode and augment one sample. */
   loadCpuPerSampleS: number;
+  /** CPU seconds per batch on the loading side whatever its size: collate, IPC to the main process, Python per batch. */
+  loadCpuPerBatchS: number;
+  /** Seconds a loader waits on storage per sample without using CPU (a network file system's latency). */
+  ioLatencyPerSampleS: number;
   /** Storage bandwidth in samples per second; null for data in page cache. */
   ioSamplesPerS: number | null;
+  /** Share of CPU time in iowait the host shows while storage limits the loaders. */
+  iowaitWhenBound: number;
+  /** No GPU: the device's work runs on the main process's CPU, shared with the loaders; no device memory. */
+  cpuOnly: boolean;
   /** Clock factor under throttling (1: none; 0.7 runs compute at 70 % speed). */
   throttle: number;
   throttleReasons: string[];
@@ -66,7 +74,11 @@ export const DEFAULT_MODEL: JobModel = {
   stepFixedS: 0.02,
   stepPerSampleS: 0.0005,
   loadCpuPerSampleS: 0.002,
+  loadCpuPerBatchS: 0,
+  ioLatencyPerSampleS: 0,
   ioSamplesPerS: null,
+  iowaitWhenBound: 0.25,
+  cpuOnly: false,
   throttle: 1,
   throttleReasons: [],
   memFixedBytes: 4e9,
@@ -105,54 +117,78 @@ export interface SteadyState {
 }
 
 /**
- * The noise-free steady state of (batch, workers). Workers and the main process share the
- * cores the other tenants leave (fair share); a main process starved of CPU launches work
- * more slowly; more workers than cores thrash a little (context switches, cache misses).
+ * The noise-free steady state of (batch, workers): the highest throughput whose CPU needs fit the
+ * cores the other tenants leave. The main process needs its per-step CPU work (all of a CPU-only
+ * job's compute; launches and Python on a GPU job) done within a step; each worker needs its
+ * batch's loading CPU done within w steps, less the time it waits on storage meanwhile (that wait
+ * uses no CPU); without workers the main process loads, then computes. The scheduler serves every
+ * need while they fit (work-conserving); more processes than cores thrash a little (context
+ * switches, cache misses), and storage bandwidth caps the loading.
  */
 export function steadyState(m: JobModel, batch: number, workers: number): SteadyState {
   const avail = Math.max(0.25, m.cores - m.otherCpuCores);
   const compute0 = m.stepPerSampleS * batch / m.throttle;
-  let thr = batch / (m.stepFixedS + compute0);
-  let s: SteadyState | undefined;
-  for (let i = 0; i < 60; i++) {
-    const workerDemand = workers > 0 ? Math.min(workers, m.loadCpuPerSampleS * thr) : 0;
-    const demand = 1 + workerDemand;
-    const share = Math.min(1, avail / demand);
-    const thrash = 1 / (1 + 0.03 * Math.max(0, workers + 1 - avail));
-    const computeS = m.stepFixedS / share + compute0;
-    let stepS: number;
-    let waitS: number;
-    let loadStep: number;
-    let ioBound = false;
+  const thrash = 1 / (1 + 0.03 * Math.max(0, workers + 1 - avail));
+  const loadCpu = (m.loadCpuPerSampleS * batch + m.loadCpuPerBatchS) / (workers > 0 ? thrash : 1);
+  const latency = m.ioLatencyPerSampleS * batch;
+  const mainCpu = m.cpuOnly ? m.stepFixedS + compute0 : m.stepFixedS;
+  const deviceS = m.cpuOnly ? 0 : compute0;
+  /** CPU share the main process and each worker need at step time `stepS`, or null when no share can do it. */
+  const needs = (stepS: number): { main: number; worker: number } | null => {
     if (workers === 0) {
-      let loadS = (m.loadCpuPerSampleS * batch) / share;
-      if (m.ioSamplesPerS !== null && batch / loadS > m.ioSamplesPerS) { loadS = batch / m.ioSamplesPerS; ioBound = true; }
-      stepS = computeS + loadS;
-      waitS = loadS;
-      loadStep = loadS;
-    } else {
-      const cpuRate = (workers * Math.min(1, avail / (1 + workers)) * thrash) / m.loadCpuPerSampleS;
-      const rate = m.ioSamplesPerS !== null ? Math.min(cpuRate, m.ioSamplesPerS) : cpuRate;
-      ioBound = m.ioSamplesPerS !== null && m.ioSamplesPerS < cpuRate && batch / rate > computeS;
-      loadStep = batch / rate;
-      stepS = Math.max(computeS, loadStep);
-      waitS = Math.max(0, loadStep - computeS);
+      const cpuTime = stepS - deviceS - latency;
+      if (cpuTime <= 0) return null;
+      const c = (mainCpu + loadCpu) / cpuTime;
+      return c <= Math.min(1, avail) + 1e-12 ? { main: c, worker: 0 } : null;
     }
-    const next = batch / stepS;
-    const mem = m.memFixedBytes + m.memPerSampleBytes * batch;
-    s = {
-      stepS, computeS, dataWaitS: waitS, loadStepS: loadStep, throughput: next,
-      jobCores: Math.min(avail, (m.stepFixedS + (workers === 0 ? m.loadCpuPerSampleS * batch : 0)) / stepS + (workers > 0 ? m.loadCpuPerSampleS * next : 0)),
-      workerBusy: workers > 0 ? Math.min(1, (m.loadCpuPerSampleS * next) / workers) : 0,
-      gpuUtil: Math.min(1, compute0 / stepS + 0.1 * (m.stepFixedS / stepS)),
-      ioBound,
-      memPeakBytes: mem,
-      oom: mem > m.memCapacityBytes,
-    };
-    if (Math.abs(next - thr) < 1e-9 * thr) break;
-    thr = 0.5 * thr + 0.5 * next;
+    const mainTime = stepS - deviceS;
+    const workerTime = workers * stepS - latency;
+    if (mainTime <= 0 || workerTime <= 0) return null;
+    const main = mainCpu / mainTime;
+    const worker = loadCpu / workerTime;
+    if (main > 1 + 1e-12 || worker > 1 + 1e-12 || main + workers * worker > avail + 1e-12) return null;
+    return { main, worker };
+  };
+  let lo = Math.max(deviceS, 1e-9);
+  let hi = lo;
+  while (needs(hi) === null) hi *= 2;
+  if (needs(lo) !== null) hi = lo;
+  for (let i = 0; i < 100 && hi - lo > 1e-12 * hi; i++) {
+    const mid = (lo + hi) / 2;
+    if (needs(mid) === null) lo = mid; else hi = mid;
   }
-  return s as SteadyState;
+  let stepS = hi;
+  let ioBound = false;
+  if (m.ioSamplesPerS !== null && batch / stepS > m.ioSamplesPerS) { stepS = batch / m.ioSamplesPerS; ioBound = true; }
+  const n = needs(stepS) ?? { main: 1, worker: 1 };
+  // What the main process's share of a step takes at the most CPU it can get, and so the data wait.
+  let computeS: number;
+  let loadStep: number;
+  if (workers === 0) {
+    const c = Math.min(1, avail);
+    computeS = deviceS + mainCpu / c;
+    loadStep = stepS - computeS;
+    if (latency > loadCpu / c) ioBound = true;
+  } else {
+    // Under contention the scheduler gives the main process about a fair share of the cores.
+    const mainMax = Math.max(n.main, Math.min(1, Math.max(avail - workers * n.worker, avail / (workers + 1))));
+    computeS = Math.min(stepS, deviceS + mainCpu / mainMax);
+    // The workers' pace: a batch per (its CPU at the share a worker can get + its storage wait) / workers.
+    const workerMax = Math.max(n.worker, Math.min(1, (avail - n.main) / workers));
+    loadStep = Math.min(stepS, (loadCpu / workerMax + latency) / workers);
+    if (stepS > computeS * (1 + 1e-9) && latency > loadCpu) ioBound = true;
+  }
+  const waitS = Math.max(0, stepS - computeS);
+  const mem = m.memFixedBytes + m.memPerSampleBytes * batch;
+  return {
+    stepS, computeS, dataWaitS: waitS, loadStepS: loadStep, throughput: batch / stepS,
+    jobCores: Math.min(avail, n.main + workers * n.worker),
+    workerBusy: workers > 0 ? Math.min(1, n.worker) : 0,
+    gpuUtil: m.cpuOnly ? 0 : Math.min(1, compute0 / stepS + 0.1 * (m.stepFixedS / stepS)),
+    ioBound: ioBound && waitS > 0,
+    memPeakBytes: mem,
+    oom: !m.cpuOnly && mem > m.memCapacityBytes,
+  };
 }
 
 export interface SearchSpace { batch: { min: number; max: number }; workers: { min: number; max: number } }
@@ -161,7 +197,7 @@ export interface SearchSpace { batch: { min: number; max: number }; workers: { m
 export function oracle(m: JobModel, space: SearchSpace): { batch: number; workers: number; throughput: number } {
   let best = { batch: space.batch.min, workers: space.workers.min, throughput: 0 };
   for (let b = space.batch.min; b <= space.batch.max; b++) {
-    if (m.memFixedBytes + m.memPerSampleBytes * b > m.memCapacityBytes) break;
+    if (!m.cpuOnly && m.memFixedBytes + m.memPerSampleBytes * b > m.memCapacityBytes) break;
     for (let w = space.workers.min; w <= space.workers.max; w++) {
       const t = steadyState(m, b, w).throughput;
       if (t > best.throughput) best = { batch: b, workers: w, throughput: t };

@@ -14,7 +14,7 @@ export const runRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (app
     const tune = toTune(req.body.tune);
     const config = req.body.config ? toConfig(req.body.config) : null;
     if (config) checkConfigInBounds(config, tune);
-    const run = runs.registerRun({ name: req.body.name, pid: req.body.pid ?? null, config, tune });
+    const run = runs.registerRun({ name: req.body.name, pid: req.body.pid ?? null, config, tune, cpuBudget: req.body.cpu_budget ?? null });
     return reply.code(201).send(runView(runs, run));
   });
 

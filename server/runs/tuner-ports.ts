@@ -1,5 +1,6 @@
 // The tuner loop's ports (tuner/loop.ts TunerPorts) over the live state of runs: windows built by
 // the one window builder (tuner/run-window.ts), decisions written through the store.
+import { readProcessCpuBudget, type CpuBudget } from '../../collectors/cpu-budget.js';
 import type { TunerPorts } from '../../tuner/loop.js';
 import { appliesDecision, buildWindow } from '../../tuner/run-window.js';
 import type { Window } from '../../tuner/window.js';
@@ -9,9 +10,34 @@ import type { RunHub } from './hub.js';
 export const WINDOW_EVENTS = 200;
 export const WINDOW_DECISIONS = 100;
 
-export function createTunerPorts(hub: RunHub): TunerPorts {
+/** How long a budget read through /proc/PID is reused: quotas change rarely, the tuner asks every tick. */
+export const BUDGET_TTL_S = 10;
+
+export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: number) => CpuBudget | null } = {}): TunerPorts {
   const { store } = hub;
+  const readProcess = opts.readProcessBudget ?? ((pid: number) => readProcessCpuBudget(pid));
+  const budgets = new Map<string, { at: number; pid: number; budget: CpuBudget | null }>();
   return {
+    /**
+     * The job's budget. Its client's report wins when there is one: it is read inside the job's own
+     * container, where the cgroup files are the job's; from the sidecar's side, /proc/PID/cgroup may
+     * name a cgroup of another namespace that this mount cannot follow. Else the job's process as the
+     * kernel states it; else the host's CPU count (a job whose process is not known).
+     */
+    cpuBudget(runId: string): CpuBudget | null {
+      const run = store.findRun(runId);
+      if (!run) return null;
+      if (run.cpuBudget) return { cores: run.cpuBudget.cores, source: `reported by the job: ${run.cpuBudget.source}` };
+      if (run.pid !== null) {
+        const now = store.now();
+        const hit = budgets.get(runId);
+        if (hit && hit.pid === run.pid && now - hit.at < BUDGET_TTL_S) return hit.budget ?? hostBudget();
+        const budget = readProcess(run.pid);
+        budgets.set(runId, { at: now, pid: run.pid, budget });
+        if (budget) return budget;
+      }
+      return hostBudget();
+    },
     activeRunIds: () => store.activeRuns().map((r) => r.id),
     readWindow(runId: string): Window | undefined {
       const run = store.findRun(runId);
@@ -41,4 +67,9 @@ export function createTunerPorts(hub: RunHub): TunerPorts {
     setOutcome: (runId, decisionId, outcome) => store.setOutcome(runId, decisionId, outcome),
     setStatus: (runId, status) => hub.setStatus(runId, status),
   };
+
+  function hostBudget(): CpuBudget | null {
+    const n = hub.snapshot()?.host?.cpuCount;
+    return n ? { cores: n, source: `host CPU count ${n} (the job's process is not known)` } : null;
+  }
 }

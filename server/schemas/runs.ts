@@ -58,6 +58,18 @@ export type TuneInput = Static<typeof Tune>;
 /** Linux pids go up to 2^22 (kernel.pid_max's ceiling). */
 const Pid = Type.Integer({ minimum: 1, maximum: 4194304 });
 
+/**
+ * The CPU budget the job read from inside itself (its affinity mask, its own cgroup's quota): it wins
+ * over what the sidecar reads through /proc/PID, since the job sees its own container's cgroup files.
+ */
+export const CpuBudgetReport = Type.Object(
+  {
+    cores: Type.Number({ exclusiveMinimum: 0, maximum: 65536, description: 'cores the job may use' }),
+    source: Type.String({ minLength: 1, maxLength: 200, description: 'where it was read, e.g. "sched_getaffinity 8, cgroup cpu.max 4"' }),
+  },
+  { additionalProperties: false },
+);
+
 export const PatchRunBody = Type.Object({ pid: Pid }, { additionalProperties: false });
 
 export const RegisterBody = Type.Object(
@@ -66,6 +78,7 @@ export const RegisterBody = Type.Object(
     pid: Type.Optional(Pid),
     config: Type.Optional(Config),
     tune: Type.Optional(Tune),
+    cpu_budget: Type.Optional(CpuBudgetReport),
   },
   { additionalProperties: false },
 );

@@ -1,0 +1,295 @@
+// The search: knobs as data (params.ts), every measured configuration kept (history.ts), a
+// performance model fitted to them (perf-model.ts); candidate moves ranked by predicted gain, the
+// bottleneck verdict ordering them but never gating them. A move the model cannot yet predict (it
+// rests on a figure only one batch size could show) is a trial: measured, judged against the best
+// configuration (judge.ts), rolled back when it does not pay. A configuration measured once is not
+// tried again unless the job has changed since; the trials are bounded.
+import { efficiency, type NoiseScale } from './goodput.js';
+import type { Classification } from './classify.js';
+import { fmtGain, fmtPercent } from './format.js';
+import type { TunerSettings } from './guardrails.js';
+import { changes, configKey, type Point } from './history.js';
+import { withBatchSize } from './lr.js';
+import { round, type Measurement } from './measure.js';
+import { knobTable, type Param } from './params.js';
+import { fitPerfModel, loadPerBatch, predictRatio, type ModelContext, type PerfModel } from './perf-model.js';
+import type { Proposal } from './proposal.js';
+import type { RunConfig, Window } from './window.js';
+
+/** A job whose throughput at a configuration moved this much from what was measured there before has changed. */
+export const JOB_CHANGED_RATIO = 0.15;
+/** Among batch candidates predicting nearly the same gain, the smallest jump is taken (less risk to memory and the loss). */
+export const NEAR_BEST_SHARE = 0.85;
+/** Trials in a row that did not pay before trials on an unpredictable move stop. */
+export const MAX_FAILED_EXPLORATIONS = 2;
+
+export interface Candidate {
+  knob: 'batch_size' | 'num_workers';
+  from: number;
+  to: number;
+  config: RunConfig;
+  /** Predicted relative gain of the objective (throughput, or goodput with a noise scale); null: unknown. */
+  predictedGain: number | null;
+  basis: string;
+  /** The prediction rests on a figure not yet measured: a trial, not a prediction. */
+  explore: boolean;
+  /** Why it was left out, when it was. */
+  skipped?: string;
+  /** A stepping stone: the second move (on the other knob) that this one makes pay, and the two moves' predicted gain. */
+  enables?: string;
+  pathGain?: number;
+}
+
+export interface SearchInputs {
+  w: Window;
+  m: Measurement;
+  cls: Classification;
+  /** Every measured configuration of the run, the current one last. */
+  points: Point[];
+  budgetCores: number | null;
+  budgetSource: string | null;
+  /** Device memory capacity in bytes, null when unknown. */
+  capacity: number | null;
+  noise: NoiseScale | null;
+  settings: TunerSettings;
+  treeCores: number | null;
+  workerBusy: number | null;
+}
+
+export interface SearchResult {
+  proposal?: Proposal;
+  /** What was weighed, for the evidence and the notes. */
+  candidates: Candidate[];
+  model: PerfModel;
+  params: Param[];
+  note: string;
+}
+
+/** The points since the job last changed: a configuration measured again that moved beyond noise marks a change. */
+export function sinceJobChanged(points: Point[]): { points: Point[]; changedAt: number | null } {
+  const cur = points.at(-1);
+  if (!cur) return { points, changedAt: null };
+  const key = configKey(cur);
+  let changedAt: number | null = null;
+  for (const p of points.slice(0, -1)) {
+    if (configKey(p) !== key || p.throughput <= 0) continue;
+    const ratio = cur.throughput / p.throughput;
+    const band = 3 * Math.hypot(p.relNoise, cur.relNoise);
+    if (Math.abs(ratio - 1) > Math.max(JOB_CHANGED_RATIO, band)) changedAt = Math.max(changedAt ?? -Infinity, p.ts);
+  }
+  if (changedAt === null) return { points, changedAt };
+  return { points: points.filter((p, i) => i === points.length - 1 || p.ts > changedAt!), changedAt };
+}
+
+/** Throughput adjusted by the statistical efficiency when the gradient noise scale is known (Pollux's goodput). */
+function objective(noise: NoiseScale | null, batch: number, throughput: number): number {
+  return noise ? throughput * efficiency(noise.bNoise, 1, batch) : throughput;
+}
+
+/** Trials on moves the model could not predict that did not pay: how many of the newest in a row were rolled back. */
+function failedInARow(w: Window): number {
+  let n = 0;
+  for (const d of [...changes(w)].reverse()) {
+    if (d.action === 'rollback' || d.evidence.search !== 'trial') continue;
+    if (d.outcome.status === 'rolled_back') n += 1;
+    else if (d.outcome.status === 'kept') break;
+  }
+  return n;
+}
+
+/** Trials so far: config changes the tuner made to measure a candidate (rollbacks and safety moves are not trials). */
+export function trialsSoFar(w: Window): number {
+  return changes(w).filter((d) => d.action !== 'rollback' && d.evidence.safety !== true).length;
+}
+
+function configWith(w: Window, knob: Candidate['knob'], to: number): { config: RunConfig; lrRule?: string } {
+  if (knob === 'num_workers') return { config: { ...w.config, num_workers: to } };
+  const { config, lrRule } = withBatchSize(w.config, to, w.tune);
+  return { config, lrRule };
+}
+
+/** The verdict orders the knobs: the one it names first (never to the exclusion of the other). */
+export function knobOrder(cls: Classification): Array<Candidate['knob']> {
+  switch (cls.bottleneck) {
+    case 'input_bound':
+    case 'cpu_saturated':
+    case 'io_bound':
+    case 'host_memory_pressure':
+      return ['num_workers', 'batch_size'];
+    default:
+      return ['batch_size', 'num_workers'];
+  }
+}
+
+export function search(x: SearchInputs): SearchResult {
+  const { w, m, cls, settings: s } = x;
+  const fresh = sinceJobChanged(x.points);
+  const points = fresh.points;
+  const gpuUtil = typeof cls.evidence.gpu_utilization_ratio === 'number' ? cls.evidence.gpu_utilization_ratio : null;
+  const host = w.host;
+  const freeHostCores = host?.cpuUtilizationRatio != null ? Math.max(0, (1 - host.cpuUtilizationRatio) * host.cpuCount) : null;
+  const ctx: ModelContext = { budgetCores: x.budgetCores, gpuUtil, treeCores: x.treeCores, workerBusy: x.workerBusy, freeHostCores, workers: w.config.num_workers };
+  const model = fitPerfModel(points, ctx);
+  const measured = new Map<string, Point>();
+  for (const p of points) measured.set(configKey(p), p);
+  const params = knobTable({ w, m, points, capacity: x.capacity, model, budgetCores: x.budgetCores, workerBusy: x.workerBusy, freeHostCores });
+  const here = { batch: w.config.batch_size, workers: w.config.num_workers };
+  const candidates: Candidate[] = [];
+  for (const p of params) {
+    for (const to of p.moves) {
+      const target = p.name === 'batch_size' ? { batch: to, workers: here.workers } : { batch: here.batch, workers: to };
+      const { config } = configWith(w, p.name, to);
+      const c: Candidate = { knob: p.name, from: p.value, to, config, predictedGain: null, basis: 'no model yet', explore: true };
+      const seen = measured.get(configKey({ batch: config.batch_size, workers: config.num_workers, accum: config.grad_accum_steps }));
+      if (seen) {
+        c.predictedGain = objective(x.noise, config.batch_size, seen.throughput) / objective(x.noise, here.batch, m.throughput) - 1;
+        c.basis = 'measured before';
+        c.explore = false;
+        c.skipped = `measured before at ${round(seen.throughput, 1)} samples/s`;
+        candidates.push(c);
+        continue;
+      }
+      // More workers than a count measured not to pay at this batch size will not pay either, whatever the
+      // loading model says (data waits from jitter look like a loader short of parallelism).
+      const flat = p.name === 'num_workers'
+        ? points.filter((q) => q.batch === here.batch && q.accum === w.config.grad_accum_steps && q.workers > here.workers)
+        : [];
+      if (flat.length > 0) {
+        const top = flat.reduce((a, q) => (q.throughput > a.throughput ? q : a));
+        const gain = top.throughput / m.throughput - 1;
+        if (gain < Math.max(s.minPredictedGain, s.noiseZ * Math.hypot(top.relNoise, m.relNoise))) {
+          c.predictedGain = gain;
+          c.basis = `measured: ${flat.map((q) => `${q.workers} workers ${fmtGain(q.throughput / m.throughput - 1)}`).join(', ')}`;
+          c.explore = false;
+          candidates.push(c);
+          continue;
+        }
+      }
+      const r = predictRatio(model, here, target);
+      if (r) {
+        const goodput = x.noise && p.name === 'batch_size' ? efficiency(x.noise.bNoise, here.batch, to) : 1;
+        c.predictedGain = r.ratio * goodput - 1;
+        c.basis = r.basis + (x.noise && p.name === 'batch_size' ? `; goodput with noise scale ${round(x.noise.bNoise, 1)}` : '');
+        c.explore = r.assumed;
+      }
+      candidates.push(c);
+    }
+  }
+
+  const open = candidates.filter((c) => !c.skipped);
+  const bar = s.minPredictedGain;
+  const order = knobOrder(cls);
+  const rank = (c: Candidate) => order.indexOf(c.knob);
+  // Confident candidates: the model predicts the gain from measured figures.
+  const confident = open.filter((c) => !c.explore && c.predictedGain !== null && c.predictedGain >= bar);
+  let pick: Candidate | undefined;
+  if (confident.length > 0) {
+    const bestGain = Math.max(...confident.map((c) => c.predictedGain!));
+    // The verdict's knob first among those close to the best; then the smallest jump close to it.
+    const close = confident.filter((c) => c.predictedGain! >= NEAR_BEST_SHARE * bestGain);
+    const knob = close.map((c) => c.knob).sort((a, b) => order.indexOf(a) - order.indexOf(b))[0];
+    const ofKnob = close.filter((c) => c.knob === knob);
+    pick = ofKnob.sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
+  }
+  if (!pick) pick = steppingStone(x, model, params, candidates, measured, here);
+  const trials = trialsSoFar(w);
+  let exploreNote = '';
+  if (!pick) {
+    // Trials: the smallest step of each knob whose gain the model cannot yet say, the verdict's knob first.
+    const explorable = open.filter((c) => c.explore && (c.predictedGain === null || c.predictedGain > -0.5));
+    if (explorable.length > 0) {
+      if (trials >= s.maxTrials) exploreNote = `trial budget spent (${trials} of ${s.maxTrials})`;
+      else if (failedInARow(w) >= MAX_FAILED_EXPLORATIONS) exploreNote = `${MAX_FAILED_EXPLORATIONS} trials in a row did not pay`;
+      else pick = explorable.sort((a, b) => rank(a) - rank(b) || Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
+    }
+  }
+  if (!pick) {
+    const weighed = open.map((c) => `${c.knob} ${c.from} → ${c.to} ${c.predictedGain === null ? 'unknown' : fmtGain(c.predictedGain)}`);
+    return {
+      candidates, model, params,
+      note: weighed.length === 0
+        ? `no move left: ${params.map((p) => p.note).join('; ')}`
+        : `no move pays: ${weighed.join(', ')} (bar ${fmtPercent(bar)})${exploreNote ? `; ${exploreNote}` : ''}`,
+    };
+  }
+  return { proposal: toProposal(x, pick, candidates, model, fresh.changedAt, trials), candidates, model, params, note: pick.explore ? 'trial' : 'predicted' };
+}
+
+/** A first move on one knob that does not pay alone, and the second on the other knob that it makes pay. */
+function steppingStone(x: SearchInputs, model: PerfModel, params: Param[], candidates: Candidate[], measured: Map<string, Point>, here: { batch: number; workers: number }): Candidate | undefined {
+  const { w, m, settings: s } = x;
+  let best: { first: Candidate; second: string; gain: number } | undefined;
+  const single = Math.max(0, ...candidates.filter((c) => !c.skipped && !c.explore && c.predictedGain !== null).map((c) => c.predictedGain!));
+  for (const first of candidates) {
+    // A first step measured worse than here beyond noise is no stepping stone.
+    if (first.explore) continue;
+    if (first.skipped && (first.predictedGain ?? -1) < -s.noiseZ * m.relNoise * Math.SQRT2 - s.noiseFloor) continue;
+    const other = params.find((p) => p.name !== first.knob);
+    if (!other) continue;
+    const base = { batch: first.config.batch_size, workers: first.config.num_workers };
+    const seconds = other.name === 'batch_size' ? other.moves : [...new Set([...other.moves, other.max])].filter((v) => v > here.workers);
+    for (const v of seconds) {
+      const target = other.name === 'batch_size' ? { batch: v, workers: base.workers } : { batch: base.batch, workers: v };
+      if (measured.has(configKey({ ...target, accum: w.config.grad_accum_steps }))) continue;
+      const r = predictRatio(model, here, target);
+      if (!r || r.assumed) continue;
+      const gain = r.ratio - 1;
+      if (gain >= 2 * s.minPredictedGain && gain > single + s.minPredictedGain && (!best || gain > best.gain)) {
+        best = { first, second: `${KNOB_WORDS[other.name]} ${other.name === 'batch_size' ? here.batch : base.workers} → ${v}`, gain };
+      }
+    }
+  }
+  if (!best) return undefined;
+  const c = { ...best.first, skipped: undefined, enables: best.second, pathGain: best.gain };
+  return c;
+}
+
+const KNOB_WORDS: Record<Candidate['knob'], string> = { batch_size: 'batch size', num_workers: 'data-loader workers' };
+
+function describeCandidate(c: Candidate): string {
+  const gain = c.predictedGain === null ? 'gain unknown' : `${fmtGain(c.predictedGain)}${c.explore ? ' if it scales as assumed' : ''}`;
+  return `${KNOB_WORDS[c.knob]} ${c.from} → ${c.to}: ${c.skipped ?? gain}`;
+}
+
+function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: PerfModel, changedAt: number | null, trials: number): Proposal {
+  const { w, m, cls } = x;
+  const { lrRule } = configWith(w, c.knob, c.to);
+  const waitWords = `${fmtPercent(m.waitRatio)} of each step waited for data`;
+  const why = c.enables
+    ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
+    : c.explore
+      ? `a trial: the model cannot yet say what ${KNOB_WORDS[c.knob]} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
+      : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;
+  const others = all.filter((o) => o !== c);
+  const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
+  const reason = `${lead}${KNOB_WORDS[c.knob]} ${c.from} → ${c.to}: ${why}${others.length > 0 ? `. Also weighed: ${others.slice(0, 4).map(describeCandidate).join('; ')}` : ''}`;
+  const load = loadPerBatch({ batch: m.batch, workers: m.workers, accum: m.accum, throughput: m.throughput, computeS: m.computeS, stepS: m.stepS, waitRatio: m.waitRatio, memBytes: null, relNoise: m.relNoise, ts: m.lastTs });
+  return {
+    knob: c.knob,
+    action: c.to > c.from ? 'increase' : 'decrease',
+    config: c.config,
+    reason,
+    evidence: {
+      search: c.enables ? 'stepping_stone' : c.explore ? 'trial' : 'predicted',
+      enables: c.enables ?? null,
+      predicted_path_gain: c.pathGain === undefined ? null : round(c.pathGain),
+      candidates: all.map(describeCandidate).join('; '),
+      chosen_because: c.enables
+        ? 'no single move predicted to pay; this one opens the best two-move path the model predicts'
+        : c.explore ? 'no move predicted to pay; the smallest untried step of the knob the verdict names first' : 'the largest predicted gain (the verdict\'s knob first among near ties, then the smallest step)',
+      predicted_basis: c.basis,
+      predicted_gain: c.predictedGain === null ? null : round(c.predictedGain),
+      model_compute: model.compute?.basis ?? null,
+      model_loading: model.load?.basis ?? null,
+      model_loader_capacity: Number.isFinite(model.capacity) ? round(model.capacity, 3) : null,
+      load_seconds_per_batch: load === null ? null : round(load),
+      cpu_budget_cores: x.budgetCores,
+      cpu_budget_source: x.budgetSource,
+      trials_so_far: trials,
+      job_changed_at: changedAt,
+      b_noise: x.noise ? round(x.noise.bNoise, 2) : null,
+      ...(lrRule ? { lr_rule: lrRule } : {}),
+    },
+    predictedGain: c.predictedGain,
+  };
+}
