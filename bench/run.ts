@@ -9,9 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { steadyStateV8Flags } from '../cli/v8-settings.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), 'client'].sort();
-// bench/client.py measures the Python client on the training thread (needs /usr/bin/python3 with torch optional).
-const clientBench = join(here, '..', '..', 'bench', 'client.py');
+// The Python benchmarks, run by /usr/bin/python3 from the source tree: bench/client.py measures the
+// client on the training thread (torch optional), bench/hook.py the zero-code hook (needs torch).
+const PYTHON_BENCHES = ['client', 'hook'];
+const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), ...PYTHON_BENCHES].sort();
+const pythonBench = (name: string) => join(here, '..', '..', 'bench', `${name}.py`);
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !available.includes(w));
 if (unknown.length) {
@@ -21,10 +23,11 @@ if (unknown.length) {
 let failed = 0;
 for (const name of wanted.length ? wanted : available) {
   const file = join(here, `${name}.js`);
-  if (name !== 'client' && !existsSync(file)) continue;
+  const python = PYTHON_BENCHES.includes(name);
+  if (!python && !existsSync(file)) continue;
   console.log(`\n=== bench/${name}`);
-  const r = name === 'client'
-    ? spawnSync('/usr/bin/python3', [clientBench], { stdio: 'inherit' })
+  const r = python
+    ? spawnSync('/usr/bin/python3', [pythonBench(name)], { stdio: 'inherit' })
     : spawnSync(process.execPath, [...steadyStateV8Flags(), '--expose-gc', file], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
