@@ -60,7 +60,10 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   if (w.tune.mode === 'off') return done('off: observing only');
 
   const gpuMem = gpuMemoryUsed(w);
-  const current = m && m.steps >= MIN_MEASURE_STEPS ? pointFromMeasurement(m, gpuMem) : undefined;
+  const use0 = cpuUse(w.processHistory, w.config.num_workers);
+  const current = m && m.steps >= MIN_MEASURE_STEPS
+    ? pointFromMeasurement(m, gpuMem, m.lastTs, { workerBusy: use0?.workerBusyRatio ?? null, treeCores: use0?.treeCores ?? null })
+    : undefined;
   const points = measuredPoints(w, current);
 
   // An OOM outranks everything: cooldown, pending versions, measurements.

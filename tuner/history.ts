@@ -17,6 +17,9 @@ export interface Point {
   relNoise: number;
   /** When it was measured (unix seconds; the decision's time for points from the log). */
   ts: number;
+  /** One data-loader worker's busy share (CPU seconds per second) and the process tree's cores, when read. */
+  workerBusy?: number | null;
+  treeCores?: number | null;
 }
 
 /** The configuration a point measured, as a key: batch, workers, accumulation. */
@@ -49,10 +52,12 @@ export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string, t
     memBytes: num(r, `${prefix}mem_peak_bytes`) ?? num(r, `${prefix}gpu_memory_used_bytes`),
     relNoise: num(r, `${prefix}rel_noise`) ?? 0,
     ts,
+    workerBusy: num(r, `${prefix}worker_busy_ratio`),
+    treeCores: num(r, `${prefix}process_cpu_cores`),
   };
 }
 
-export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null, ts = m.lastTs): Point {
+export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null, ts = m.lastTs, use: { workerBusy: number | null; treeCores: number | null } = { workerBusy: null, treeCores: null }): Point {
   return {
     batch: m.batch,
     workers: m.workers,
@@ -64,6 +69,8 @@ export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null, 
     memBytes: m.memPeakBytes ?? gpuMemUsed,
     relNoise: m.relNoise,
     ts,
+    workerBusy: use.workerBusy,
+    treeCores: use.treeCores,
   };
 }
 

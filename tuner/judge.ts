@@ -1,5 +1,6 @@
 // Judging a change against the window before it: kept, or rolled back with the decision
 // that undoes it. Increases must pay, decreases must not cost, a loss jump undoes anything.
+import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
 import { KNOB_FIELDS, pct, type TunerSettings } from './guardrails.js';
 import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
@@ -39,7 +40,8 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
   if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
   const complete = isComplete(m);
   const before = numberOf(d.evidence, 'before_samples_per_second');
-  const after = measurementEvidence(m);
+  const use = cpuUse(w.processHistory, m.workers);
+  const after = { ...measurementEvidence(m), worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio), process_cpu_cores: use ? round(use.treeCores) : null };
   if (before === null || before <= 0 || d.action === 'rollback' || d.evidence.safety === true) {
     const gain = before ? m.throughput / before - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: 'safety move', after } };

@@ -137,7 +137,8 @@ function workersParam(x: ParamInputs): Param {
     cpuCap = hardMax;
     note = 'no CPU budget known';
   } else if (waiting) {
-    cpuCap = Math.max(Math.floor(cores), Math.ceil(x.model.capacity));
+    const busy = Math.max(0.05, x.workerBusy ?? 1);
+    cpuCap = Math.max(Math.floor(cores), Math.ceil(Math.min(x.model.loaderCores, cores) / busy));
     note = `workers mostly wait (busy ${Math.round((x.workerBusy ?? 0) * 100)} %): up to ${cpuCap} on ${cores} cores`;
   } else {
     cpuCap = Math.max(1, Math.floor(cores));
@@ -152,10 +153,10 @@ function workersParam(x: ParamInputs): Param {
   const want = new Set<number>([cur + 1, cur + 2, cur * 2, limit]);
   // The model's count: enough loaders that loading keeps up with compute, with headroom.
   const c = x.model.compute;
-  const l = x.model.load;
+  const l = x.model.loadCpu ?? x.model.loadWall;
   if (c && l) {
     const computeS = c.a + c.b * m.batch;
-    const loadS = l.a + l.b * m.batch;
+    const loadS = l.a + l.b * m.batch + (x.model.loadCpu ? x.model.latencyPerSample * m.batch : 0);
     if (computeS > 0) want.add(Math.ceil((loadS / computeS) * (1 + WORKER_HEADROOM)));
   }
   const moves = [...want].filter((v) => v > cur && v <= limit && v >= min).sort((a, b) => a - b);

@@ -2,13 +2,14 @@
 // to every configuration the run has measured, it predicts the step time of one it has not.
 //
 //   no workers:  step(b, 0) = compute(b) + load(b)             the main process loads, then computes
-//   w workers:   step(b, w) = max(compute(b), load(b) / par(w))  loading overlaps compute
+//   w workers:   step(b, w) = max(compute(b), 1 / rate(b, w))     loading overlaps compute
+//   rate(b, w) = min(cores for loaders / load(b), w / (load(b) + wait(b)))
 //
 // compute(b) = α + β·b is the main process's and the device's share of a step; load(b) = λ0 + λ1·b
-// is one loader's seconds per batch (λ0: collate, IPC, per-batch Python — what a bigger batch
-// amortises). par(w) = min(w, capacity): the workers share the job's cores with the main process,
-// so as many run at once as the cores left over allow for the CPU share each uses while producing;
-// workers that mostly wait on storage use little CPU, and more of them fit than there are cores.
+// is a batch's loading CPU (λ0: collate, IPC, per-batch Python — what a bigger batch amortises),
+// read from the workers' CPU use; the loaders make batches as fast as the cores left to them
+// (the job's budget less the main process's use) allow, and each at most one per (its CPU work +
+// its wait on storage): workers that mostly wait use little CPU, and more of them fit than cores.
 // A figure the measurements cannot yet pin down (one batch size seen) is marked assumed, and the
 // search treats a move that rests on it as a trial to measure, not a prediction to trust.
 import type { Point } from './history.js';
@@ -30,10 +31,17 @@ export interface Linear {
 export interface PerfModel {
   /** compute(batch) = a + b·batch seconds, null when nothing is measured. */
   compute: Linear | null;
-  /** One loader's seconds per batch = a + b·batch, null when loading was never seen to limit. */
-  load: Linear | null;
-  /** Loaders that can run at once on the job's cores (par's cap); Infinity when unknown. */
-  capacity: number;
+  /**
+   * Loading CPU seconds per batch = a + b·batch (all of a batch's decode and collate), from the
+   * workers' CPU readings, or from the main process's data wait without workers; null when unseen.
+   */
+  loadCpu: Linear | null;
+  /** Seconds per sample a loader waits on storage beyond its CPU work (0 when not seen). */
+  latencyPerSample: number;
+  /** Without CPU readings: one loader's wall seconds per batch = a + b·batch, seen when loaders set the pace. */
+  loadWall: Linear | null;
+  /** Cores the loaders can have: the budget less the main process's use; Infinity when unknown. */
+  loaderCores: number;
   capacityBasis: string;
 }
 
@@ -50,12 +58,18 @@ export interface ModelContext {
   workers: number;
 }
 
-/** One loader's seconds per batch at a measured point, when the point shows it. */
+/** Loading CPU seconds per batch at a point: the workers' CPU over a step, or the main process's data wait. */
+export function loadCpuPerBatch(p: Point): number | null {
+  if (p.workers === 0) { const wait = p.waitRatio * p.stepS; return wait > 0 ? wait : null; }
+  if (p.workerBusy == null) return null;
+  const cpu = p.workerBusy * p.workers * p.stepS;
+  return cpu > 0 ? cpu : null;
+}
+
+/** One loader's wall seconds per batch at a point where the loaders set the pace (each makes one batch per w steps). */
 export function loadPerBatch(p: Point): number | null {
   const wait = p.waitRatio * p.stepS;
   if (p.workers === 0) return wait > 0 ? wait : null;
-  // With workers, the loaders set the pace only when the main process waits for them:
-  // each of the w loaders then makes one batch per w steps (as many as run at once).
   if (p.waitRatio < LOADER_LIMITED_WAIT) return null;
   return p.stepS * p.workers;
 }
@@ -71,7 +85,7 @@ function fitLinear(pairs: Array<readonly [number, number]>, what: string): Linea
       const a = Math.max(0, fit.intercept);
       return { a, b: fit.slope, basis: `${what} fitted over ${pts.length} batch sizes: ${round(a * 1e3, 3)} ms + ${round(fit.slope * 1e6, 3)} µs per sample`, sizes: pts.length, assumed: false };
     }
-    // Not increasing with batch (noise, or a fixed cost only): the largest size's per-sample cost, kept flat.
+    // Not increasing with batch (noise, or a fixed cost only): the largest size's cost, kept flat.
     const [x, y] = pts.reduce((p, q) => (q[0] > p[0] ? q : p));
     return { a: y, b: 0, basis: `${what} flat over ${pts.length} batch sizes (${round(y * 1e3, 3)} ms at ${x})`, sizes: pts.length, assumed: false };
   }
@@ -80,38 +94,46 @@ function fitLinear(pairs: Array<readonly [number, number]>, what: string): Linea
 }
 
 export function fitPerfModel(points: readonly Point[], ctx: ModelContext): PerfModel {
-  let compute = fitLinear(points.map((p) => [p.batch, p.computeS] as const), 'compute');
+  // Compute is fitted at the current worker count: workers on a CPU-only job take cores from the
+  // main process, so compute measured under another count is not comparable.
+  const sameWorkers = points.filter((p) => p.workers === ctx.workers);
+  const basePoints = sameWorkers.length > 0 ? sameWorkers : points;
+  let compute = fitLinear(basePoints.map((p) => [p.batch, p.computeS] as const), 'compute');
   // One size on a GPU: the idle share of a step is per-step overhead, the busy share scales with batch.
   if (compute && compute.sizes === 1 && ctx.gpuUtil !== null && ctx.gpuUtil > 0) {
-    const p = points.find((q) => q.computeS > 0)!;
+    const p = basePoints.find((q) => q.computeS > 0)!;
     const u = Math.min(1, ctx.gpuUtil);
     compute = { a: p.computeS * (1 - u), b: (p.computeS * u) / p.batch, basis: `compute from GPU utilisation ${round(u, 2)} (one size measured)`, sizes: 1, assumed: false };
   }
-  const load = fitLinear(points.flatMap((p) => { const l = loadPerBatch(p); return l === null ? [] : [[p.batch, l] as const]; }), 'loading');
-  const { capacity, basis } = loaderCapacity(ctx);
-  return { compute, load, capacity, capacityBasis: basis };
+  const cpuPairs = points.flatMap((p) => { const l = loadCpuPerBatch(p); return l === null ? [] : [[p.batch, l] as const]; });
+  const loadCpu = fitLinear(cpuPairs, 'loading CPU');
+  // Storage waits: where the loaders set the pace, what their wall time per batch holds beyond CPU.
+  const lats: number[] = [];
+  for (const p of points) {
+    const wall = p.workers > 0 ? loadPerBatch(p) : null;
+    const cpu = loadCpuPerBatch(p);
+    if (wall !== null && cpu !== null) lats.push(Math.max(0, wall - cpu) / p.batch);
+  }
+  const latencyPerSample = lats.length > 0 ? median(lats) : 0;
+  const readings = points.some((p) => p.workerBusy != null);
+  const loadWall = readings ? null : fitLinear(points.flatMap((p) => { const l = loadPerBatch(p); return l === null ? [] : [[p.batch, l] as const]; }), 'loading');
+  const { cores, basis } = loaderCores(ctx);
+  return { compute, loadCpu, latencyPerSample, loadWall, loaderCores: cores, capacityBasis: basis };
 }
 
-/**
- * How many loaders run at full speed at once: the cores the job may use, less the main process's
- * share, over the CPU share one producing loader takes; capped by what the host leaves free.
- * Without readings, the budget's cores (the measurement judges what that is worth).
- */
-export function loaderCapacity(ctx: ModelContext): { capacity: number; basis: string } {
+/** Cores the loaders can have: the job's budget less what the main process uses, capped by what the host leaves free. */
+export function loaderCores(ctx: ModelContext): { cores: number; basis: string } {
   const B = ctx.budgetCores;
-  const share = ctx.workerBusy !== null && ctx.workers > 0 ? Math.max(0.05, Math.min(1, ctx.workerBusy)) : 1;
+  if (B === null) return { cores: Infinity, basis: 'no CPU budget known' };
   const workerCores = ctx.workerBusy !== null ? ctx.workerBusy * ctx.workers : null;
   const mainCores = ctx.treeCores !== null && workerCores !== null ? Math.max(0, Math.min(1, ctx.treeCores - workerCores)) : null;
-  if (B === null) return { capacity: Infinity, basis: 'no CPU budget known' };
-  // The main process waits while loaders are short, so its core is not all taken: count what it uses.
   let cores = B - (mainCores ?? 0);
   let basis = `${round(B, 2)} budgeted cores${mainCores !== null ? ` less ${round(mainCores, 2)} for the main process` : ''}`;
-  if (ctx.freeHostCores !== null && workerCores !== null) {
-    const reachable = workerCores + ctx.freeHostCores;
-    if (reachable < cores) { cores = reachable; basis += `, ${round(ctx.freeHostCores, 2)} free on the host`; }
+  if (ctx.freeHostCores !== null && workerCores !== null && workerCores + ctx.freeHostCores < cores) {
+    cores = workerCores + ctx.freeHostCores;
+    basis += `, ${round(ctx.freeHostCores, 2)} free on the host`;
   }
-  const capacity = Math.max(1, cores / share);
-  return { capacity, basis: `${basis}, ${round(share, 2)} of a core per producing worker` };
+  return { cores: Math.max(0.1, cores), basis };
 }
 
 export interface StepPrediction {
@@ -126,17 +148,28 @@ export function predictStep(model: PerfModel, batch: number, workers: number): S
   const c = model.compute;
   if (!c) return null;
   const compute = c.a + c.b * batch;
-  const assumedCompute = c.assumed;
-  if (!model.load) {
-    // Loading never limited: it is hidden behind compute (workers) or too small to see.
-    return { stepS: compute, basis: c.basis, assumed: assumedCompute };
+  const lat = model.latencyPerSample * batch;
+  if (model.loadCpu) {
+    const l = model.loadCpu;
+    const cpu = l.a + l.b * batch;
+    const assumed = c.assumed || l.assumed;
+    const basis = `${c.basis}; ${l.basis}${lat > 0 ? `; storage wait ${round(model.latencyPerSample * 1e3, 3)} ms per sample` : ''}`;
+    if (workers === 0) return { stepS: compute + cpu + lat, basis, assumed };
+    // Batches per second the loaders make: as many as the cores left to them allow, and at most one
+    // per loader per (its CPU work + its storage wait).
+    const rate = Math.min(model.loaderCores / cpu, workers / (cpu + lat));
+    return { stepS: Math.max(compute, 1 / rate), basis: `${basis}; ${round(model.loaderCores, 2)} cores for loaders (${model.capacityBasis})`, assumed };
   }
-  const l = model.load;
-  const load = l.a + l.b * batch;
-  const assumed = assumedCompute || l.assumed;
-  if (workers === 0) return { stepS: compute + load, basis: `${c.basis}; ${l.basis}`, assumed };
-  const par = Math.min(workers, model.capacity);
-  return { stepS: Math.max(compute, load / par), basis: `${c.basis}; ${l.basis}; ${round(par, 2)} loaders at once (${model.capacityBasis})`, assumed };
+  if (model.loadWall) {
+    const l = model.loadWall;
+    const load = l.a + l.b * batch;
+    const assumed = c.assumed || l.assumed;
+    if (workers === 0) return { stepS: compute + load, basis: `${c.basis}; ${l.basis}`, assumed };
+    const par = Math.min(workers, Math.max(1, model.loaderCores));
+    return { stepS: Math.max(compute, load / par), basis: `${c.basis}; ${l.basis}; ${round(par, 2)} loaders at once (${model.capacityBasis})`, assumed };
+  }
+  // Loading never seen to limit: hidden behind compute (workers) or too small to see.
+  return { stepS: compute, basis: c.basis, assumed: c.assumed };
 }
 
 /**

@@ -79,6 +79,70 @@ export const SCENARIOS: Scenario[] = [
     config: { batch_size: 16, learning_rate: 0.001, num_workers: 8, grad_accum_steps: 1 },
     tune: TUNE,
   },
+  // Issue 13: classes of jobs where a rule table gated by the verdict fails.
+  {
+    name: 'cpu-only-overhead',
+    description: 'a CPU-only job (no GPU readings) at batch 16: per-step Python and optimizer overhead dominate; only measurement can say what a bigger batch gives',
+    model: { cpuOnly: true, cores: 8, stepFixedS: 0.03, stepPerSampleS: 0.002, loadCpuPerSampleS: 0.001 },
+    config: { batch_size: 16, learning_rate: 0.01, num_workers: 2, grad_accum_steps: 1 },
+    tune: { ...TUNE, optimizer: 'sgd' },
+  },
+  {
+    name: 'cpu-only-per-batch-loader',
+    description: 'CPU-only, one worker allowed (user bound), a per-batch loading cost (collate, IPC) that a bigger batch amortises: the verdict names the loader, the loader cannot grow, batch size pays',
+    model: { cpuOnly: true, cores: 4, stepFixedS: 0.01, stepPerSampleS: 0.001, loadCpuPerSampleS: 0.0005, loadCpuPerBatchS: 0.05 },
+    config: { batch_size: 16, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
+    tune: { ...TUNE, bounds: { ...TUNE.bounds, num_workers: { min: 0, max: 1 } } },
+  },
+  {
+    name: 'two-core-loader',
+    description: 'a GPU job on a 2-core host with a CPU-bound loader at 1 worker: the main process mostly waits, so 2 workers (as many as cores) pay',
+    model: { cores: 2, loadCpuPerSampleS: 0.004, stepFixedS: 0.02, stepPerSampleS: 0.0005 },
+    config: { batch_size: 64, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'two-core-cpu-job',
+    description: 'like a small CNN on a 2-core CPU machine: batch 16, no workers, a costly per-sample transform and a per-batch collate cost',
+    model: { cpuOnly: true, cores: 2, stepFixedS: 0.02, stepPerSampleS: 0.001, loadCpuPerSampleS: 0.003, loadCpuPerBatchS: 0.01 },
+    config: { batch_size: 16, learning_rate: 0.01, num_workers: 0, grad_accum_steps: 1 },
+    tune: { ...TUNE, optimizer: 'sgd' },
+  },
+  {
+    name: 'io-latency',
+    description: 'workers wait on network storage (10 ms per sample, no CPU, little iowait shown), host CPU idle: workers past the cores pay',
+    model: { cores: 8, ioLatencyPerSampleS: 0.01, loadCpuPerSampleS: 0.0005, iowaitWhenBound: 0.02 },
+    config: { batch_size: 64, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'io-bandwidth',
+    description: 'storage bandwidth caps loading at 1500 samples/s with the host in iowait: a few workers reach it, more only queue on the disk',
+    model: { cores: 8, ioSamplesPerS: 1500, loadCpuPerSampleS: 0.001 },
+    config: { batch_size: 128, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'noisy-host',
+    description: 'a shared host: ±15 % step time noise and 1 % spikes of 3×, batch 32 with 2 workers; the tuner must gain without thrashing',
+    model: { loadCpuPerSampleS: 0.001, noiseSigma: 0.15, spikeProb: 0.01, spikeFactor: 3 },
+    config: { batch_size: 32, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+    tune: TUNE,
+  },
+  {
+    name: 'workers-capped-batch-pays',
+    description: 'input-bound with workers at the user bound 2 and a heavy per-batch collate: the verdict\'s knob is exhausted, batch size pays',
+    model: { cores: 16, loadCpuPerSampleS: 0.0005, loadCpuPerBatchS: 0.06 },
+    config: { batch_size: 32, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+    tune: { ...TUNE, bounds: { ...TUNE.bounds, num_workers: { min: 0, max: 2 } } },
+  },
+  {
+    name: 'cpu-only-at-best',
+    description: 'a CPU-only job already at its best: batch at the user bound, loaders keeping up, noisy steps: no change may be kept',
+    model: { cpuOnly: true, cores: 8, stepFixedS: 0.01, stepPerSampleS: 0.002, loadCpuPerSampleS: 0.002, noiseSigma: 0.1 },
+    config: { batch_size: 128, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+    tune: { ...TUNE, bounds: { ...TUNE.bounds, batch_size: { min: 8, max: 128 } } },
+  },
 ];
 
 export function scenarioByName(name: string): Scenario {

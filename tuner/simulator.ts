@@ -180,10 +180,13 @@ export function steadyState(m: JobModel, batch: number, workers: number): Steady
   }
   const waitS = Math.max(0, stepS - computeS);
   const mem = m.memFixedBytes + m.memPerSampleBytes * batch;
+  // CPU actually used (CPU seconds per second): a worker waiting on storage holds no core.
+  const mainUse = (mainCpu + (workers === 0 ? loadCpu : 0)) / stepS;
+  const workerUse = workers > 0 ? loadCpu / (workers * stepS) : 0;
   return {
     stepS, computeS, dataWaitS: waitS, loadStepS: loadStep, throughput: batch / stepS,
-    jobCores: Math.min(avail, n.main + workers * n.worker),
-    workerBusy: workers > 0 ? Math.min(1, n.worker) : 0,
+    jobCores: Math.min(avail, mainUse + workers * workerUse),
+    workerBusy: Math.min(1, workerUse),
     gpuUtil: m.cpuOnly ? 0 : Math.min(1, compute0 / stepS + 0.1 * (m.stepFixedS / stepS)),
     ioBound: ioBound && waitS > 0,
     memPeakBytes: mem,
