@@ -10,7 +10,8 @@ Two figures:
             in alternating blocks so machine drift hits both; the cost is the difference of the
             blocks' medians, with the spread of the per-pair differences.
   direct    the hook's own bookkeeping per step, timed around the calls themselves: the two
-            clock reads of the batch wrapper, Clock.batch and Clock.step_end (one batch per step).
+            clock reads of the batch wrapper, Clock.batch, Clock.backward and Clock.step_end (one
+            batch per step; the loss detached there).
 
 Prints figures; asserts nothing (bench/ never asserts timings). Needs torch.
 """
@@ -61,12 +62,14 @@ def direct(hook: Hook, n: int) -> float:
     batch = (torch.zeros(32, 4), torch.zeros(32))
     clock, pc = hook.clock, time.perf_counter
     opt = object()
+    loss = torch.tensor(1.0, requires_grad=True) * 2  # a scalar with a graph, as backward() sees it
     total = 0
     for _ in range(n):
         a = ns()
         t0 = pc()
         t1 = pc()
         clock.batch(info, batch, t0, t1)
+        clock.backward(loss)
         clock.step_begin()
         clock.step_end(opt, pc())
         total += ns() - a
@@ -116,7 +119,7 @@ def main() -> None:
         quiet.clock.queue = __import__("collections").deque(maxlen=10000)
         quiet.clock.step = 1  # past the first step (which attaches)
         d = [direct(quiet, 20000) for _ in range(5)]
-        print(f"direct, the hook's own calls per step (2 clock reads, Clock.batch, Clock.step_end): "
+        print(f"direct, the hook's own calls per step (2 clock reads, Clock.batch, .backward, .step_end): "
               f"{statistics.median(d) / 1000:.2f} µs (best {min(d) / 1000:.2f})")
     finally:
         proc.kill()

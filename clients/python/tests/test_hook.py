@@ -113,6 +113,27 @@ class Measuring(HookCase):
         self.assertEqual(len(got), 6)
         self.assertEqual(sum(s["samples"] for s in got), 48)
 
+    def test_an_eval_pass_inside_a_step_does_not_take_its_place(self):
+        evaluate = DataLoader(Squares(6), batch_size=3)
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        train = DataLoader(Squares(32), batch_size=8)
+        for x, y in train:  # the first step makes `train` the loader that feeds steps
+            torch.nn.functional.cross_entropy(self.model(x), y).backward()
+            for ex, _ in evaluate:
+                self.model(ex)
+            opt.step()
+        got = self.reported(4)
+        self.assertEqual([s["samples"] for s in got][1:], [8, 8, 8])
+
+    def test_an_eval_loader_before_training_without_a_loader_still_counts_steps(self):
+        for x, _ in DataLoader(Squares(6), batch_size=3):
+            self.model(x)
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        for _ in range(4):
+            self.model(torch.zeros(2, 4)).sum().backward()
+            opt.step()
+        self.assertEqual(len(self.reported(4)), 4)
+
     def test_two_optimizers_on_the_same_batch_make_one_step(self):
         critic = torch.nn.Linear(2, 1)
         opt2 = torch.optim.Adam(critic.parameters(), lr=1e-3)

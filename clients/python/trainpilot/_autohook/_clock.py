@@ -7,10 +7,11 @@ A step (DESIGN §4's step report) is the span between two optimizer steps:
   - data_wait_s and samples: the batches the step's loader handed out in that span, summed
     (gradient accumulation: several batches, one step);
   - loss: the last scalar passed to backward() in it, read later on the sender thread.
-The loader feeding a step is the one whose batch came last before it; batches of other loaders
-(an eval pass) fall into no step's wait or samples. Several optimizers stepping on the same
-batches (a GAN's two) make one step; without any loader, the first optimizer to step keeps the
-count.
+The loader feeding a step is the one with batches since the last step (of several: the one whose
+batches a backward() followed, then the one that has fed the most steps); batches of other loaders (an eval pass) fall into no step's wait
+or samples. Several optimizers stepping on the same batches (a GAN's two) make one step: with no
+batch since the last step, only the optimizer that closed the first step closes another (so
+without any loader it keeps the count).
 """
 from __future__ import annotations
 
@@ -36,13 +37,14 @@ class Site:
 
 class LoaderInfo:
     """One DataLoader's batches since the last step."""
-    __slots__ = ("site", "wait", "samples", "batches", "t_first", "workers", "batch_size")
+    __slots__ = ("site", "wait", "samples", "batches", "fed", "t_first", "workers", "batch_size")
 
     def __init__(self, site: Site, workers: int, batch_size: Optional[int]):
         self.site = site
         self.wait = 0.0
         self.samples = 0
         self.batches = 0
+        self.fed = 0  # of those, batches a backward() followed (a training loader's, not an eval's)
         self.t_first = 0.0
         self.workers = workers
         self.batch_size = batch_size
@@ -65,6 +67,10 @@ def leading_dim(batch: Any) -> int:
         else:
             return 0
     return 0
+
+
+def _feeds(info: LoaderInfo) -> tuple:
+    return info.fed > 0, info.site.steps
 
 
 class Clock:
@@ -96,6 +102,12 @@ class Clock:
         self.last = info
         self.depth = 0  # no step is in progress while a batch is fetched (one raised before its end)
 
+    def backward(self, loss: Any) -> None:
+        self.loss = loss
+        last = self.last
+        if last is not None:
+            last.fed += 1
+
     def step_begin(self) -> None:
         self.depth += 1
 
@@ -104,16 +116,25 @@ class Clock:
         self.depth = max(0, self.depth - 1)
         if self.depth or self.standing_down:
             return
-        info = self.last
+        loaders = self.loaders
+        if not loaders:
+            info = None
+        elif len(loaders) == 1:
+            info = loaders[0]
+        else:  # an eval pass too: the loader whose batches backward() followed, then the one
+            info = max(reversed(loaders), key=_feeds)  # that has fed most steps, then the latest
         if info is None:
+            # No batch since the last step: a second optimizer on the same batch is no new step;
+            # the optimizer that closed the first step keeps the count (a job without a loader).
             if self.primary is None:
                 self.primary = optimizer
             elif optimizer is not self.primary:
                 return
-            wait, samples, t_start = 0.0, 0, t if self.t_prev is None else self.t_prev
-        elif not info.batches:
-            return  # another optimizer on the batches the step already took
+            wait, samples = 0.0, 0
+            t_start = t if self.t_prev is None else self.t_prev
         else:
+            if self.primary is None:
+                self.primary = optimizer
             wait, samples = info.wait, info.samples
             t_start = info.t_first if self.t_prev is None else self.t_prev
         if self.step == 0:
@@ -134,5 +155,5 @@ class Clock:
         if info is not None:
             info.site.steps += 1
         for other in self.loaders:
-            other.wait, other.samples, other.batches = 0.0, 0, 0
+            other.wait, other.samples, other.batches, other.fed = 0.0, 0, 0, 0
         self.loaders.clear()

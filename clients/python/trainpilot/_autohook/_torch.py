@@ -196,7 +196,7 @@ class Patches:
         def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
             out = backward0(self, *args, **kwargs)
             if hook.on:
-                clock.loss = self
+                clock.backward(self)
             return out
 
         self._set(Tensor, "backward", backward)
