@@ -163,9 +163,9 @@ async function main(): Promise<void> {
     const pct = (cpuS: number) => ((cpuS / wall) * 100).toFixed(2);
     const sidecarCpu = sc1.self - sc0.self;
     const standInCpu = standIn.since(startPids) + (sc1.reaped - sc0.reaped);
-    const health = (host.collectors as Array<{ name: string; up: boolean; lastDurationSeconds: number | null }>)
-      .map((c) => `${c.name} ${c.up ? 'up' : 'DOWN'} ${((c.lastDurationSeconds ?? 0) * 1000).toFixed(2)} ms`).join(', ');
-    console.log(`window ${wall.toFixed(1)} s at 1 s sampling, after ${WARMUP_S} s warm-up; ${host.gpus?.length ?? 0} GPUs; watched run: ${watched ? `yes (${host.processes?.[0]?.workerCount ?? '?'} workers, GPU memory ${JSON.stringify(host.processes?.[0]?.gpuMemoryBytes ?? {})})` : `no (POST /v1/runs answered ${reg.status})`}`);
+    const health = (host.collectors as Array<{ name: string; up: boolean; last_duration_seconds: number | null }>)
+      .map((c) => `${c.name} ${c.up ? 'up' : 'DOWN'} ${((c.last_duration_seconds ?? 0) * 1000).toFixed(2)} ms`).join(', ');
+    console.log(`window ${wall.toFixed(1)} s at 1 s sampling, after ${WARMUP_S} s warm-up; ${host.gpus?.length ?? 0} GPUs; watched run: ${watched ? `yes (${host.processes?.[0]?.worker_count ?? '?'} workers, GPU memory ${JSON.stringify(host.processes?.[0]?.gpu_memory_bytes ?? {})})` : `no (POST /v1/runs answered ${reg.status})`}`);
     console.log(`collectors: ${health}`);
     console.log(`sidecar start-up: ${sc0.self.toFixed(2)} CPU s and ${(startupHwm / MB).toFixed(1)} MB peak RSS from exec to the end of the ${WARMUP_S} s warm-up`);
     console.log('');

@@ -1,6 +1,6 @@
 // `trainpilot serve` options: flags → a checked options object, or the list of what is wrong.
 import { isIP } from 'node:net';
-import { LOG_LEVELS, type LogLevel, type SidecarOptions } from '../server/sidecar.js';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel, type SidecarOptions } from '../server/sidecar.js';
 import { parseDuration, type FlagSpec } from './flags.js';
 import { resolveToken, TOKEN_FLAG } from './token.js';
 
@@ -14,7 +14,8 @@ export const SERVE_FLAGS: FlagSpec[] = [
   TOKEN_FLAG,
   { name: 'retention', default: '7d', help: 'drop stored samples, steps and ended runs older than this' },
   { name: 'metrics-listen', default: null, help: 'HOST:PORT of a second listener serving only /metrics and /healthz' },
-  { name: 'log', default: 'info', help: 'log level: silent, error, warn, info, debug' },
+  { name: 'log', default: 'info', help: 'log level: silent, error, warn, info (start-up, shutdown, decisions), debug (every HTTP request too)' },
+  { name: 'log-format', default: 'human', help: 'log format: human (one readable line each) or json (one JSON object a line, for a log collector)' },
 ];
 
 /** What `serve` hands the sidecar: the core's own options type (server/ never imports cli/). */
@@ -43,6 +44,8 @@ export function toServeOptions(values: Record<string, string | null>, env: NodeJ
   if (gpu !== 'auto' && gpu !== 'on' && gpu !== 'off') errors.push(`--gpu: ${JSON.stringify(gpu)} is not one of auto, on, off`);
   const log = v('log');
   if (!(LOG_LEVELS as readonly string[]).includes(log)) errors.push(`--log: ${JSON.stringify(log)} is not one of ${LOG_LEVELS.join(', ')}`);
+  const logFormat = values['log-format'] ?? 'human';
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) errors.push(`--log-format: ${JSON.stringify(logFormat)} is not one of ${LOG_FORMATS.join(', ')}`);
 
   const token = resolveToken(values, env, errors);
   if (token !== null && token.length < 16) errors.push('the token is shorter than 16 characters; use a long random one (e.g. `openssl rand -hex 32`)');
@@ -71,6 +74,7 @@ export function toServeOptions(values: Record<string, string | null>, env: NodeJ
       retentionS: retention ?? 7 * 86400,
       metricsListen,
       log: log as LogLevel,
+      logFormat: logFormat as LogFormat,
     },
     errors,
   };

@@ -8,7 +8,12 @@ const SPEC: CommandSpec = {
   usage: `Usage: trainpilot serve [flags]
 
 Runs the sidecar: collectors, tuner, SQLite store, HTTP API and /metrics.
-Every flag has an environment equivalent.`,
+Every flag has an environment equivalent.
+
+Logs go to stderr, one readable line each (--log-format json: one JSON object a line). The
+start-up line (where it serves, where the live page is) and the shutdown line are printed at
+every level but silent; info adds each decision, warn and error what went wrong, debug one
+line per HTTP request.`,
   flags: SERVE_FLAGS,
   positional: 'none',
 };
@@ -26,21 +31,21 @@ export async function serve(argv: string[], env: NodeJS.ProcessEnv = process.env
   // The one start-up line a person reads: the API, the live page (a browser opens it; with a token
   // set it asks for the token), the metrics listener and the store.
   const page = `${sidecar.url}/${options.token ? ' (asks for the token)' : ''}`;
-  process.stderr.write(`trainpilot: serving on ${sidecar.url}, live page at ${page}${sidecar.metricsUrl ? `, metrics on ${sidecar.metricsUrl}` : ''} (store ${options.db})\n`);
+  sidecar.announce(`serving on ${sidecar.url}, live page at ${page}${sidecar.metricsUrl ? `, metrics on ${sidecar.metricsUrl}` : ''} (store ${options.db})`);
 
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
-        process.stderr.write(`trainpilot: ${signal} again, exiting now\n`);
+        sidecar.announce(`${signal} again, exiting now`);
         process.exit(1);
       }
       stopping = true;
-      process.stderr.write(`trainpilot: ${signal}, shutting down\n`);
+      sidecar.announce(`${signal}, shutting down`);
       sidecar.close().then(
         () => resolve(0),
         (err) => {
-          process.stderr.write(`trainpilot: shutdown failed: ${(err as Error).message}\n`);
+          sidecar.log.error({ err }, 'shutdown failed');
           resolve(1);
         },
       );

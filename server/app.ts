@@ -3,8 +3,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { fmtSeconds } from '../tuner/format.js';
 import { authPlugin } from './auth.js';
+import { RequestLog } from './log.js';
 import { errorHandling } from './error-handler.js';
 import { validatorCompiler } from './validation.js';
 import { configRoutes } from './routes/config.js';
@@ -41,9 +41,8 @@ export const DEFAULT_BODY_LIMIT = 4 * 1024 * 1024;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: deps.logger ?? false,
-    // Fastify logs two lines per request at info; a job posting steps twice a second would fill the
-    // log. One line per request, at debug (below), keeps info for start-up, shutdown and decisions.
-    disableRequestLogging: true,
+    // One line per request, at debug: info is for start-up, shutdown and decisions (server/log.ts).
+    logController: new RequestLog(),
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // secure-json-parse rejects __proto__ and constructor.prototype keys with a 400.
     onProtoPoisoning: 'error',
@@ -52,10 +51,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     forceCloseConnections: 'idle',
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  app.addHook('onResponse', async (req, reply) => {
-    const ms = Math.round(reply.elapsedTime * 100) / 100;
-    req.log.debug({ method: req.method, url: req.url, status_code: reply.statusCode, duration_ms: ms }, `${req.method} ${req.url} ${reply.statusCode} ${fmtSeconds(reply.elapsedTime / 1000)}`);
-  });
   // The API speaks JSON only: anything else is a 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
 

@@ -1,10 +1,11 @@
 // The sidecar's composition: store, collectors, tuner, metrics and the HTTP app, started and
 // stopped together. `trainpilot serve` and `trainpilot run` (in-process sidecar) both use it.
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
 import { createTunerLoop } from '../tuner/loop.js';
 import { buildApp } from './app.js';
 import { errorHandling } from './error-handler.js';
+import { announcer, decisionMessage, loggerOptions, type LogFormat, type LogLevel } from './log.js';
 import { createMetrics } from './metrics/registry.js';
 import { ENDED_RUN_KEEP_S, metricsSource } from './metrics/store-source.js';
 import { metricsRoutes } from './routes/metrics.js';
@@ -13,8 +14,7 @@ import { createRunHub, type RunHub } from './runs/hub.js';
 import { createTunerPorts } from './runs/tuner-ports.js';
 import { VERSION } from './version.js';
 
-export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log.js';
 
 export interface SidecarOptions {
   host: string;
@@ -27,6 +27,8 @@ export interface SidecarOptions {
   retentionS: number;
   metricsListen: { host: string; port: number } | null;
   log: LogLevel;
+  /** human (default): one readable line each; json: pino's JSON lines. */
+  logFormat?: LogFormat;
 }
 
 /** Retention runs at start and then this often. */
@@ -58,6 +60,10 @@ export interface Sidecar {
   /** The API's address once listening, e.g. http://127.0.0.1:9477. */
   url: string;
   metricsUrl: string | null;
+  /** The one log (server/log.ts): start-up, shutdown, warnings and decisions at info and above. */
+  log: FastifyBaseLogger;
+  /** Says a line whatever the level (not when silent), in the log's format: start-up, shutdown. */
+  announce(msg: string): void;
   close(): Promise<void>;
 }
 
@@ -75,10 +81,24 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   runs.on((e) => {
     if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
   });
-  const tuner = createTunerLoop({ intervalS: opts.intervalS, ports: createTunerPorts(runs) });
+  const ports = createTunerPorts(runs);
+  const tuner = createTunerLoop({
+    intervalS: opts.intervalS,
+    ports: {
+      ...ports,
+      // Every decision is logged at info, as a person reads it (the API has the evidence).
+      applyDecision(runId, d) {
+        const rec = ports.applyDecision(runId, d);
+        const run = runs.store.findRun(runId);
+        app.log.info({ run_id: runId, decision_id: rec.id, knob: rec.knob, action: rec.action, recommend_only: rec.recommendOnly }, decisionMessage(run?.name ?? runId, rec));
+        return rec;
+      },
+    },
+    onError: (runId, err) => app.log.warn({ run_id: runId, err }, `tuner: run ${runId}: the pass failed; the other runs go on`),
+  });
   let started = false;
 
-  const logger = opts.log === 'silent' ? false : { level: opts.log };
+  const logger = loggerOptions(opts.log, opts.logFormat ?? 'human');
   const app = await buildApp({
     runs,
     version: VERSION,
@@ -125,7 +145,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     const metricsUrl = metricsApp && opts.metricsListen
       ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })
       : null;
-    return { app, runs, sampler, url: address, metricsUrl, close };
+    return { app, runs, sampler, url: address, metricsUrl, log: app.log, announce: announcer(opts.logFormat ?? 'human', opts.log), close };
   } catch (err) {
     await close();
     throw err;

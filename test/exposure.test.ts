@@ -20,7 +20,7 @@ describe('exposure', () => {
     await t.app.inject({ url: '/v1/runs', headers: { authorization: `Bearer ${TOKEN}x` } });
     await t.app.inject({ url: '/v1/runs', headers: { authorization: 'Bearer wrong' } });
     await t.close();
-    expect(lines.length).toBeGreaterThan(3);
+    expect(lines.length).toBeGreaterThanOrEqual(3); // one line per request at debug
     expect(lines.join('\n')).not.toContain(TOKEN);
   });
 
