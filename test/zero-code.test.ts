@@ -159,6 +159,16 @@ describe('what zero-code mode leaves alone', () => {
     expect(await steps(r.id)).toEqual([]);
   }, 60_000);
 
+  it('a job that uses the client is measured by the client alone, not twice', async () => {
+    const r = parse(await cli(['run', '--url', s.url, '--', PYTHON, 'test/fixtures/zero-code/with_client.py']));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('client steps: 12\n');
+    const got = await steps(r.id);
+    expect(got.map((x) => x.step)).toEqual([...Array(12).keys()]);
+    expect((await events(r.id)).filter((e) => e.data.source === 'zero-code hook')).toEqual([]);
+    expect((await runOf(r.id)).tune.knobs).toContain('batch_size'); // the client's, not the hook's
+  }, 60_000);
+
   it('the sitecustomize already on PYTHONPATH still runs', async () => {
     const site = join(dir, 'site');
     mkdirSync(site, { recursive: true });

@@ -186,7 +186,23 @@ class Measuring(HookCase):
         self.assertEqual(leading_dim({"input_ids": torch.zeros(3, 9), "labels": torch.zeros(3)}), 3)
         self.assertEqual(leading_dim([[torch.zeros(2, 1)]]), 2)
         self.assertEqual(leading_dim(torch.tensor(1.0)), 1)
+        self.assertEqual(leading_dim(["a sentence", "another"]), 2)  # a batch of texts
+        from collections import UserDict
+
+        self.assertEqual(leading_dim(UserDict(input_ids=torch.zeros(6, 2))), 6)  # like BatchEncoding
         self.assertEqual(leading_dim("text"), 0)
+        self.assertEqual(leading_dim(object()), 0)
+
+    def test_a_loader_subclass_is_placed_where_the_job_built_it(self):
+        class MyLoader(DataLoader):
+            def __init__(self, dataset, **kw):
+                super().__init__(dataset, **kw)
+
+        here = MyLoader(Squares(4), batch_size=2)  # this line
+        import inspect
+
+        line = inspect.currentframe().f_lineno - 3
+        self.assertTrue(self.hook.loaders[here].site.where.endswith(f"test_hook.py:{line}"), self.hook.loaders[here].site.where)
 
 
 class Tuning(HookCase):
@@ -257,6 +273,28 @@ class Tuning(HookCase):
 
 
 class Safety(HookCase):
+    def test_workers_that_do_not_start_leave_the_loader_as_built_and_the_hook_off(self):
+        from torch.utils.data import dataloader
+
+        loader = DataLoader(Squares(16), batch_size=8)
+        self.train(loader)
+        self.assertTrue(self.sidecar.wait_for(lambda s: s.runs["r1"]["config_version"] == 1))
+        self.sidecar.new_version("r1", num_workers=2)
+        self.assertTrue(self.sidecar.wait_for(lambda s: self.hook.link.version >= 2))
+
+        def no_shm(*args, **kwargs):
+            raise OSError("no space left on /dev/shm")
+
+        with mock.patch.object(dataloader._MultiProcessingDataLoaderIter, "__init__", no_shm):
+            self.assertEqual(self.train(loader), 2)
+        self.assertEqual(loader.num_workers, 0)
+        self.assertFalse(self.hook.on)
+        self.assertTrue(self.sidecar.wait_for(lambda s: any("error" in e["data"] for e in s.events["r1"])))
+        note = [e for e in self.events("r1", "note") if "error" in e["data"]]
+        self.assertEqual(len(note), 1)
+        self.assertIn("did not start with the workers", note[0]["data"]["message"])
+        self.assertIn("no space left", note[0]["data"]["error"])
+
     def test_an_internal_error_takes_the_patches_off_and_sends_one_note(self):
         loader = DataLoader(Squares(40), batch_size=8)
 

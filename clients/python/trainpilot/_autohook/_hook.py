@@ -106,9 +106,10 @@ class Hook:
     def before_iter(self, loader: Any) -> Optional[Callable[[], None]]:
         """The safe point. Returns how to undo what it changed, when it changed the loader."""
         site = self.info_of(loader).site
+        # Left in place when taken (the poller may put a newer one there meanwhile): the applied
+        # version moves past it instead.
         pending = self.link.pending
         if pending is not None and site is self.train and pending[0] > self.link.applied_version:
-            self.link.pending = None
             self._take(pending[0], pending[1], site, loader)
         if site.tunable and site.workers is not None and loader.num_workers != site.workers:
             return set_workers(loader, site.workers)
@@ -138,7 +139,6 @@ class Hook:
         """Poller thread. A run whose loader cannot change (or has none) acknowledges at once."""
         train = self.train
         if self.started_with is not None and (train is None or not train.tunable):
-            self.link.pending = None
             own = self.started_with
             self.link.applied_version = version
             self.link.acknowledge(version, own, sorted(k for k in own if k in config and config[k] != own[k]),

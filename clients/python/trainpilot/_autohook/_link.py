@@ -98,6 +98,8 @@ class Link:
         except HttpError as e:
             log.warning("trainpilot: the sidecar refused the zero-code hook's config (%s); steps are still reported", e)
             self._attach = None
+            if self.poller is not None and not self.poller.is_alive():
+                self.poller.start()
             return
         self._attach = None
         self.version = j.version

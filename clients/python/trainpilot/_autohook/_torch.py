@@ -25,12 +25,15 @@ _pc = time.perf_counter
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def caller_site(torch_dir: str) -> str:
-    """file:line of the first frame outside torch and trainpilot: where the job built the object."""
+def caller_site(torch_dir: str, kind: type) -> str:
+    """file:line of the first frame outside torch and trainpilot that is not the __init__ of a
+    subclass of `kind` (a DataLoader or Optimizer subclass calling its base): where the job built
+    the object."""
     f = sys._getframe(2)
     while f is not None:
         name = f.f_code.co_filename
-        if not (name.startswith(torch_dir) or name.startswith(_HERE)):
+        if not (name.startswith(torch_dir) or name.startswith(_HERE)) and not (
+                f.f_code.co_name == "__init__" and isinstance(f.f_locals.get("self"), kind)):
             return f"{os.path.relpath(name) if not name.startswith('<') else name}:{f.f_lineno}"
         f = f.f_back
     return "?"
@@ -74,7 +77,7 @@ class Patches:
             init0(self, *args, **kwargs)
             if hook.on:
                 try:
-                    hook.loader_built(self, caller_site(torch_dir))
+                    hook.loader_built(self, caller_site(torch_dir, DataLoader))
                 except Exception as e:
                     hook.fail(e)
 
@@ -178,7 +181,7 @@ class Patches:
             try:
                 if register_post is None and not getattr(type(self).step, "trainpilot_step", False):
                     wrap_step(type(self))
-                hook.optimizer_built(self, caller_site(torch_dir))
+                hook.optimizer_built(self, caller_site(torch_dir, Optimizer))
             except Exception as e:
                 hook.fail(e)
 
