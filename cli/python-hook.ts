@@ -72,3 +72,23 @@ export function withHook(env: NodeJS.ProcessEnv, hookDir = HOOK_DIR): NodeJS.Pro
   const before = env.PYTHONPATH ?? '';
   return { ...env, PYTHONPATH: before ? `${hookDir}${delimiter}${before}` : hookDir };
 }
+
+/**
+ * The summary's line about the hook, from its `note` events: where the loader and optimizer whose
+ * batch size and learning rate stay the script's were built, or why the hook stopped. Null when
+ * the hook never spoke (no torch, no optimizer step, or the job's own client reported instead).
+ */
+export function zeroCodeSummary(events: ReadonlyArray<{ kind: string; data: Record<string, unknown> }>): string | null {
+  const notes = events.filter((e) => e.kind === 'note' && e.data.source === 'zero-code hook');
+  if (notes.length === 0) return null;
+  const lines: string[] = [];
+  const attach = notes.find((e) => 'loader' in e.data);
+  if (attach) {
+    const tuned = Array.isArray(attach.data.tuned) && attach.data.tuned.length ? `tuned: ${attach.data.tuned.join(', ')}` : 'nothing tuned';
+    const where = attach.data.loader ? `DataLoader at ${String(attach.data.loader)}, optimizer at ${String(attach.data.optimizer)}` : `optimizer at ${String(attach.data.optimizer)}, no DataLoader`;
+    lines.push(`  zero-code hook: ${tuned}; batch size and learning rate are the script's (${where})`);
+  }
+  const failed = notes.find((e) => 'error' in e.data);
+  if (failed) lines.push(`  zero-code hook stopped: ${String(failed.data.message)} (${String(failed.data.error)})`);
+  return `${lines.join('\n')}\n`;
+}

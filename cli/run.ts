@@ -7,7 +7,7 @@ import { basename } from 'node:path';
 import { checkUrl, CLIENT_FLAGS, createApiClient, HttpError, type ApiClient, type Run } from './api-client.js';
 import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { followRun, type Follower } from './follow.js';
-import { injectOffByEnv, isPythonCommand, withHook } from './python-hook.js';
+import { injectOffByEnv, isPythonCommand, withHook, zeroCodeSummary } from './python-hook.js';
 import { gatherReport } from './report-data.js';
 import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
 import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
@@ -179,7 +179,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     try {
       const failed = await recorded;
       if (failed) throw failed;
-      process.stderr.write(summaryText(await gatherReport(sidecar.client, registered.id), end));
+      const report = await gatherReport(sidecar.client, registered.id);
+      process.stderr.write(summaryText(report, end));
+      if (hooked) process.stderr.write(zeroCodeSummary(report.events) ?? '');
       // A sidecar of our own is gone once we return; one at --url keeps the run for later.
       process.stderr.write(v.url
         ? `  report: trainpilot report ${registered.id} --url ${sidecar.client.url}\n`

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HOOK_DIR, injectOffByEnv, isPythonCommand, pythonShebang, withHook } from '../cli/python-hook.js';
+import { HOOK_DIR, injectOffByEnv, isPythonCommand, pythonShebang, withHook, zeroCodeSummary } from '../cli/python-hook.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-zero-code-cli-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,5 +83,23 @@ describe('the environment', () => {
   it('TRAINPILOT_INJECT=0 (or false, no, off) turns it off', () => {
     for (const v of ['0', 'false', 'NO', ' off ']) expect(injectOffByEnv({ TRAINPILOT_INJECT: v })).toBe(true);
     for (const v of [undefined, '1', 'true', '']) expect(injectOffByEnv({ TRAINPILOT_INJECT: v })).toBe(false);
+  });
+});
+
+describe("the summary's zero-code line", () => {
+  const attach = { kind: 'note', data: { source: 'zero-code hook', message: '…', loader: 'train.py:41', optimizer: 'train.py:44', tuned: ['num_workers'] } };
+  it('names where batch size and learning rate are set, and what is tuned', () => {
+    expect(zeroCodeSummary([{ kind: 'epoch_end', data: {} }, attach])).toBe(
+      "  zero-code hook: tuned: num_workers; batch size and learning rate are the script's (DataLoader at train.py:41, optimizer at train.py:44)\n");
+    expect(zeroCodeSummary([{ ...attach, data: { ...attach.data, loader: null, tuned: [] } }])).toMatch(/nothing tuned; .*\(optimizer at train\.py:44, no DataLoader\)/);
+  });
+
+  it('says why the hook stopped', () => {
+    const stopped = { kind: 'note', data: { source: 'zero-code hook', message: 'the zero-code hook stopped', error: 'RuntimeError: boom' } };
+    expect(zeroCodeSummary([attach, stopped])).toMatch(/\n {2}zero-code hook stopped: the zero-code hook stopped \(RuntimeError: boom\)\n$/);
+  });
+
+  it('is absent when the hook never spoke (the job reported through the client, or never stepped)', () => {
+    expect(zeroCodeSummary([{ kind: 'note', data: { message: 'client dropped step reports' } }])).toBeNull();
   });
 });
