@@ -1,6 +1,7 @@
 // trainpilot / Run: one training run — throughput, step time, input wait, loss,
 // the knobs the tuner turns (its decisions as annotations), the bottleneck it
-// sees, and the run's GPUs and process tree.
+// sees, each rank of a data-parallel run side by side with its stragglers, and the run's GPUs
+// and process tree.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   DATASOURCE, INSTANCE, baseDashboard, datasourceVariable, flagTimeline, instanceVariable, labelVariable, panelIds, row, target, timeSeries,
@@ -23,6 +24,10 @@ const quantile = (refId: string, q: number) => target(
 const runGpus = (metric: string) =>
   `${metric}{${INSTANCE}} and on(instance, gpu) trainpilot_run_gpu_memory_used_bytes{${RUN}}`
   + ` or (${metric}{${INSTANCE}} unless on(instance) trainpilot_run_gpu_memory_used_bytes{${RUN}})`;
+
+/** A per-rank series with its rank's node beside it (trainpilot_run_rank_info). */
+const byRank = (metric: string) =>
+  `${metric}{${RUN}} * on(instance, run, rank) group_left(node) trainpilot_run_rank_info{${RUN}}`;
 
 export function runDashboard(): dashboard.Dashboard {
   const id = panelIds();
@@ -78,6 +83,28 @@ export function runDashboard(): dashboard.Dashboard {
       id: id(), title: 'Bottleneck', unit: 'none', span: 8, on: 'current', off: '', color: 'orange',
       description: 'What holds the run back, as the tuner classifies it (GET /v1/runs/:id gives the evidence); no row is lit until it knows.',
       targets: [target('A', `max by (kind) (trainpilot_run_bottleneck{${RUN}})`, '{{kind}}')],
+    }))
+    // Data-parallel runs (DESIGN §9): rank 0's sidecar has every rank, a node's sidecar its own.
+    .withRow(row(id(), 'Ranks (data parallel)'))
+    .withPanel(timeSeries({
+      id: id(), title: 'Samples per second by rank', unit: 'short', min: 0, span: 8,
+      description: 'Each rank\'s samples over its step time, side by side (rank 0\'s sidecar gets every rank through the job\'s own collective).',
+      targets: [target('A', byRank('trainpilot_run_rank_samples_per_second'), 'rank {{rank}} ({{node}})')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Data wait by rank', unit: 'percentunit', min: 0, max: 1, span: 8,
+      description: 'Share of each rank\'s step time spent waiting for input: a rank far above the others holds the whole job back.',
+      targets: [target('A', byRank('trainpilot_run_rank_data_wait_ratio'), 'rank {{rank}} ({{node}})')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Step time by rank', unit: 's', min: 0, span: 8,
+      description: 'Each rank\'s mean step time over its recent summaries.',
+      targets: [target('A', byRank('trainpilot_run_rank_step_seconds'), 'rank {{rank}} ({{node}})')],
+    }))
+    .withPanel(flagTimeline({
+      id: id(), title: 'Stragglers', unit: 'none', on: 'straggler', off: 'in step', color: 'red', offColor: 'green',
+      description: 'Ranks that hold the others back beyond noise (GET /v1/runs/:id names them, their node and why in the bottleneck evidence).',
+      targets: [target('A', `max by (rank, node) (${byRank('trainpilot_run_rank_straggler')})`, 'rank {{rank}} on {{node}}')],
     }))
     .withRow(row(id(), 'Resources'))
     .withPanel(timeSeries({

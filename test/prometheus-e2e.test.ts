@@ -61,6 +61,14 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
         samples: 64, loss: 3 / Math.sqrt(step), ts: now - (3 - i) * 0.06,
       }));
       await client!.post(`/v1/runs/${runId}/steps`, { steps });
+      // Data parallel over two nodes, as rank 0 forwards its ranks' summaries: rank 1 waits on data.
+      const ranks = await client!.post(`/v1/runs/${runId}/ranks`, {
+        world_size: 2,
+        ranks: [0, 1].map((rank) => ({
+          rank, node: `gpu-node-${rank + 1}`, steps: 4, duration_s: 0.24, data_wait_s: rank === 1 ? 0.16 : 0.01, samples: 256, last_step: step,
+        })),
+      });
+      if (ranks.status !== 202) throw new Error(`rank summaries: ${ranks.status} ${JSON.stringify(ranks.json)}`);
     };
     await feed();
     feeder = setInterval(() => void feed().catch(() => undefined), 250);
@@ -78,6 +86,7 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
       `count_over_time(trainpilot_run_samples_total{run="${vars.run}"}[30s]) >= 8`,
       `trainpilot_run_process_resident_memory_bytes{run="${vars.run}"}`,
       `trainpilot_run_gpu_memory_used_bytes{run="${vars.run}"}`,
+      `trainpilot_run_rank_straggler{run="${vars.run}"} == 1`,
     ];
     const deadline = Date.now() + 45_000;
     for (;;) {
@@ -182,6 +191,15 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
     expect(by('TrainpilotCollectorDown')).toEqual([]);
     expect(by('TrainpilotSidecarDown')).toEqual([]);
     for (const a of alerts) expect(a.state).toBe('pending');
+  });
+
+  it('shows the ranks side by side, the straggler marked on its node', async () => {
+    const q = panels.find((p) => p.where.includes('Stragglers'))!;
+    const data = await prom!.api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>('query', { query: substitute(q.expr, vars) });
+    expect(data.result.map((s) => [s.metric.rank, s.metric.node, s.value[1]]).sort()).toEqual([['0', 'gpu-node-1', '0'], ['1', 'gpu-node-2', '1']]);
+    const wait = panels.find((p) => p.where.includes('Data wait by rank'))!;
+    const waits = await prom!.api<{ result: Array<{ metric: Record<string, string> }> }>('query', { query: substitute(wait.expr, vars) });
+    expect(waits.result.map((s) => s.metric.rank).sort()).toEqual(['0', '1']);
   });
 
   it('records the run throughput and step-time quantiles', async () => {

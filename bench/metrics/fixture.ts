@@ -73,6 +73,11 @@ export function fixtureRun(i: number, steps: StepPoint[]): RunMetricsView {
     bottleneck: 'input_bound',
     process: processFor(id, i === 0),
     decisions: [{ knob: 'num_workers', action: 'increase', count: 2 }, { knob: 'batch_size', action: 'increase', count: 1 }],
+    // The first run is data parallel over two nodes, rank 1 the straggler (DESIGN §9).
+    ranks: i === 0 ? [
+      { rank: 0, node: 'gpu-node-1', samplesPerSecond: 800, stepSeconds: 0.08, dataWaitRatio: 0.02, lastStep: steps.length - 1, straggler: false },
+      { rank: 1, node: 'gpu-node-2', samplesPerSecond: 800, stepSeconds: 0.08, dataWaitRatio: 0.55, lastStep: steps.length - 1, straggler: true },
+    ] : [],
   };
 }
 

@@ -107,12 +107,12 @@ export function createRankBoard() {
       return false;
     },
     /**
-     * A node's copy: this sidecar watches some of the run's ranks but not rank 0, whose sidecar
-     * decides for the job. Unknown until a rank announces itself.
+     * A node's copy: this sidecar hears from some of the run's ranks but not from rank 0, whose
+     * sidecar decides for the job. Unknown until a rank announces itself.
      */
     isNodeCopy(runId: string): boolean {
       const r = runs.get(runId);
-      return !!r && r.ranks.size > 0 && !(r.ranks.get(0)?.pid);
+      return !!r && r.ranks.size > 0 && !r.ranks.has(0); // rank 0 shows up by announcing itself or in its forward
     },
     worldSize: (runId: string): number | null => runs.get(runId)?.worldSize ?? null,
     ranks(runId: string): RankState[] {
