@@ -7,7 +7,7 @@ import { changes, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
 import type { Measurement } from './measure.js';
 import { largestFitting, memoryModel } from './models.js';
-import { predictStep, type PerfModel } from './perf-model.js';
+import { LOADER_LIMITED_WAIT, predictStep, type PerfModel } from './perf-model.js';
 import type { Window } from './window.js';
 
 /**
@@ -31,6 +31,8 @@ export interface Param {
   max: number;
   /** The values one move away, ascending, by the knob's step rule within every limit. */
   moves: number[];
+  /** Moves that are trials whatever the model says (it cannot know: e.g. workers past the cores without CPU readings). */
+  trials: number[];
   /** Median seconds from a change of this knob to the first step under it, null before any. */
   applyCostS: number | null;
   /** What limits it, for a person. */
@@ -106,7 +108,7 @@ function batchParam(x: ParamInputs): Param {
     note += ', a divisor of the global batch';
   }
   moves = [...new Set(moves)].sort((a, c) => a - c);
-  return { name: 'batch_size', value: b, min, max, moves, applyCostS: applyCost(w, 'batch_size'), note: moves.length ? note : `batch ${b} cannot grow: ${note}` };
+  return { name: 'batch_size', value: b, min, max, moves, trials: [], applyCostS: applyCost(w, 'batch_size'), note: moves.length ? note : `batch ${b} cannot grow: ${note}` };
 }
 
 /** The smallest batch the model puts within MODEL_BEST_SHARE of the best it predicts up to `hi`. */
@@ -159,6 +161,14 @@ function workersParam(x: ParamInputs): Param {
     const loadS = l.a + l.b * m.batch + (x.model.loadCpu ? x.model.latencyPerSample * m.batch : 0);
     if (computeS > 0) want.add(Math.ceil((loadS / computeS) * (1 + WORKER_HEADROOM)));
   }
-  const moves = [...want].filter((v) => v > cur && v <= limit && v >= min).sort((a, b) => a - b);
-  return { name: 'num_workers', value: cur, min, max: limit, moves, applyCostS: applyCost(w, 'num_workers'), note: moves.length ? note : `workers ${cur} cannot grow: ${note}` };
+  let moves = [...want].filter((v) => v > cur && v <= limit && v >= min).sort((a, b) => a - b);
+  // Without CPU readings nobody knows whether loaders that set the pace at the cores' count wait on
+  // storage: one more is a trial, measured like any other.
+  const trials: number[] = [];
+  if (x.workerBusy === null && moves.length === 0 && cur >= cpuCap && cur < Math.min(hardMax, byRam) && m.waitRatio >= LOADER_LIMITED_WAIT && cur > 0) {
+    trials.push(cur + 1);
+    moves = [cur + 1];
+    note += '; past them only as a trial (no CPU readings say whether the workers wait on storage)';
+  }
+  return { name: 'num_workers', value: cur, min, max: moves.at(-1) ?? limit, moves, trials, applyCostS: applyCost(w, 'num_workers'), note: moves.length ? note : `workers ${cur} cannot grow: ${note}` };
 }

@@ -170,7 +170,7 @@ export function search(x: SearchInputs): SearchResult {
         const goodput = x.noise && p.name === 'batch_size' ? efficiency(x.noise.bNoise, here.batch, to) : 1;
         c.predictedGain = r.ratio * goodput - 1;
         c.basis = r.basis + (x.noise && p.name === 'batch_size' ? `; goodput with noise scale ${round(x.noise.bNoise, 1)}` : '');
-        c.explore = r.assumed;
+        c.explore = r.assumed || p.trials.includes(to);
       }
       candidates.push(c);
     }
