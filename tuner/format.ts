@@ -12,9 +12,10 @@ function sig(x: number): string {
   if (a >= 10) return String(Math.round(x * 10) / 10);
   if (a >= 1) return String(Math.round(x * 100) / 100);
   if (a === 0) return '0';
-  // Below a thousandth (a learning rate, say) the exponent reads better than a row of zeros.
-  if (a < 1e-3) return x.toExponential(1).replace(/\.0e/, 'e');
-  return String(Number(x.toPrecision(2)));
+  // Small numbers (a learning rate, say) that would need four or more decimals read better with
+  // an exponent than with a row of zeros: 0.001 stays, 0.00141 → "1.4e-3", 0.0003 → "3e-4".
+  const r = String(Number(x.toPrecision(2)));
+  return a < 1e-3 || /\.\d{4,}/.test(r) ? x.toExponential(1).replace(/\.0e/, 'e') : r;
 }
 
 /** A number in plain text: "0.35", "12.5", "1,234". */
