@@ -93,16 +93,20 @@ class Startup(SidecarCase):
         self.assertEqual(self.sidecar.requests, [])
 
     def test_a_python_without_torch_fails_as_it_would_without_the_hook(self):
-        other = shutil.which("python3")
-        probe = subprocess.run([other, "-c", "import torch"], capture_output=True)
-        if probe.returncode == 0:
-            self.skipTest(f"{other} has torch: no torch-less interpreter here")
+        other = shutil.which("python3") or PYTHON
+        extra = ""
+        if subprocess.run([other, "-c", "import torch"], capture_output=True).returncode == 0:
+            # This interpreter has torch: hide it as a missing one would be (never skipped, CI=true).
+            extra = os.path.join(self.dir, "no-torch")
+            os.makedirs(os.path.join(extra, "torch"))
+            with open(os.path.join(extra, "torch", "__init__.py"), "w") as f:
+                f.write("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
         code = "import sys\ntry:\n    import torch\nexcept ImportError as e:\n    print(e.name); sys.exit(4)\n"
-        hooked = self.run_py(code, pythonpath=HOOK, python=other)
-        bare = self.run_py(code, pythonpath="", python=other)
+        hooked = self.run_py(code, pythonpath=f"{HOOK}:{extra}" if extra else HOOK, python=other)
+        bare = self.run_py(code, pythonpath=extra, python=other)
         self.assertEqual((hooked.returncode, hooked.stdout, hooked.stderr), (bare.returncode, bare.stdout, bare.stderr))
-        self.assertEqual(hooked.returncode, 4)
-
+        self.assertEqual((hooked.returncode, hooked.stdout), (4, "torch\n"))
+        self.assertEqual(self.sidecar.requests, [])
 
 if __name__ == "__main__":
     unittest.main()
