@@ -11,6 +11,8 @@ const E2E = [
   'test/prometheus-e2e.test.ts',
   'test/load.test.ts',
   'test/kill9.test.ts',
+  // A browser that must show a new decision within 2 s: not beside the CPU-heavy unit files.
+  'test/page.test.ts',
   'test/multinode.test.ts',
 ];
 

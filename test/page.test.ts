@@ -107,7 +107,7 @@ describe.skipIf(!hasChromium)('the live page in Chromium', () => {
     s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5312, free_cores: 0.303030303030303 }, advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the <disk>' }] });
     const d = s.runs.applyDecision(runId, decision({
       reason: 'input-bound: <img src=x onerror="window.__xss=2"> 53 % of each step waited for data; 2 workers added',
-      evidence: { data_wait_ratio: 0.5312, note: '<script>window.__xss=3</script>' },
+      evidence: { data_wait_ratio: 0.5312, before_samples_per_second: 339.4, note: '<script>window.__xss=3</script>' },
     }));
     const item = page.locator(`li[data-decision="${d.id}"]`);
     await item.waitFor({ timeout: 2000 });
@@ -122,8 +122,8 @@ describe.skipIf(!hasChromium)('the live page in Chromium', () => {
     expect(evidence).not.toMatch(/0\.30303/);
     expect(await page.locator('#advice li').textContent()).toContain('reads wait on the <disk>');
     expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
-    s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81 });
-    await expect.poll(() => item.locator('.outcome').textContent()).toMatch(/^kept: \+81 % samples\/s/);
+    s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81, after: { samples_per_second: 613.2 } });
+    await expect.poll(() => item.locator('.outcome').textContent()).toBe('kept: +81 % samples/s, 339 → 613');
     await page.screenshot({ path: join(SCREENSHOTS, 'page-run.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();

@@ -47,13 +47,23 @@ export function change(d) {
   return shown.map((k) => `${knobWords(k)} ${knobValue(k, d.config_before?.[k])} → ${knobValue(k, d.config_after?.[k])}`).join(', ');
 }
 
-export function outcomeWords(o) {
+/**
+ * "kept: +81 % samples/s, 339 → 613", by the rules of cli/report-format.ts fmtOutcome: the gain
+ * is relative, samples/s before from the decision's evidence and after from the outcome.
+ */
+export function outcomeWords(d) {
+  const o = d.outcome;
   if (!o || o.status === 'pending') return 'being judged';
-  const gain = o.gainRatio ?? o.gain_ratio;
-  if (o.status === 'kept') return `kept${typeof gain === 'number' ? `: ${fmt.fmtGain(gain)} samples/s` : ''}`;
-  if (o.status === 'rolled_back') return `rolled back${typeof gain === 'number' ? `: ${fmt.fmtGain(gain)} samples/s` : ''}${o.note ? ` (${tidy(o.note)})` : ''}`;
-  if (o.status === 'superseded') return 'superseded by a later change';
-  return String(o.status);
+  const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
+  const gain = num(o.gainRatio ?? o.gain_ratio);
+  const before = num(d.evidence?.before_samples_per_second);
+  const now = num(o.after?.samples_per_second);
+  const parts = [];
+  // A back-off after an OOM records −1 with nothing measured: the note says what happened.
+  if (gain !== null && !(gain <= -1 && now === null)) parts.push(`${fmt.fmtGain(gain)} samples/s`);
+  if (before !== null && now !== null) parts.push(`${fmt.fmtNum(before)} → ${fmt.fmtNum(now)}`);
+  const note = typeof o.note === 'string' ? tidy(o.note.replace(/^gain [^,;]*[,;]?\s*/, '')) : '';
+  return `${String(o.status).replace(/_/g, ' ')}${parts.length ? `: ${parts.join(', ')}` : ''}${note ? ` (${note})` : ''}`;
 }
 
 export function configWords(c) {
