@@ -108,23 +108,24 @@ function causeOf(byWait: boolean, verdicts: Array<BottleneckKind | null>): Strag
 
 const list = (xs: readonly (string | number)[]) => xs.join(', ');
 
-function adviceFor(cause: StragglerCause, who: string, nodes: string): Advice {
+function adviceFor(cause: StragglerCause, who: string, nodes: string, one: boolean): Advice {
+  const [wait, run] = one ? ['waits', 'runs'] : ['wait', 'run'];
   // One config applies to every rank (the client switches them together), so a knob cannot move
   // for one node alone: the job is advised, and the node's own remedy named.
   const oneConfig = 'The job has one config for all its ranks, so trainpilot does not change it for one node: it advises.';
   switch (cause) {
     case 'data_loading':
       return { code: 'stragglers_data_loading', title: `Speed up data loading on ${nodes}`,
-        why: `${who} wait for data longer than the other ranks, and every step waits for them. ${oneConfig} Give ${nodes}'s loader what the other nodes have (more CPU for its workers, the data on local or faster storage, a cache), or raise num_workers for the whole job if ${nodes} has idle cores.` };
+        why: `${who} ${wait} for data longer than the other ranks, and every step waits for ${one ? 'it' : 'them'}. ${oneConfig} Give ${nodes}'s loader what the other nodes have (more CPU for its workers, the data on local or faster storage, a cache), or raise num_workers for the whole job if ${nodes} has idle cores.` };
     case 'gpu_throttled':
       return { code: 'stragglers_gpu_throttled', title: `Check cooling and power limits on ${nodes}`,
-        why: `${who} run slower steps and ${nodes}'s sidecar sees its GPUs throttled. ${oneConfig}` };
+        why: `${who} ${run} slower steps and ${nodes}'s sidecar sees its GPUs throttled. ${oneConfig}` };
     case 'host_saturated':
       return { code: 'stragglers_host_saturated', title: `Free up ${nodes}'s host`,
-        why: `${who} run slower steps and ${nodes}'s sidecar sees its host saturated (CPU or memory). Move other work off it. ${oneConfig}` };
+        why: `${who} ${run} slower steps and ${nodes}'s sidecar sees its host saturated (CPU or memory). Move other work off it. ${oneConfig}` };
     default:
       return { code: 'stragglers_compute', title: `Find out why ${nodes} computes slower`,
-        why: `${who} run slower steps with no more data wait than the others; slower or shared hardware, or uneven work per rank (sequence lengths), would do it. ${oneConfig}` };
+        why: `${who} ${run} slower steps with no more data wait than the others; slower or shared hardware, or uneven work per rank (sequence lengths), would do it. ${oneConfig}` };
   }
 }
 
@@ -152,9 +153,10 @@ export function findStragglers(ranks: readonly RankData[]): Stragglers | null {
   const waitO = ratio(others, (m) => m.wait);
   const who = `${slow.length === 1 ? 'Rank' : 'Ranks'} ${list(slow.map((m) => m.r.rank))} on ${list(nodes)}`;
   const verdictText = verdicts.filter((v) => v !== null).join(', ');
+  const one = slow.length === 1;
   const why = cause === 'data_loading'
-    ? `${who} wait ${fmtPercent(waitS)} of each step for data, the other ranks ${fmtPercent(waitO)}`
-    : `${who} take ${fmtSeconds(mean(slow, (m) => m.step))} a step, the other ranks ${fmtSeconds(mean(others, (m) => m.step))}`;
+    ? `${who} ${one ? 'waits' : 'wait'} ${fmtPercent(waitS)} of each step for data, the other ranks ${fmtPercent(waitO)}`
+    : `${who} ${one ? 'takes' : 'take'} ${fmtSeconds(mean(slow, (m) => m.step))} a step, the other ranks ${fmtSeconds(mean(others, (m) => m.step))}`;
   return {
     ranks: slow.map((m) => m.r.rank),
     nodes,
@@ -172,6 +174,6 @@ export function findStragglers(ranks: readonly RankData[]): Stragglers | null {
       // One config for the job: the decision stays one (rank 0's sidecar), the straggler is advised.
       straggler_action: 'advise',
     },
-    advice: adviceFor(cause, who, list(nodes)),
+    advice: adviceFor(cause, who, list(nodes), one),
   };
 }
