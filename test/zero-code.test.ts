@@ -160,6 +160,27 @@ describe('what zero-code mode leaves alone', () => {
     expect(await steps(r.id)).toEqual([]);
   }, 60_000);
 
+  it('the sidecar killed mid-run: the job runs on to its end, exit code and output its own', async () => {
+    const doomed = await spawnSidecar(['--db', join(dir, 'doomed.db'), '--gpu', 'off', '--interval', '1s']);
+    const cliRun = startCli(['run', '--url', doomed.url, '--', PYTHON, LOOP,
+      '--epochs', '6', '--samples', '160', '--batch-size', '8', '--transform-ms', '1', '--device-ms', '4', '--exit', '6']);
+    let stderr = '';
+    cliRun.proc.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const id = /\(run (\S+), pid \d+\)/.exec(stderr)?.[1];
+      const n = id ? (await fetch(`${doomed.url}/v1/runs/${id}/steps?limit=10000`).then((x) => x.json()) as { steps: Step[] }).steps.length : 0;
+      if (n >= 10 || Date.now() > deadline) break;
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    await doomed.stop('SIGKILL');
+    const r = parse({ ...(await cliRun.done), stderr });
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.result.steps).toBe(120);
+    for (const line of r.stdout.trimEnd().split('\n')) expect(line).toMatch(OWN_LINE);
+    expect(r.stderr).not.toMatch(/Traceback/);
+  }, 90_000);
+
   it('a job that uses the client is measured by the client alone, not twice', async () => {
     const r = parse(await cli(['run', '--url', s.url, '--', PYTHON, 'test/fixtures/zero-code/with_client.py']));
     expect(r.code, r.stderr).toBe(0);
