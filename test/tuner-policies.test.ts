@@ -1,44 +1,36 @@
-// Table tests for each policy: workers, batch size, learning rate, goodput; and the budgets.
+// The search over workers and batch size, its performance model, the safety moves, the learning
+// rate, goodput and the budgets.
 import { describe, expect, it } from 'vitest';
-import { batchPolicy, goodputShrink, oomBackoff } from '../tuner/batch.js';
+import { goodputShrink, oomBackoff } from '../tuner/batch.js';
 import { cpuBudgetOf, parseCfsQuota, parseCpuMax } from '../tuner/budget.js';
 import { classify } from '../tuner/classify.js';
 import { tune } from '../tuner/decide.js';
 import { efficiency, noiseScale } from '../tuner/goodput.js';
 import { DEFAULT_SETTINGS } from '../tuner/guardrails.js';
-import { measuredPoints, pointFromMeasurement } from '../tuner/history.js';
 import { LR_RAMP_STEPS, scalingRule, withBatchSize } from '../tuner/lr.js';
 import { measure } from '../tuner/measure.js';
 import { memoryModel, largestFitting } from '../tuner/models.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import type { RunConfig, TuneSettings, Window } from '../tuner/window.js';
-import { workersNeeded, workersPolicy } from '../tuner/workers.js';
+import { fitPerfModel, predictRatio } from '../tuner/perf-model.js';
 
 const budget16 = { cores: 16, source: 'test' };
 
-function workers(w: Window, budget = budget16) {
-  const m = measure(w, w.appliedVersion)!;
-  return workersPolicy({ w, m, cls: classify(w, { cpuBudget: budget, measurement: m }), budget, settings: DEFAULT_SETTINGS });
+/** The tuner's decision on a window, with a CPU budget. */
+function decide(w: Window, budget = budget16) {
+  return tune(w, { cpuBudget: budget }).decision;
 }
 
-function batch(w: Window) {
-  const m = measure(w, w.appliedVersion)!;
-  const cls = classify(w, { measurement: m });
-  const points = measuredPoints(w, pointFromMeasurement(m, null));
-  const cap = w.gpus?.[0]?.memoryTotalBytes ?? null;
-  return batchPolicy({ w, m, cls, points, capacity: cap, noise: noiseScale(m), settings: DEFAULT_SETTINGS });
-}
-
-function tree(workerCount: number, cpuPerWorker: number, ts: number, rss = 400e6): ProcessTreeReading & { ts: number } {
+function tree(workerCount: number, cpuPerWorker: number, ts: number, rss = 400e6, mainCpu = 1): ProcessTreeReading & { ts: number } {
   return {
-    ts, runId: 'run-1', pid: 1, alive: true, cpuSecondsTotal: ts * (1 + workerCount * cpuPerWorker), residentMemoryBytes: 3e9,
+    ts, runId: 'run-1', pid: 1, alive: true, cpuSecondsTotal: ts * (mainCpu + workerCount * cpuPerWorker), residentMemoryBytes: 3e9,
     children: Array.from({ length: workerCount }, (_, i) => ({ pid: 10 + i, name: 'w', cpuSecondsTotal: ts * cpuPerWorker, residentMemoryBytes: rss })),
     workerCount, gpuMemoryBytes: {},
   };
 }
 
-describe('workers policy', () => {
+describe('search: data-loader workers', () => {
   const input = (over: Partial<Window> = {}, config: Partial<RunConfig> = {}) => makeWindow({
     steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06 }),
     config: { ...BASE_CONFIG, num_workers: 1, ...config },
@@ -46,79 +38,113 @@ describe('workers policy', () => {
     ...over,
   });
 
-  it.each([
-    // [what, window, expected workers or undefined]
-    ['jumps to what the model needs: ⌈1 × 0.1 / 0.04 × 1.15⌉', input(), 3],
-    ['from 0 workers, the wait itself is the load time', input({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }) }, { num_workers: 0 }), 2],
-    ['capped by the user bound', input({ tune: { ...BASE_TUNE, bounds: { num_workers: { min: 0, max: 2 } } } }), 2],
-    ['capped by free cores on a busy host', input({ host: host({ cpuCount: 4, cpuUtilizationRatio: 0.7 }) }), 2],
-    ['capped by the RAM budget (half of available)', input({ host: host({ memoryAvailableBytes: 20e9 }), process: tree(1, 1, 100, 10e9) }), 2],
-  ] as Array<[string, Window, number | undefined]>)('%s', (_what, w, expected) => {
-    expect(workers(w).proposal?.config.num_workers).toBe(expected);
+  it('grows workers while loading holds the job back, predicting the gain from the model, and says what it weighed', () => {
+    const d = decide(input())!;
+    expect(d.knob).toBe('num_workers');
+    expect(d.configAfter.num_workers).toBeGreaterThan(1);
+    expect(Number(d.evidence.predicted_gain)).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.minPredictedGain);
+    expect(String(d.evidence.candidates)).toMatch(/batch size 64 → 128/);
+    expect(d.evidence.cpu_budget_source).toBe('test');
+    expect(d.reason).toMatch(/of each step waited for data/);
+    expect(d.reason).not.toMatch(/\d\.\d{4,}/);
   });
 
-  it('respects the CPU budget: 2 cores leave room for 1 worker beside the main process', () => {
-    const r = workers(input(), { cores: 2, source: 'cgroup' });
-    expect(r.proposal).toBeUndefined();
-    expect(r.exhausted).toBe(true);
+  it('from 0 workers, one or more workers overlap loading with compute', () => {
+    const d = decide(input({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }) }, { num_workers: 0 }))!;
+    expect(d.knob).toBe('num_workers');
+    expect(d.configAfter.num_workers).toBeGreaterThanOrEqual(1);
   });
 
-  it('bisects below a size that was rolled back', () => {
-    const w = input({}, { num_workers: 1 });
-    const rejected = record({ knob: 'num_workers', configBefore: { ...BASE_CONFIG, num_workers: 1 }, configAfter: { ...BASE_CONFIG, num_workers: 5 }, outcome: { status: 'rolled_back', gainRatio: 0, note: 'no gain' } });
-    const r = workers({ ...w, decisions: [rejected], steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.09 }) });
-    expect(r.proposal?.config.num_workers).toBe(3);
+  it('never past the user bound', () => {
+    const d = decide(input({ tune: { ...BASE_TUNE, bounds: { num_workers: { min: 0, max: 2 } } } }));
+    expect(d?.knob).toBe('num_workers');
+    expect(d?.configAfter.num_workers).toBe(2);
+  });
+
+  it('up to the job\'s cores when loading is CPU work: 2 cores, 1 busy worker, the main process mostly waiting → 2 (not cores − 1)', () => {
+    const w = input({ processHistory: [tree(1, 1, 100, 400e6, 0.4), tree(1, 1, 110, 400e6, 0.4)], host: host({ cpuCount: 2, cpuUtilizationRatio: 0.7 }) });
+    const d = decide(w, { cores: 2, source: 'cgroup' });
+    expect(d?.knob).toBe('num_workers');
+    expect(d?.configAfter.num_workers).toBe(2);
+  });
+
+  it('not past the cores while the workers are CPU-bound', () => {
+    const w = input({ processHistory: [tree(2, 1, 100), tree(2, 1, 110)], host: host({ cpuCount: 2, cpuUtilizationRatio: 0.99 }) }, { num_workers: 2 });
+    const d = decide(w, { cores: 2, source: 'cgroup' });
+    expect(d?.knob === 'num_workers' && d.configAfter.num_workers > 2).toBe(false);
+  });
+
+  it('past the cores when the workers mostly wait (little CPU per worker, idle host)', () => {
+    const w = input({ processHistory: [tree(2, 0.05, 100), tree(2, 0.05, 110)], host: host({ cpuCount: 2, cpuUtilizationRatio: 0.15 }) }, { num_workers: 2 });
+    const d = decide(w, { cores: 2, source: 'cgroup' });
+    expect(d?.knob).toBe('num_workers');
+    expect(d!.configAfter.num_workers).toBeGreaterThan(2);
+  });
+
+  it('never tries again a worker count measured not to pay, nor a larger one at that batch size', () => {
+    const m1 = { before_batch_size: 64, before_num_workers: 1, before_samples_per_second: 640, before_step_seconds: 0.1, before_compute_seconds: 0.04, before_data_wait_ratio: 0.6, before_rel_noise: 0.005 };
+    const rejected = record({
+      knob: 'num_workers', configBefore: { ...BASE_CONFIG, num_workers: 1 }, configAfter: { ...BASE_CONFIG, num_workers: 3 }, evidence: m1,
+      outcome: { status: 'rolled_back', gainRatio: 0, note: 'no gain', after: { batch_size: 64, num_workers: 3, samples_per_second: 645, step_seconds: 0.099, compute_seconds: 0.04, data_wait_ratio: 0.6, rel_noise: 0.005 } },
+    });
+    const undo = record({ id: 2, knob: 'num_workers', action: 'rollback', configVersion: 3, configBefore: { ...BASE_CONFIG, num_workers: 3 }, configAfter: { ...BASE_CONFIG, num_workers: 1 }, outcome: { status: 'kept', gainRatio: 0 } });
+    const w = input({ decisions: [rejected, undo], configVersion: 3, appliedVersion: 3, steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06, version: 3 }) });
+    const d = decide(w);
+    expect(d?.knob === 'num_workers' && d.configAfter.num_workers >= 3).toBe(false);
   });
 
   it('steps down idle workers, keeping them about 60 % busy', () => {
-    const w = makeWindow({ config: { ...BASE_CONFIG, num_workers: 8 }, processHistory: [tree(8, 0.1, 100), tree(8, 0.1, 110)] });
-    const r = workers(w);
-    expect(r.proposal?.action).toBe('decrease');
-    expect(r.proposal?.config.num_workers).toBe(2);
+    const w = makeWindow({ config: { ...BASE_CONFIG, num_workers: 8 }, processHistory: [tree(8, 0.1, 100), tree(8, 0.1, 110)], gpus: [gpu()] });
+    const d = decide(w);
+    expect(d?.action).toBe('decrease');
+    expect(d?.configAfter.num_workers).toBe(2);
   });
 
   it('halves workers under host memory pressure, as a safety move', () => {
     const w = makeWindow({ config: { ...BASE_CONFIG, num_workers: 8 }, host: host({ memoryAvailableBytes: 1e9 }) });
-    const r = workers(w);
-    expect(r.proposal).toMatchObject({ action: 'decrease', safety: true });
-    expect(r.proposal?.config.num_workers).toBe(4);
-  });
-
-  it('never climbs when the CPU is saturated', () => {
-    const r = workers(input({ host: host({ cpuUtilizationRatio: 0.95 }) }));
-    expect(r.proposal).toBeUndefined();
-  });
-
-  it('models the workers needed', () => {
-    expect(workersNeeded({ stepS: 0.2, computeS: 0.05, dataWaitS: 0.15, workers: 2 }).needed).toBe(Math.ceil(8 * 1.15));
+    const d = decide(w);
+    expect(d).toMatchObject({ action: 'decrease' });
+    expect(d?.evidence.safety).toBe(true);
+    expect(d?.configAfter.num_workers).toBe(4);
   });
 });
 
-describe('batch-size policy', () => {
+describe('search: batch size', () => {
   const underused = (over: Partial<Window> = {}) => makeWindow({ gpus: [gpu({ utilizationRatio: 0.4 })], ...over });
 
-  it('doubles while the GPU is under-used, predicting the gain from utilisation', () => {
-    const r = batch(underused());
-    expect(r.proposal?.config.batch_size).toBe(128);
-    expect(r.proposal?.predictedGain).toBeCloseTo(2 / 1.4 - 1, 5);
+  it('grows while the GPU is under-used, predicting the gain from utilisation', () => {
+    const d = decide(underused())!;
+    expect(d.knob).toBe('batch_size');
+    expect(d.configAfter.batch_size).toBeGreaterThan(64);
+    const k = d.configAfter.batch_size / 64;
+    expect(Number(d.evidence.predicted_gain)).toBeCloseTo(k / (0.6 + 0.4 * k) - 1, 3);
+    expect(String(d.evidence.predicted_basis)).toMatch(/GPU utilisation/);
   });
 
-  it('does not act when the predicted gain is under 5 %', () => {
-    const r = batch(makeWindow({ gpus: [gpu({ utilizationRatio: 0.97 })] }));
-    expect(r.proposal).toBeUndefined();
-    expect(r.exhausted).toBe(true);
+  it('does not act when the predicted gain is under the bar', () => {
+    expect(decide(makeWindow({ gpus: [gpu({ utilizationRatio: 0.99 })] }))?.knob ?? 'none').not.toBe('batch_size');
   });
 
-  it('explores by doubling with no readings at all', () => {
-    expect(batch(makeWindow()).proposal?.config.batch_size).toBe(128);
+  it('on a CPU-only job with no readings, a doubling is a trial, measured and judged', () => {
+    const d = decide(makeWindow())!;
+    expect(d.configAfter.batch_size).toBe(128);
+    expect(d.evidence.search).toBe('trial');
+  });
+
+  it('while the loader is the verdict and cannot grow, a bigger batch is still tried (the verdict orders, never gates)', () => {
+    const w = makeWindow({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06 }), config: { ...BASE_CONFIG, num_workers: 1 }, tune: { ...BASE_TUNE, bounds: { num_workers: { min: 0, max: 1 } } } });
+    const r = tune(w, { cpuBudget: budget16 });
+    expect(r.status.bottleneck).toBe('input_bound');
+    expect(r.decision?.knob).toBe('batch_size');
   });
 
   it('stops at the largest size predicted to fit, with the margin', () => {
     const w = underused({ steps: makeSteps({ n: 40, memPeakBytes: 60e9 }) });
-    const r = batch(w);
     const expected = largestFitting(memoryModel([{ batch: 64, memBytes: 60e9 } as never]), 80e9);
     expect(expected).toBe(Math.floor((80e9 * 0.95) / (60e9 / 64)));
-    expect(r.proposal?.config.batch_size).toBe(expected);
+    const b = decide(w)!.configAfter.batch_size;
+    expect(b).toBeLessThanOrEqual(expected);
+    expect(b).toBeGreaterThanOrEqual(0.95 * expected);
   });
 
   it('fits memory a + c·batch over two sizes', () => {
@@ -127,10 +153,18 @@ describe('batch-size policy', () => {
     expect(m.c).toBeCloseTo(0.125e9, -3);
   });
 
-  it('bisects below an OOM size and never proposes it again', () => {
-    const w = underused({ config: { ...BASE_CONFIG, batch_size: 96 }, oomBatchSizes: [128] });
-    const r = batch(w);
-    expect(r.proposal?.config.batch_size).toBe(112);
+  it('below an OOM size, never proposes it again', () => {
+    const w = underused({ config: { ...BASE_CONFIG, batch_size: 96 }, steps: makeSteps({ n: 60, samples: 96 }), oomBatchSizes: [128] });
+    const d = decide(w);
+    expect(d?.knob).toBe('batch_size');
+    expect(d!.configAfter.batch_size).toBeGreaterThan(96);
+    expect(d!.configAfter.batch_size).toBeLessThan(128);
+  });
+
+  it('after an OOM with no memory readings, never probes between the largest size known to run and the one that failed', () => {
+    const w = makeWindow({ config: { ...BASE_CONFIG, batch_size: 96 }, steps: makeSteps({ n: 60, samples: 96 }), oomBatchSizes: [128] });
+    const d = decide(w);
+    expect(d?.knob === 'batch_size' && d.configAfter.batch_size > 96).toBe(false);
   });
 
   it('backs off after an OOM to the largest known-good size below it', () => {
@@ -165,9 +199,12 @@ describe('batch-size policy', () => {
 
   it('with keep_global_batch, moves along divisors of the global batch and keeps the learning rate', () => {
     const t: TuneSettings = { ...BASE_TUNE, keep_global_batch: true };
-    const w = underused({ tune: t, config: { ...BASE_CONFIG, batch_size: 32, grad_accum_steps: 8 } });
-    const p = batch(w).proposal!;
-    expect(p.config).toMatchObject({ batch_size: 64, grad_accum_steps: 4, learning_rate: BASE_CONFIG.learning_rate });
+    const w = underused({ tune: t, config: { ...BASE_CONFIG, batch_size: 32, grad_accum_steps: 8 }, steps: makeSteps({ n: 60, samples: 32 }) });
+    const d = decide(w)!;
+    expect(256 % d.configAfter.batch_size).toBe(0);
+    expect(d.configAfter.batch_size).toBeGreaterThan(32);
+    expect(d.configAfter.batch_size * d.configAfter.grad_accum_steps).toBe(256);
+    expect(d.configAfter.learning_rate).toBe(BASE_CONFIG.learning_rate);
   });
 
   it('shrinks for goodput when the batch is far above the gradient noise scale', () => {
@@ -177,6 +214,37 @@ describe('batch-size policy', () => {
     const m = measure(w, 1)!;
     const r = goodputShrink({ w, m, cls: classify(w, { measurement: m }), points: [], capacity: 80e9, noise: noiseScale(m), settings: DEFAULT_SETTINGS });
     expect(r.proposal?.config.batch_size).toBe(256);
+  });
+});
+
+describe('performance model', () => {
+  const pt = (batch: number, workers: number, stepS: number, waitRatio: number, workerBusy: number | null = null) =>
+    ({ batch, workers, accum: 1, throughput: batch / stepS, stepS, computeS: stepS * (1 - waitRatio), waitRatio, memBytes: null, relNoise: 0.005, ts: 0, workerBusy }) as const;
+  const ctx = { budgetCores: 4, gpuUtil: null, treeCores: null, workerBusy: null, freeHostCores: null, workers: 1 };
+
+  it('fits compute and loading over two batch sizes and sees a per-batch cost amortised by a bigger batch', () => {
+    // No workers: step = compute + load; compute 10 ms + 1 ms/sample, load 50 ms + 0.5 ms/sample.
+    const c = (b: number) => 0.01 + 0.001 * b;
+    const l = (b: number) => 0.05 + 0.0005 * b;
+    const model = fitPerfModel([pt(16, 0, c(16) + l(16), l(16) / (c(16) + l(16))), pt(32, 0, c(32) + l(32), l(32) / (c(32) + l(32)))], { ...ctx, workers: 0 });
+    expect(model.compute?.a).toBeCloseTo(0.01, 6);
+    expect(model.loadCpu?.a).toBeCloseTo(0.05, 6);
+    const r = predictRatio(model, { batch: 32, workers: 0 }, { batch: 64, workers: 0 })!;
+    expect(r.assumed).toBe(false);
+    expect(r.ratio).toBeCloseTo((64 / (c(64) + l(64))) / (32 / (c(32) + l(32))), 6);
+  });
+
+  it('with one batch size measured, a batch move rests on an assumption; a workers move does not', () => {
+    const model = fitPerfModel([pt(64, 1, 0.1, 0.6)], ctx);
+    expect(predictRatio(model, { batch: 64, workers: 1 }, { batch: 128, workers: 1 })?.assumed).toBe(true);
+    expect(predictRatio(model, { batch: 64, workers: 1 }, { batch: 64, workers: 2 })?.assumed).toBe(false);
+  });
+
+  it('loaders share the cores left to them: CPU-bound workers stop paying at the budget, waiting ones do not', () => {
+    const busy = fitPerfModel([pt(64, 2, 0.1, 0.6, 1)], { ...ctx, budgetCores: 2, treeCores: 2, workerBusy: 1, workers: 2 });
+    const waiting = fitPerfModel([pt(64, 2, 0.1, 0.6, 0.05)], { ...ctx, budgetCores: 2, treeCores: 0.5, workerBusy: 0.05, workers: 2 });
+    expect(predictRatio(busy, { batch: 64, workers: 2 }, { batch: 64, workers: 4 })!.ratio).toBeLessThan(1.03);
+    expect(predictRatio(waiting, { batch: 64, workers: 2 }, { batch: 64, workers: 4 })!.ratio).toBeGreaterThan(1.5);
   });
 });
 
@@ -248,9 +316,9 @@ describe('budgets', () => {
     expect(parseCfsQuota('400000', '100000')).toBe(4);
   });
 
-  it('takes the smaller of affinity and quota', () => {
-    expect(cpuBudgetOf(8, 2.5).cores).toBe(2.5);
-    expect(cpuBudgetOf(4, null).cores).toBe(4);
-    expect(cpuBudgetOf(4, 16).cores).toBe(4);
+  it('takes the smaller of affinity and quota, saying where each came from', () => {
+    expect(cpuBudgetOf(8, { cores: 2.5, file: '/q' }, '/proc/1/status')).toMatchObject({ cores: 2.5, source: expect.stringMatching(/cgroup quota 2.5 cores \(\/q\)/) });
+    expect(cpuBudgetOf(4, null, 'x').cores).toBe(4);
+    expect(cpuBudgetOf(4, { cores: 16, file: '/q' }, 'x').cores).toBe(4);
   });
 });
