@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium)('the live page in Chromium', () => {
     const html = page.locator(`tr[data-run="${htmlRunId}"] a`);
     expect(await html.textContent()).toBe(HTML_NAME);
     expect(await page.locator('#runs img, #runs b').count()).toBe(0);
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     await page.screenshot({ path: join(SCREENSHOTS, 'page-runs.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();
@@ -121,7 +121,7 @@ describe.skipIf(!hasChromium)('the live page in Chromium', () => {
     expect(evidence).toMatch(/53 %/);
     expect(evidence).not.toMatch(/0\.30303/);
     expect(await page.locator('#advice li').textContent()).toContain('reads wait on the <disk>');
-    expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81, after: { samples_per_second: 613.2 } });
     await expect.poll(() => item.locator('.outcome').textContent()).toBe('kept: +81 % samples/s, 339 → 613');
     await page.screenshot({ path: join(SCREENSHOTS, 'page-run.png'), fullPage: true });
