@@ -92,7 +92,7 @@ describe('trainpilot report', () => {
     const r = await cli(['report', 'resnet-a', '--url', s.url]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^# trainpilot report: resnet-a/);
-    expect(r.stdout).toMatch(/## Decisions\n\n### #\d+ \+\S+ step 39: num_workers increase 0 → 2/);
+    expect(r.stdout).toMatch(/## Decisions\n\n### #\d+ \+[\d.]+ (m?s|µs) step 39: num_workers increase 0 → 2/);
     expect(r.stdout).toContain('- **reason**: input-bound: data wait is 50% of each step and 1.2 cores are free');
     expect(r.stdout).toContain('- **outcome**: kept: +200 % samples/s');
     // Evidence is a list of labelled, formatted items, not key=value.

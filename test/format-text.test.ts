@@ -30,5 +30,6 @@ describe('tuner/format: text for people', () => {
     expect(evidenceValue('some_new_thing_seconds', 95)).toBe('1 min 35 s');
     expect(evidenceValue('note', { a: 0.123456789 })).toBe('{"a":0.12}');
     expect(fmtOffset(65.04)).toBe('+1 min 5 s');
+    expect(fmtOffset(0)).toBe('+0 s');
   });
 });

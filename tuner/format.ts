@@ -66,6 +66,7 @@ export function fmtBytes(bytes: number | null | undefined): string {
 export function fmtSeconds(s: number | null | undefined): string {
   if (!finite(s)) return '—';
   const a = Math.abs(s);
+  if (a === 0) return '0 s';
   if (a < 1e-3) return `${sig(s * 1e6)} µs`;
   if (a < 1) return `${sig(s * 1e3)} ms`;
   if (a < 60) return `${sig(s)} s`;
