@@ -154,6 +154,12 @@ class Measuring(HookCase):
         steps = self.train(DataLoader(Squares(30), batch_size=10), opt=Mine(self.model.parameters(), lr=0.1))
         self.assertEqual(len(self.reported(steps)), 3)
 
+    def test_an_lr_scheduler_wrapping_step_changes_nothing(self):
+        opt = torch.optim.SGD(self.model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        steps = self.train(DataLoader(Squares(24), batch_size=8), opt=opt, more=sched.step)
+        self.assertEqual(len(self.reported(steps)), 3)
+
     def test_without_a_loader_the_first_optimizer_keeps_the_count(self):
         opt, other = torch.optim.SGD(self.model.parameters(), lr=0.1), torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1)
         for _ in range(5):
