@@ -44,7 +44,8 @@ export interface ChartSpec {
 
 export const PALETTE = ['#2563eb', '#dc2626', '#059669', '#d97706', '#7c3aed', '#0891b2', '#be185d', '#4b5563'];
 
-const PAD = { left: 64, right: 12, top: 22, bottom: 24 };
+/** Room for the legend on top, then the decision labels just above the plot. */
+const PAD = { left: 64, right: 12, top: 34, bottom: 24 };
 
 export function escapeXml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

@@ -160,7 +160,7 @@ function drawDecisions(r) {
     el('div', { class: 'when' }, `#${d.id} · ${clock(d.ts)} (${offset(d.ts)})${d.step !== null ? ` · step ${fmt.fmtNum(d.step)}` : ''}`),
     el('div', { class: 'what' }, el('strong', {}, change(d)), d.recommend_only ? el('span', { class: 'badge' }, 'recommended, not applied') : null),
     el('p', { class: 'reason' }, tidy(d.reason)),
-    el('div', { class: 'outcome', 'data-status': d.outcome?.status ?? 'pending' }, outcomeWords(d)),
+    el('div', { class: 'outcome', 'data-status': d.outcome?.status ?? 'pending' }, outcomeWords(d, r.state !== 'running')),
     el('details', {}, el('summary', {}, 'evidence'), el('dl', { class: 'evidence' }, evidence(d.evidence).flatMap((i) => [el('dt', {}, i.label), el('dd', {}, i.text)]))),
   ));
   list.replaceChildren(...items);

@@ -51,9 +51,9 @@ export function change(d) {
  * "kept: +81 % samples/s, 339 → 613", by the rules of cli/report-format.ts fmtOutcome: the gain
  * is relative, samples/s before from the decision's evidence and after from the outcome.
  */
-export function outcomeWords(d) {
+export function outcomeWords(d, ended = false) {
   const o = d.outcome;
-  if (!o || o.status === 'pending') return 'being judged';
+  if (!o || o.status === 'pending') return ended ? 'not judged: the run ended first' : 'being judged';
   const num = (x) => (typeof x === 'number' && Number.isFinite(x) ? x : null);
   const gain = num(o.gainRatio ?? o.gain_ratio);
   const before = num(d.evidence?.before_samples_per_second);
