@@ -22,6 +22,7 @@ from typing import Any, Callable, Dict, Optional
 from .._join import normalise_tune
 from ._clock import Clock, LoaderInfo, Site
 from ._link import Link
+from ._loaders import set_workers, start_method_forks
 from ._torch import Patches, worker_process
 
 log = logging.getLogger("trainpilot")
@@ -47,20 +48,6 @@ def distributed(torch: Any) -> "tuple[Optional[int], Optional[int]]":
     except ValueError:
         pass
     return None, None
-
-
-def start_method_forks(loader: Any) -> bool:
-    """Whether new workers of this loader would start by fork (what an unguarded script survives),
-    read without fixing the process's start method as multiprocessing.get_start_method() would."""
-    ctx = getattr(loader, "multiprocessing_context", None)
-    if ctx is not None:
-        return ctx.get_start_method() == "fork"
-    import multiprocessing
-
-    method = multiprocessing.get_start_method(allow_none=True)
-    if method is not None:
-        return method == "fork"
-    return sys.platform.startswith("linux") and sys.version_info < (3, 14)
 
 
 class Hook:
@@ -205,24 +192,3 @@ class Hook:
     def at_exit(self) -> None:
         if os.getpid() == self.pid:
             self.link.flush()
-
-
-def set_workers(loader: Any, workers: int) -> Callable[[], None]:
-    """num_workers on a built loader, before its next iterator is made; returns the undo."""
-    before = loader.num_workers, getattr(loader, "prefetch_factor", None)
-    it = getattr(loader, "_iterator", None)
-    if loader.persistent_workers and it is not None:
-        # Persistent workers outlive the epoch: shut them down so the next iterator is a new one
-        # with the new count (DataLoader.__iter__ makes one when _iterator is None).
-        it._shutdown_workers()
-        loader._iterator = None
-    loader.num_workers = workers
-    if workers > 0 and before[1] is None and hasattr(loader, "prefetch_factor"):
-        loader.prefetch_factor = 2  # torch ≥ 2.0 leaves it None without workers; 2 is its default
-
-    def undo() -> None:
-        loader.num_workers = before[0]
-        if hasattr(loader, "prefetch_factor"):
-            loader.prefetch_factor = before[1]
-
-    return undo
