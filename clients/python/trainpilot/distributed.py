@@ -1,26 +1,32 @@
 """Data parallel: rank 0's sidecar decides; every rank changes config at the same step.
 
 Each exchange is a collective, so every rank calls it at the same step (every `every` steps,
-at the same safe point). Rank 0 broadcasts a two-number header — its newest config version and
-the step at which to apply it — and, only when the version is new, the config itself.
+at the same safe point). Rank 0 broadcasts a three-number header — its newest config version,
+the step at which to apply it, and whether the next exchange carries summaries — and, only when
+the version is new, the config itself.
 
-Every `summary_every`-th exchange is an all-gather instead (DESIGN §9): each rank's row carries
-its summary since the last one (steps, step time, data wait, samples, last step, its node's
-verdict) and rank 0's row also the header, so rank 0 sees the whole job in the job's own
-collective and forwards it to its sidecar; no sidecar talks to another.
+A summary exchange is an all-gather instead (DESIGN §9): each rank's row carries its summary
+since the last one (steps, step time, data wait, samples, last step, its node's verdict) and
+rank 0's row also the header, so rank 0 sees the whole job in the job's own collective and
+forwards it to its sidecar; no sidecar talks to another. Rank 0 calls one when both
+SUMMARY_S seconds and SUMMARY_STEPS steps have passed since the last, and says so in the header
+before, so every rank makes the same call.
 """
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 # Steps between exchanges: a gloo broadcast of 16 bytes costs ~0.1 ms on CPU, so every 10th
 # step keeps the amortised cost per step well under the client's 20 µs budget (DESIGN §7),
 # while a new version still lands within a second on any job doing ≥10 steps/s.
 SYNC_EVERY = 10
-# Exchanges between summaries: an all-gather of 8 doubles per rank costs about what the header's
-# broadcast does, so once every 5 exchanges (50 steps) it adds well under the 5 µs per step
-# DESIGN §7 allows (bench/exchange.py measures it).
-SUMMARY_EVERY = 5
+# Summaries at most every 2 s (the forward to the sidecar goes every 2 s) and every 50 steps: an
+# all-gather of 8 doubles per rank costs ~0.2 ms more than the header's broadcast with gloo on
+# CPU (bench/exchange.py), so even the fastest-stepping job pays ≤ 4 µs per step (DESIGN §7: ≤ 5),
+# and one doing 100 steps/s a fourth of that.
+SUMMARY_S = 2.0
+SUMMARY_STEPS = 50
 # A summary row: version, apply step (rank 0's), steps, duration_s, data_wait_s, samples,
 # last step, node verdict code.
 ROW = 8
@@ -37,7 +43,7 @@ def active_group() -> Optional[Any]:
 
 
 class DistSync:
-    def __init__(self, dist: Any, every: int = SYNC_EVERY, summary_every: int = SUMMARY_EVERY):
+    def __init__(self, dist: Any, every: int = SYNC_EVERY, summary_s: float = SUMMARY_S, summary_steps: int = SUMMARY_STEPS):
         import torch
 
         self.dist = dist
@@ -49,8 +55,10 @@ class DistSync:
         self._device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
         self._torch = torch
         self.last_version = -1
-        self.summary_every = max(1, int(summary_every))
-        self._exchanges = 0
+        self.summary_s, self.summary_steps = float(summary_s), int(summary_steps)
+        self._gather_next = False  # this rank's copy of rank 0's call, from the last header
+        self._summary_at: Tuple[float, int] = (time.monotonic(), 0)  # rank 0: when and at which step
+        self.summaries = 0
         self._rows = [torch.zeros(ROW, dtype=torch.float64, device=self._device) for _ in range(self.world_size)]
         self.nodes: List[Optional[str]] = [None] * self.world_size
 
@@ -74,11 +82,12 @@ class DistSync:
                  ) -> Optional[Tuple[int, Dict[str, Any], Optional[str], int]]:
         """Collective. `offer` is rank 0's newest (version, config, run id); other ranks pass anything.
         summary: this rank's ROW - 2 numbers since its last summary (every rank passes one or none
-        alike); on_table: rank 0's, handed every rank's row on a summary exchange.
+        alike), called on summary exchanges only; on_table: rank 0's, handed every rank's row then.
         Returns (version, config, run id, apply_step) when rank 0 had a version this rank lacks."""
         version = offer[0] if self.rank == 0 else 0
-        self._exchanges += 1
-        if summary is not None and self._exchanges % self.summary_every == 0:
+        if self._gather_next:
+            self._gather_next = False
+            self.summaries += 1
             try:
                 mine = [float(x) for x in summary()][:ROW - 2]
             except Exception:  # a summary that fails must not skip the collective the others are in
@@ -90,10 +99,16 @@ class DistSync:
             version, apply_step = int(head[0]), int(head[1])
             if on_table is not None:
                 on_table([r.tolist() for r in self._rows])
+            self._summary_at = (time.monotonic(), step)
         else:
-            header = self._torch.tensor([version, step], dtype=self._torch.int64, device=self._device)
+            gather = 0
+            if self.rank == 0 and summary is not None:
+                at, at_step = self._summary_at
+                gather = int(step - at_step >= self.summary_steps and time.monotonic() - at >= self.summary_s)
+            header = self._torch.tensor([version, step, gather], dtype=self._torch.int64, device=self._device)
             self.dist.broadcast(header, src=0)
-            version, apply_step = (int(v) for v in header.tolist())
+            version, apply_step, gather = (int(v) for v in header.tolist())
+            self._gather_next = bool(gather) and summary is not None
         if version <= self.last_version:
             return None
         obj = [offer[1], offer[2]] if self.rank == 0 else [None, None]
