@@ -10,8 +10,9 @@ import { steadyStateV8Flags } from '../cli/v8-settings.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 // The Python benchmarks, run by /usr/bin/python3 from the source tree: bench/client.py measures the
-// client on the training thread (torch optional), bench/hook.py the zero-code hook (needs torch).
-const PYTHON_BENCHES = ['client', 'hook'];
+// client on the training thread (torch optional), bench/hook.py the zero-code hook (needs torch),
+// bench/exchange.py the multi-node summaries in the job's collective (needs torch).
+const PYTHON_BENCHES = ['client', 'exchange', 'hook'];
 const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), ...PYTHON_BENCHES].sort();
 const pythonBench = (name: string) => join(here, '..', '..', 'bench', `${name}.py`);
 const wanted = process.argv.slice(2);
