@@ -31,12 +31,13 @@ export function humanLine(rec: Record<string, unknown>): string {
   const prefix = level === INFO ? '' : `${LEVEL_NAMES[level] ?? 'log'}: `;
   // Info and debug messages say it all (their fields are for the JSON format); a warning's or an
   // error's fields carry what went wrong (a store error's code).
+  const msg = String(rec.msg ?? '');
   const extra = level < WARN ? [] : Object.entries(rec)
-    .filter(([k, v]) => !PINO_FIELDS.has(k) && v !== undefined)
+    .filter(([k, v]) => !PINO_FIELDS.has(k) && v !== undefined && v !== null && !msg.includes(String(v)))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
   const err = rec.err as { message?: string; stack?: string } | undefined;
   const why = err ? `: ${err.stack ?? err.message ?? ''}` : '';
-  return `trainpilot: ${prefix}${String(rec.msg ?? '')}${why}${extra.length ? ` (${extra.join(', ')})` : ''}\n`;
+  return `trainpilot: ${prefix}${msg}${why}${extra.length ? ` (${extra.join(', ')})` : ''}\n`;
 }
 
 /**

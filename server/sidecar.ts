@@ -1,6 +1,7 @@
 // The sidecar's composition: store, collectors, tuner, metrics and the HTTP app, started and
 // stopped together. `trainpilot serve` and `trainpilot run` (in-process sidecar) both use it.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { CollectorHealth } from '../collectors/readings.js';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
 import { createTunerLoop } from '../tuner/loop.js';
 import { buildApp } from './app.js';
@@ -74,13 +75,28 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     gpu: opts.gpu,
     nvidiaSmiPath: opts.nvidiaSmi,
     watchedRuns: () => runs.watchedPids(),
-    onSnapshot: (s) => runs.recordSnapshot(s),
+    onSnapshot: (s) => {
+      runs.recordSnapshot(s);
+      logCollectorChanges(s.health);
+    },
     onProcessExit: (runId, pid) => runs.processExited(runId, pid),
   });
   const metrics = createMetrics(metricsSource(runs, () => sampler.inventory().gpu ?? undefined), { version: VERSION });
   runs.on((e) => {
     if (e.type === 'steps') metrics.observeSteps({ label: e.label }, e.steps);
   });
+  // A collector going down (and coming back) is a warning worth a line; its every failure is not.
+  const wasUp = new Map<string, boolean>();
+  const logCollectorChanges = (health: CollectorHealth[]) => {
+    for (const h of health) {
+      const before = wasUp.get(h.name);
+      wasUp.set(h.name, h.up);
+      if (before === undefined ? !h.up : before !== h.up) {
+        if (h.up) app.log.info({ collector: h.name }, `collector ${h.name} is back`);
+        else app.log.warn({ collector: h.name, error: h.lastError }, `collector ${h.name} is down: ${h.lastError ?? 'no reason given'}`);
+      }
+    }
+  };
   const ports = createTunerPorts(runs);
   const tuner = createTunerLoop({
     intervalS: opts.intervalS,

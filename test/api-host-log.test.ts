@@ -94,13 +94,37 @@ describe('the log', () => {
 
   it('says start-up, decisions and warnings as one human line each by default, JSON when asked', async () => {
     expect(humanLine({ level: 30, time: 1, pid: 2, hostname: 'h', msg: 'serving on http://127.0.0.1:9477', run_id: 'r1' })).toBe('trainpilot: serving on http://127.0.0.1:9477\n');
-    expect(humanLine({ level: 40, msg: 'tuner: run r1: the pass failed', run_id: 'r1', err: { message: 'boom' } })).toBe('trainpilot: warning: tuner: run r1: the pass failed: boom (run_id=r1)\n');
+    // A warning's fields follow it, unless the message already says them.
+    expect(humanLine({ level: 40, msg: 'tuner: run r1: the pass failed', run_id: 'r1', err: { message: 'boom' } })).toBe('trainpilot: warning: tuner: run r1: the pass failed: boom\n');
+    expect(humanLine({ level: 50, msg: 'store write failed', code: 'SQLITE_FULL' })).toBe('trainpilot: error: store write failed (code=SQLITE_FULL)\n');
     const out: string[] = [];
     const human = logStream('human', 'info', { write: (l) => out.push(l) });
     human.write(`${JSON.stringify({ level: 30, time: 1, msg: 'Server listening at http://127.0.0.1:1' })}\n`); // Fastify's own: the start-up line says it
     human.write(`${JSON.stringify({ level: 30, time: 1, msg: 'run train.py: decision #1: num_workers increase 0 → 2 — input-bound' })}\n`);
     expect(out).toEqual(['trainpilot: run train.py: decision #1: num_workers increase 0 → 2 — input-bound\n']);
   });
+
+  it('warns once when a collector goes down, with its reason, and says when it is back', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    process.env.FAKE_NVIDIA_SMI_MODE = 'exit'; // the stand-in fails as a broken driver does
+    const s = await startSidecar(options({ log: 'info' }));
+    try {
+      await until(() => written.some((l) => l.includes('collector gpu is down')));
+      await new Promise((r) => setTimeout(r, 600)); // more failed ticks: no more lines
+      process.env.FAKE_NVIDIA_SMI_MODE = 'ok';
+      await until(() => written.some((l) => l.includes('collector gpu is back')), 15_000);
+    } finally {
+      delete process.env.FAKE_NVIDIA_SMI_MODE;
+      await s.close();
+      process.stderr.write = write;
+    }
+    const lines = written.join('').split('\n').filter((l) => l.includes('collector gpu'));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^trainpilot: warning: collector gpu is down: .+/);
+    expect(lines[1]).toBe('trainpilot: collector gpu is back');
+  }, 30_000);
 
   it('logs each decision the tuner makes at info, and the start-up line whatever the level, in the chosen format', async () => {
     const written: string[] = [];
