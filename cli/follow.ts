@@ -3,6 +3,7 @@
 // elsewhere the decisions and an occasional plain status line.
 import type { ApiClient, Decision, Run } from './api-client.js';
 import { liveLine } from './live-line.js';
+import { tidyNumbers } from '../tuner/format.js';
 import { fmtDecision, statusLine } from './status-line.js';
 
 export interface FollowOptions {
@@ -59,7 +60,7 @@ export function followRun(client: ApiClient, id: string, opts: FollowOptions): F
     const elapsed = Date.now() / 1000 - opts.startedAt;
     // By id: the API answers the newest 1000, so positions shift on a long run.
     for (const d of decisions.filter((x) => x.id > lastSeenId)) {
-      print(`trainpilot: decision #${d.id}: ${fmtDecision(d)} — ${d.reason}`);
+      print(`trainpilot: decision #${d.id}: ${fmtDecision(d)} — ${tidyNumbers(d.reason)}`);
       lastSeenId = d.id;
     }
     const text = statusLine(run, decisions.at(-1), elapsed);
