@@ -54,17 +54,18 @@ def leading_dim(batch: Any) -> int:
     """The batch's leading dimension: of a tensor (or array), of the first one in a tuple, list or
     mapping (a dict, Hugging Face's BatchEncoding), or the length of a list of plain values."""
     for _ in range(4):
-        shape = getattr(batch, "shape", None)
-        if shape is not None:
-            return int(shape[0]) if len(shape) else 1
-        if isinstance(batch, (tuple, list)):
+        if isinstance(batch, (tuple, list)):  # first: the common (inputs, labels) costs no getattr miss
             if not batch:
                 return 0
             first = batch[0]
             if isinstance(first, (str, bytes, int, float)):
                 return len(batch)
             batch = first
-        elif isinstance(batch, dict) or (hasattr(batch, "values") and hasattr(batch, "keys")):
+            continue
+        shape = getattr(batch, "shape", None)
+        if shape is not None:
+            return int(shape[0]) if len(shape) else 1
+        if isinstance(batch, dict) or (hasattr(batch, "values") and hasattr(batch, "keys")):
             values = iter(batch.values())
             batch = next(values, None)
             if batch is None:
