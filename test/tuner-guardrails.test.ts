@@ -94,7 +94,8 @@ describe('guardrails', () => {
   });
 
   it('gives advice once per bottleneck when no knob can help', () => {
-    const w = makeWindow({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }), host: host({ cpuIowaitRatio: 0.4 }) });
+    // Storage-bound, and the job lets the tuner turn neither workers nor batch size.
+    const w = makeWindow({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }), host: host({ cpuIowaitRatio: 0.4 }), tune: { ...BASE_TUNE, knobs: ['learning_rate'] } });
     const r = tune(w);
     expect(r.decision).toMatchObject({ knob: 'none', action: 'advise', recommendOnly: true });
     expect(r.decision?.advice.map((a) => a.code)).toContain('faster_storage');

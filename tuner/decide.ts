@@ -52,7 +52,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     // advise never changes the config, whatever the decision (a rollback included).
     if (decision && w.tune.mode === 'advise') decision = { ...decision, recommendOnly: true };
     return {
-      status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, ctx, w) },
+      // The status lists every remedy that fits now; a decision carries only those not given before.
+      status: { bottleneck: cls.bottleneck, evidence: { ...cls.evidence, tuner: state }, advice: adviceFor(cls, { ...ctx, includeAdvised: true }, w) },
       outcomes,
       ...(decision ? { decision: withAdvice(decision, adviceFor(cls, ctx, w)) } : {}),
     };
@@ -113,8 +114,11 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     });
     p = r.proposal;
     note = r.note;
-    ctx.batchExhausted = !knobEnabled(w, 'batch_size') || !r.candidates.some((c) => c.knob === 'batch_size' && !c.skipped);
-    ctx.workersExhausted = !knobEnabled(w, 'num_workers') || !r.candidates.some((c) => c.knob === 'num_workers' && !c.skipped);
+    // A knob is exhausted when no move of it is left that is predicted to pay or still to be tried.
+    const open = (knob: 'batch_size' | 'num_workers') => r.candidates.some((c) => c.knob === knob && !c.skipped
+      && (c.explore || c.predictedGain === null || c.predictedGain >= s.minPredictedGain));
+    ctx.batchExhausted = !knobEnabled(w, 'batch_size') || !open('batch_size');
+    ctx.workersExhausted = !knobEnabled(w, 'num_workers') || !open('num_workers');
     if (!p && knobEnabled(w, 'batch_size')) {
       const g = goodputShrink(batchInputs);
       p = g.proposal;

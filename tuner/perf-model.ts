@@ -114,7 +114,10 @@ export function fitPerfModel(points: readonly Point[], ctx: ModelContext): PerfM
     const cpu = loadCpuPerBatch(p);
     if (wall !== null && cpu !== null) lats.push(Math.max(0, wall - cpu) / p.batch);
   }
-  const latencyPerSample = lats.length > 0 ? median(lats) : 0;
+  // A loader slower than its CPU work waits on storage only on a host with cores to spare; on a
+  // saturated host it waits for a core, and more loaders would only queue for the same cores.
+  const hostFull = ctx.freeHostCores !== null && ctx.freeHostCores < 0.5;
+  const latencyPerSample = lats.length > 0 && !hostFull ? median(lats) : 0;
   const readings = points.some((p) => p.workerBusy != null);
   const loadWall = readings ? null : fitLinear(points.flatMap((p) => { const l = loadPerBatch(p); return l === null ? [] : [[p.batch, l] as const]; }), 'loading');
   const { cores, basis } = loaderCores(ctx);
@@ -129,8 +132,10 @@ export function loaderCores(ctx: ModelContext): { cores: number; basis: string }
   const mainCores = ctx.treeCores !== null && workerCores !== null ? Math.max(0, Math.min(1, ctx.treeCores - workerCores)) : null;
   let cores = B - (mainCores ?? 0);
   let basis = `${round(B, 2)} budgeted cores${mainCores !== null ? ` less ${round(mainCores, 2)} for the main process` : ''}`;
-  if (ctx.freeHostCores !== null && workerCores !== null && workerCores + ctx.freeHostCores < cores) {
-    cores = workerCores + ctx.freeHostCores;
+  // What the loaders can reach: what they use now (each at most a core when not read) plus what the host leaves free.
+  const reachable = ctx.freeHostCores === null ? Infinity : (workerCores ?? ctx.workers) + ctx.freeHostCores;
+  if (reachable < cores) {
+    cores = reachable;
     basis += `, ${round(ctx.freeHostCores, 2)} free on the host`;
   }
   return { cores: Math.max(0.1, cores), basis };

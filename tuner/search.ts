@@ -161,6 +161,7 @@ export function search(x: SearchInputs): SearchResult {
           c.predictedGain = gain;
           c.basis = `measured: ${flat.map((q) => `${q.workers} workers ${fmtGain(q.throughput / m.throughput - 1)}`).join(', ')}`;
           c.explore = false;
+          c.skipped = `more workers measured not to pay at batch ${here.batch} (${c.basis.slice(10)}, within noise)`;
           candidates.push(c);
           continue;
         }

@@ -46,9 +46,9 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'cpu-starved',
-    description: '4 cores, other tenants take 3.3: workers cannot help, the tuner should advise and hold still',
+    description: '4 cores, other tenants take 3.3: more workers cannot help, the tuner should advise and hold still',
     model: { cores: 4, otherCpuCores: 3.3, loadCpuPerSampleS: 0.002 },
-    config: { batch_size: 256, learning_rate: 0.001, num_workers: 2, grad_accum_steps: 1 },
+    config: { batch_size: 512, learning_rate: 0.001, num_workers: 1, grad_accum_steps: 1 },
     tune: { ...TUNE, bounds: { ...TUNE.bounds, num_workers: { min: 0, max: 3 } } },
   },
   {
