@@ -94,7 +94,10 @@ class Patches:
             except Exception as e:
                 if undo is None:
                     raise
-                undo()  # the workers the hook asked for did not start: the loader as built
+                try:
+                    undo()  # the workers the hook asked for did not start: the loader as built
+                except Exception:
+                    pass
                 hook.fail(e, "the data loader did not start with the workers the sidecar asked for")
                 it = iter0(self)
             if hook.on:
@@ -111,9 +114,12 @@ class Patches:
                 data = next0(self)
             except StopIteration:
                 if hook.on:
-                    info = iters.get(self)
-                    if info is not None:
-                        hook.epoch_end(info)
+                    try:
+                        info = iters.get(self)
+                        if info is not None:
+                            hook.epoch_end(info)
+                    except Exception as e:
+                        hook.fail(e)
                 raise
             t1 = _pc()
             if hook.on:
@@ -149,7 +155,10 @@ class Patches:
 
         def begin(*_: Any) -> None:
             if hook.on:
-                clock.step_begin()
+                try:
+                    clock.step_begin()
+                except Exception as e:
+                    hook.fail(e)
 
         def end(opt: Any, *_: Any) -> None:
             if hook.on:
@@ -163,8 +172,7 @@ class Patches:
 
             @functools.wraps(step0)
             def step(self: Any, *args: Any, **kwargs: Any) -> Any:
-                if hook.on:
-                    clock.step_begin()
+                begin()
                 out = step0(self, *args, **kwargs)
                 end(self)
                 return out
@@ -199,7 +207,10 @@ class Patches:
         def backward(self: Any, *args: Any, **kwargs: Any) -> Any:
             out = backward0(self, *args, **kwargs)
             if hook.on:
-                clock.backward(self)
+                try:
+                    clock.backward(self)
+                except Exception as e:
+                    hook.fail(e)
             return out
 
         self._set(Tensor, "backward", backward)
