@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import threading
+import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
 from ._http import Api, HttpError, Unreachable
@@ -30,6 +31,9 @@ KINDS = ("input_bound", "gpu_underutilized", "gpu_memory_pressure", "host_memory
 # How often a rank says it runs here (and reads its node's verdict), and rank 0 forwards.
 ANNOUNCE_S = 2.0
 BACKOFF_MAX_S = 10.0
+# A rank other than 0 that finds no run waits this long before making the copy itself: when rank 0
+# shares its sidecar (one that lost its store), rank 0 makes it first, with the tune that decides.
+COPY_WAIT_S = 3.0
 
 _NODE_BAD = re.compile(r"[^A-Za-z0-9._:@+-]")
 
@@ -70,6 +74,7 @@ class RankAgent(threading.Thread):
         self.leader: Optional[bool] = None
         self.tables: Deque[List[List[float]]] = collections.deque(maxlen=1000)  # rank 0: gathered rows
         self._totals: Dict[int, Totals] = {}
+        self._missing_since: Optional[float] = None
         self._wake = threading.Event()
         self._stopping = False
         self.stats = {"announced": 0, "copies": 0, "forwarded": 0, "errors": 0}
@@ -102,9 +107,15 @@ class RankAgent(threading.Thread):
             if e.status != 404:
                 raise
             # This node's sidecar does not hold the run (a node of its own, or it lost its store).
+            now = time.monotonic()
+            if self.rank and (self._missing_since is None or now - self._missing_since < COPY_WAIT_S):
+                self._missing_since = self._missing_since or now
+                raise Unreachable("the run is not there yet; rank 0 may make it") from None
+            self._missing_since = None
             self.api.request("PUT", f"/v1/runs/{run_id}", {**self._copy_body(), "pid": os.getpid()})
             self.stats["copies"] += 1
             answer = self.api.request("PUT", f"/v1/runs/{run_id}/ranks/{self.rank}", body)
+        self._missing_since = None
         self.stats["announced"] += 1
         if isinstance(answer, dict):
             self.leader = bool(answer.get("leader"))
