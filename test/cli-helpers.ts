@@ -29,6 +29,9 @@ export interface CliProcess {
   proc: ChildProcess;
   /** Resolves once stdout has matched. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  /** What it printed on stdout and stderr so far. */
+  stdout(): string;
+  stderr(): string;
   done: Promise<CliResult>;
 }
 
@@ -48,6 +51,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO
   return {
     proc,
     done,
+    stdout: () => stdout,
+    stderr: () => stderr,
     waitFor(re, timeoutMs = 15_000) {
       if (re.test(stdout)) return Promise.resolve();
       return new Promise((resolve, reject) => {

@@ -136,7 +136,7 @@ export function loaderCores(ctx: ModelContext): { cores: number; basis: string }
   const reachable = ctx.freeHostCores === null ? Infinity : (workerCores ?? ctx.workers) + ctx.freeHostCores;
   if (reachable < cores) {
     cores = reachable;
-    basis += `, ${round(ctx.freeHostCores, 2)} free on the host`;
+    basis += `, ${round(ctx.freeHostCores ?? 0, 2)} free on the host`;
   }
   return { cores: Math.max(0.1, cores), basis };
 }
