@@ -31,8 +31,10 @@ KINDS = ("input_bound", "gpu_underutilized", "gpu_memory_pressure", "host_memory
 # How often a rank says it runs here (and reads its node's verdict), and rank 0 forwards.
 ANNOUNCE_S = 2.0
 BACKOFF_MAX_S = 10.0
-# A rank other than 0 that finds no run waits this long before making the copy itself: when rank 0
-# shares its sidecar (one that lost its store), rank 0 makes it first, with the tune that decides.
+# A rank other than 0 that finds the run gone from a sidecar that held it waits this long before
+# making the copy again: when rank 0 shares that sidecar (it lost its store), rank 0 makes it
+# first, with the tune that decides. At the start there is no wait: rank 0 registered before it
+# shared the id, so a sidecar without the run is another node's.
 COPY_WAIT_S = 3.0
 
 _NODE_BAD = re.compile(r"[^A-Za-z0-9._:@+-]")
@@ -91,7 +93,7 @@ class RankAgent(threading.Thread):
         if run_id is None:
             return False
         try:
-            self._announce(run_id)
+            self._announce(run_id, rejoin=False)
             return True
         except Unreachable:
             return False
@@ -99,7 +101,7 @@ class RankAgent(threading.Thread):
             log.warning("trainpilot: rank %d: the sidecar refused this rank (%s)", self.rank, e)
             return True
 
-    def _announce(self, run_id: str) -> None:
+    def _announce(self, run_id: str, rejoin: bool = True) -> None:
         body = {"world_size": self.world_size, "pid": os.getpid(), "node": self.node}
         try:
             answer = self.api.request("PUT", f"/v1/runs/{run_id}/ranks/{self.rank}", body)
@@ -108,7 +110,7 @@ class RankAgent(threading.Thread):
                 raise
             # This node's sidecar does not hold the run (a node of its own, or it lost its store).
             now = time.monotonic()
-            if self.rank and (self._missing_since is None or now - self._missing_since < COPY_WAIT_S):
+            if rejoin and self.rank and (self._missing_since is None or now - self._missing_since < COPY_WAIT_S):
                 self._missing_since = self._missing_since or now
                 raise Unreachable("the run is not there yet; rank 0 may make it") from None
             self._missing_since = None
