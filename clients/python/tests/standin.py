@@ -145,7 +145,8 @@ class StandIn(ThreadingHTTPServer):
             self.add_run(run_id)
             with self.lock:
                 run = self.runs[run_id]
-                run.update(name=body["name"], config=body["config"], config_version=1, tune=body["tune"], pid=body.get("pid"))
+                run.update(name=body["name"], config=body["config"], config_version=1, tune=body["tune"], pid=body.get("pid"),
+                           cpu_budget=body.get("cpu_budget"))
                 return 201, dict(run)
         if len(parts) < 3 or parts[:2] != ["v1", "runs"] or parts[2] not in self.runs:
             return 404, {"error": "not_found", "message": f"no route or run for {path}"}

@@ -6,6 +6,7 @@ import re
 from typing import Any, Dict, NamedTuple, Optional
 
 from ._http import Api, HttpError
+from ._budget import safe_cpu_budget
 
 KNOBS = ("batch_size", "learning_rate", "num_workers", "grad_accum_steps", "lr_warmup_steps")
 
@@ -72,7 +73,11 @@ def join(api: Api, *, run_id: Optional[str], name: str, config: Dict[str, Any], 
     """Registers a new run (run_id None) or attaches to run_id. Raises Unreachable or HttpError.
     reason: the attach's config version says it (the zero-code hook names the loader's line)."""
     if run_id is None:
-        r = api.request("POST", "/v1/runs", {"name": name, "pid": os.getpid(), "config": config, "tune": tune})
+        body = {"name": name, "pid": os.getpid(), "config": config, "tune": tune}
+        budget = safe_cpu_budget()
+        if budget is not None:
+            body["cpu_budget"] = budget  # read inside the job: the sidecar prefers it to /proc/PID
+        r = api.request("POST", "/v1/runs", body)
         return Joined(r["id"], int(r["config_version"]), r.get("config") or config, r.get("tune") or tune)
     r = api.request("GET", f"/v1/runs/{run_id}")
     if r.get("config") is not None and int(r.get("config_version") or 0) > 0:
