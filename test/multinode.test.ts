@@ -16,7 +16,7 @@ import { REPO_ROOT, spawnSidecar, type SidecarProcess } from '../bench/lib/sidec
 
 const PYTHON = '/usr/bin/python3';
 const WORKER = join(REPO_ROOT, 'clients/python/tests/multinode_worker.py');
-const STEPS = 900;
+const STEPS = 1100;
 /** Seconds the second node's loader takes per batch; the first node's takes none. */
 const SLOW_LOAD_S = 0.03;
 
@@ -161,6 +161,7 @@ describe.skipIf(!hasTorch)('multi-node data parallel: a sidecar per node, one ru
 
     // Rank 0's sidecar dies too: the job goes on with its last config, and every rank ends well.
     await a.stop('SIGKILL');
+    const killedA = Date.now() / 1000;
     const codes = await Promise.race([
       Promise.all(exits),
       new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`ranks did not end\n${context()}`)), 90_000)),
@@ -168,7 +169,8 @@ describe.skipIf(!hasTorch)('multi-node data parallel: a sidecar per node, one ru
     expect(codes, context()).toEqual([0, 0, 0, 0]);
 
     // Every rank applied every version at the same step, with the same values.
-    const results = out.map((o) => JSON.parse(o.trim().split('\n').at(-1)!) as { rank: number; id: string; applied: number[][] });
+    const results = out.map((o) => JSON.parse(o.trim().split('\n').at(-1)!) as { rank: number; id: string; applied: number[][]; ended: number });
+    for (const r of results) expect(r.ended, `rank ${r.rank} trained on after both kills`).toBeGreaterThan(killedA);
     expect(results.map((r) => r.id)).toEqual([runId, runId, runId, runId]);
     const applied = results[0].applied;
     expect(applied.some(([, v, bs]) => v === set.config_version && bs === 4)).toBe(true);

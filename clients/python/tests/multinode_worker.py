@@ -53,8 +53,9 @@ def main() -> None:
             time.sleep(0.005)
         if run.step_index >= steps:
             break
+    ended = time.time()
     run.finish(timeout_s=1.0)
-    print(json.dumps({"rank": dist.get_rank(), "id": run.id, "applied": applied, "stats": run.stats}), flush=True)
+    print(json.dumps({"rank": dist.get_rank(), "id": run.id, "applied": applied, "stats": run.stats, "ended": ended}), flush=True)
     dist.barrier()
     dist.destroy_process_group()
 
