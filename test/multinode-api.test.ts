@@ -73,6 +73,29 @@ describe('ranks', () => {
     expect(t.runs.watchedPids()).toEqual([{ runId: id, pid: 12345 }, { runId: id, pid: 12346 }]);
   });
 
+  it('watches each rank\'s tree: kept per rank, the run\'s own tree stored, every local rank\'s GPUs the run\'s', async () => {
+    const id = await registerRun(t.app); // pid 12345: rank 0's
+    await put(`/v1/runs/${id}/ranks/0`, { world_size: 2, pid: 12345, node: 'node-a' });
+    await put(`/v1/runs/${id}/ranks/1`, { world_size: 2, pid: 12346, node: 'node-a' });
+    const tree = (pid: number, rss: number, gpu: Record<string, number>) => ({
+      runId: id, pid, alive: true, cpuSecondsTotal: 1, residentMemoryBytes: rss, children: [], workerCount: 0, gpuMemoryBytes: gpu,
+    });
+    const ts = Math.floor(Date.now() / 1000);
+    t.runs.recordSnapshot({ ts, host: null, gpus: null, health: [], processes: [tree(12345, 100e6, { 0: 1e9 }), tree(12346, 300e6, { 1: 2e9 })] });
+    const run = t.runs.getRun(id);
+    expect(t.runs.live(run).process).toMatchObject({ pid: 12345, residentMemoryBytes: 100e6, gpuMemoryBytes: { 0: 1e9, 1: 2e9 } });
+    const view = (await get(`/v1/runs/${id}`)).json();
+    expect(view.ranks.map((r: { process: { resident_memory_bytes: number } }) => r.process.resident_memory_bytes)).toEqual([100e6, 300e6]);
+    const series = (await get(`/v1/runs/${id}/series?metric=process_resident_memory_bytes&from=${ts - 1}&to=${ts + 1}`)).json();
+    expect(JSON.stringify(series)).toContain('100000000');
+    expect(JSON.stringify(series)).not.toContain('300000000');
+    // Rank 1's exit ends rank 1, not the run.
+    t.runs.processExited(id, 12346);
+    expect(t.runs.getRun(id).state).toBe('running');
+    t.runs.processExited(id, 12345);
+    expect(t.runs.getRun(id).state).toBe('exited');
+  });
+
   it('rank 0\'s forwards give every rank\'s figures and name the stragglers in the bottleneck evidence', async () => {
     const id = await registerRun(t.app);
     for (let i = 1; i <= 3; i++) expect((await forward(id, i * 25)).statusCode).toBe(202);

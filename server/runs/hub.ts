@@ -9,7 +9,7 @@ import type { StepPoint } from '../../tuner/window.js';
 import { createConfigWatch } from './config-watch.js';
 import { createLabels } from './labels.js';
 import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
-import { createRankBoard, mirrorApplied, rankViews, withStragglers } from './ranks.js';
+import { createRankBoard, mirrorApplied, rankViews, withRanksGpus, withStragglers } from './ranks.js';
 
 export type HubEvent =
   | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
@@ -148,12 +148,15 @@ export function createRunHub(store: Store) {
 
     recordSnapshot(s: Snapshot): void {
       latest = s;
+      // A rank's own tree goes with that rank (in memory); the run's pid (rank 0's, or the first
+      // local rank's) is the run's, stored, with the GPU memory of its node's other ranks.
+      const own: typeof s.processes = [];
       for (const p of s.processes) {
         const run = store.findRun(p.runId);
-        // A rank's own tree goes with that rank; the run's pid (rank 0's, or the first local rank's) is the run's.
-        if (run && (!ranks.processReading(run.id, p) || p.pid === run.pid)) addProcessReading(liveOf(run), p, s.ts);
+        if (run && (!ranks.processReading(run.id, p) || p.pid === run.pid)) own.push(p);
       }
-      store.recordSnapshot(s);
+      for (const p of own) addProcessReading(liveOf(store.findRun(p.runId)!), withRanksGpus(p, s.processes), s.ts);
+      store.recordSnapshot(own.length === s.processes.length ? s : { ...s, processes: own });
     },
     snapshot: (): Snapshot | undefined => latest,
     processExited(runId: string, pid: number): void {

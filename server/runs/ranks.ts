@@ -193,3 +193,17 @@ export function mirrorApplied(store: Store, board: RankBoard, runId: string, e: 
     `version ${version} of rank 0's sidecar, applied by rank ${typeof d.rank === 'number' ? d.rank : '?'}`);
   return true;
 }
+
+/**
+ * The run's own tree with the GPU memory its node's other ranks hold added (their trees apart from
+ * it, as when torchrun starts them), so the run's GPUs are every local rank's. CPU, memory and
+ * workers stay the run's own tree's: they are per rank, as the config's num_workers is.
+ */
+export function withRanksGpus(main: ProcessTreeReading, all: readonly ProcessTreeReading[]): ProcessTreeReading {
+  const inMain = new Set([main.pid, ...main.children.map((c) => c.pid)]);
+  const others = all.filter((p) => p.runId === main.runId && !inMain.has(p.pid) && p.alive);
+  if (others.length === 0) return main;
+  const gpu: Record<string, number> = { ...main.gpuMemoryBytes };
+  for (const p of others) for (const [g, b] of Object.entries(p.gpuMemoryBytes)) gpu[g] = (gpu[g] ?? 0) + b;
+  return { ...main, gpuMemoryBytes: gpu };
+}
