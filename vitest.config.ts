@@ -14,6 +14,8 @@ const E2E = [
   // A browser that must show a new decision within 2 s: not beside the CPU-heavy unit files.
   'test/page.test.ts',
   'test/multinode.test.ts',
+  // The PyTorch example under trainpilot run, then its summary and report read for people.
+  'test/people-text.test.ts',
 ];
 
 export default defineConfig({

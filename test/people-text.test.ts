@@ -115,7 +115,7 @@ describe('what a person reads of a run', () => {
     expect(torch, `${PYTHON} has no torch`).toBe(true);
     const s = await sidecar('example');
     try {
-      const r = await cli(['run', '--url', s.url, '--', PYTHON, 'examples/pytorch/train.py', '--max-seconds', '20', '--samples', '4000']);
+      const r = await cli(['run', '--url', s.url, '--', PYTHON, 'examples/pytorch/train.py', '--max-seconds', '12', '--samples', '4000']);
       expect(r.code, r.stderr).toBe(0);
       const id = /\(run (\w+), pid/.exec(r.stderr)?.[1];
       expect(id, r.stderr).toBeTruthy();
