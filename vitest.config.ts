@@ -7,6 +7,10 @@ import { defineConfig } from 'vitest/config';
  */
 const E2E = [
   'test/e2e-pytorch.test.ts',
+  // The tuner against a grid search measured on this machine: alone, or the grid and the run see other loads.
+  'test/e2e-tuner-pytorch.test.ts',
+  // Real cgroups and a real sidecar limited to half a core.
+  'test/cpu-budget.test.ts',
   'test/docker.test.ts',
   'test/prometheus-e2e.test.ts',
   'test/load.test.ts',

@@ -52,7 +52,7 @@ export function fmtOutcome(d: Pick<Decision, 'outcome' | 'evidence'>): string {
   if (gain !== null && !(gain <= -1 && now === null)) parts.push(`${fmtGain(gain)} samples/s`);
   if (before !== null && now !== null) parts.push(`${fmtNum(before)} → ${fmtNum(now)}`);
   // The judge's note repeats the gain first; what follows it (the noise band, why) is worth keeping.
-  const note = typeof o.note === 'string' ? tidyNumbers(o.note.replace(/^gain [^,;]*[,;]?\s*/, '')) : '';
+  const note = typeof o.note === 'string' ? tidyNumbers(o.note.replace(/^(gain [^,;]*|[+−-][\d.]+ % samples\/s)[,;]?\s*/, '')) : '';
   return `${o.status.replace(/_/g, ' ')}${parts.length ? `: ${parts.join(', ')}` : ''}${note ? ` (${note})` : ''}`;
 }
 

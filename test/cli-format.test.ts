@@ -103,7 +103,7 @@ describe('formats and the live line', () => {
   });
 
   it('reads an outcome as the gain with the samples/s before and after', () => {
-    const kept = { evidence: { before_samples_per_second: 339.123456 }, outcome: { status: 'kept', gainRatio: 0.809, note: 'gain 80.9 %, noise band 3.2 %', after: { samples_per_second: 613.4567 } } };
+    const kept = { evidence: { before_samples_per_second: 339.123456 }, outcome: { status: 'kept', gainRatio: 0.809, note: '+81 % samples/s, noise band 3.2 %', after: { samples_per_second: 613.4567 } } };
     expect(fmtOutcome(kept)).toBe('kept: +81 % samples/s, 339 → 613 (noise band 3.2 %)');
     const back = { evidence: { before_samples_per_second: 613 }, outcome: { status: 'rolled_back', gainRatio: -0.12, note: 'throughput fell 12 %, beyond the 3 % noise band', after: { samples_per_second: 540 } } };
     expect(fmtOutcome(back)).toBe('rolled back: −12 % samples/s, 613 → 540 (throughput fell 12 %, beyond the 3 % noise band)');

@@ -113,7 +113,3 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
   }
   return undefined;
 }
-
-export function pct(x: number): string {
-  return `${Math.round(x * 1000) / 10} %`;
-}

@@ -2,7 +2,8 @@
 // that undoes it. Increases must pay, decreases must not cost, a loss jump undoes anything.
 import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
-import { KNOB_FIELDS, pct, type TunerSettings } from './guardrails.js';
+import { fmtGain, fmtPercent } from './format.js';
+import { KNOB_FIELDS, type TunerSettings } from './guardrails.js';
 import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
 import { throughputRatio } from './models.js';
 import type { Decision, DecisionOutcome, DecisionRecord, RunConfig, Window } from './window.js';
@@ -72,16 +73,16 @@ export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement
     // through noise that a comparison of two windows cannot.
     const model = d.knob === 'batch_size' && gain < bar && gain >= bar - z ? modelGain(w, d, m) : null;
     if (gain < bar && (model === null || model < bar)) {
-      note = `gain ${pct(gain)} below the ${pct(bar)} this change had to show${model === null ? '' : ` (step model: ${pct(model)})`}`;
+      note = `${fmtGain(gain)} samples/s, below the ${fmtGain(bar)} this change had to show${model === null ? '' : ` (step model: ${fmtGain(model)})`}`;
     }
   } else {
     // A decrease (freeing workers, shrinking for goodput) must not cost beyond noise.
     // Decided early when it clearly costs nothing or clearly costs; else once complete.
     if (!complete && gain < 0 && gain > -2 * band) return undefined;
-    if (gain < -band) note = `throughput fell ${pct(-gain)}, beyond the ${pct(band)} noise band`;
+    if (gain < -band) note = `throughput fell ${fmtPercent(-gain)}, beyond the ${fmtPercent(band)} noise band`;
   }
   if (note === undefined) {
-    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `gain ${pct(gain)}, noise band ${pct(band)}`, after } };
+    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `${fmtGain(gain)} samples/s, noise band ${fmtPercent(band)}`, after } };
   }
   const ceiling = oomCeilings(w)[0];
   if (d.knob === 'batch_size' && ceiling !== undefined && d.configBefore.batch_size >= ceiling) {
