@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { allSteps, api, type StoredStep } from './helpers/run-api.js';
 import { startCli, type CliResult } from './cli-helpers.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -27,28 +28,7 @@ async function sidecar(name: string): Promise<SidecarProcess> {
   return s;
 }
 
-interface Step {
-  step: number; ts: number; duration_s: number; data_wait_s: number; samples: number; loss: number | null;
-  rank: number; world_size: number; config_version: number;
-}
 interface Event { ts: number; kind: string; step: number | null; data: Record<string, unknown> }
-
-async function api<T>(url: string, path: string, init?: RequestInit): Promise<T> {
-  const r = await fetch(url + path, { ...init, headers: { 'content-type': 'application/json' } });
-  if (!r.ok) throw new Error(`${init?.method ?? 'GET'} ${path}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-}
-
-async function allSteps(url: string, id: string): Promise<Step[]> {
-  const out: Step[] = [];
-  let after = -1;
-  for (;;) {
-    const page = await api<{ steps: Step[]; next_after_step: number | null }>(url, `/v1/runs/${id}/steps?after_step=${after}&limit=10000`);
-    out.push(...page.steps);
-    if (page.next_after_step === null) return out;
-    after = page.next_after_step;
-  }
-}
 
 const events = (url: string, id: string) => api<{ events: Event[] }>(url, `/v1/runs/${id}/events?limit=10000`).then((r) => r.events);
 
@@ -73,7 +53,7 @@ async function announcedRun(cli: { stderr: () => string }): Promise<string> {
 }
 
 /** samples/s over the first and last quarter of the run's wall time, by the job's own step reports. */
-function quarterRates(steps: Step[]): { first: number; last: number; span: number } {
+function quarterRates(steps: StoredStep[]): { first: number; last: number; span: number } {
   const rank0 = steps.filter((s) => s.rank === 0).sort((a, b) => a.ts - b.ts);
   const t0 = rank0[0].ts - rank0[0].duration_s;
   const span = rank0[rank0.length - 1].ts - t0;

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { allSteps, api, type StoredStep } from './helpers/run-api.js';
 import { startCli } from './cli-helpers.js';
 
 const PYTHON = '/usr/bin/python3';
@@ -28,27 +29,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Step { step: number; ts: number; duration_s: number; data_wait_s: number; samples: number; loss: number | null; rank: number; config_version: number }
 
-async function api<T>(url: string, path: string): Promise<T> {
-  const r = await fetch(url + path);
-  if (!r.ok) throw new Error(`GET ${path}: ${r.status} ${await r.text()}`);
-  return (await r.json()) as T;
-}
-
-async function allSteps(url: string, id: string): Promise<Step[]> {
-  const out: Step[] = [];
-  let after = -1;
-  for (;;) {
-    const page = await api<{ steps: Step[]; next_after_step: number | null }>(url, `/v1/runs/${id}/steps?after_step=${after}&limit=10000`);
-    out.push(...page.steps);
-    if (page.next_after_step === null) return out;
-    after = page.next_after_step;
-  }
-}
 
 /** samples/s of a version's steady steps (the first ones after a change are warm-up), by wall time between steps. */
-function rateOf(steps: Step[], version: number, warmup = 3): { rate: number; steps: number } {
+function rateOf(steps: StoredStep[], version: number, warmup = 3): { rate: number; steps: number } {
   const mine = steps.filter((s) => s.rank === 0 && s.config_version === version).sort((a, b) => a.step - b.step).slice(warmup);
   if (mine.length < 3) return { rate: 0, steps: mine.length };
   const span = mine[mine.length - 1].ts - (mine[0].ts - mine[0].duration_s);

@@ -1,5 +1,6 @@
 // What the metrics read, and from whom: the sampler's latest tick and the
 // store's live runs. registry.ts re-exports these for the server.
+import type { RankFigures } from '../../tuner/stragglers.js';
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import type { RunState } from '../../store/run-states.js';
 import type { BottleneckKind } from '../../tuner/classify.js';
@@ -26,13 +27,7 @@ export interface RunMetricsView {
   ranks?: RankMetricsView[];
 }
 
-export interface RankMetricsView {
-  rank: number;
-  node: string | null;
-  samplesPerSecond: number | null;
-  stepSeconds: number | null;
-  dataWaitRatio: number | null;
-  lastStep: number | null;
+export interface RankMetricsView extends RankFigures {
   straggler: boolean;
 }
 
