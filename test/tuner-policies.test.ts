@@ -55,6 +55,14 @@ describe('search: data-loader workers', () => {
     expect(d.configAfter.num_workers).toBeGreaterThanOrEqual(1);
   });
 
+  it('from 0 workers on a small, busy host, counts the core the main process spends loading as the loaders\' to take', () => {
+    // 2 cores, the job's main process busy loading and computing (1 core), the host 70 % busy.
+    const w = input({ steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.05 }), processHistory: [tree(0, 0, 100), tree(0, 0, 110)], host: host({ cpuCount: 2, cpuUtilizationRatio: 0.7 }) }, { num_workers: 0 });
+    const d = decide(w, { cores: 2, source: '/proc' });
+    expect(d?.knob).toBe('num_workers');
+    expect(Number(d?.evidence.predicted_gain)).toBeGreaterThan(0.2);
+  });
+
   it('never past the user bound', () => {
     const d = decide(input({ tune: { ...BASE_TUNE, bounds: { num_workers: { min: 0, max: 2 } } } }));
     expect(d?.knob).toBe('num_workers');

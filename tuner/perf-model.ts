@@ -56,6 +56,8 @@ export interface ModelContext {
   /** Cores of the host nobody uses now, null when the host is not read. */
   freeHostCores: number | null;
   workers: number;
+  /** The current configuration's data wait as a share of its step (0 when unknown). */
+  waitRatio?: number;
 }
 
 /** Loading CPU seconds per batch at a point: the workers' CPU over a step, or the main process's data wait. */
@@ -124,19 +126,26 @@ export function fitPerfModel(points: readonly Point[], ctx: ModelContext): PerfM
   return { compute, loadCpu, latencyPerSample, loadWall, loaderCores: cores, capacityBasis: basis };
 }
 
-/** Cores the loaders can have: the job's budget less what the main process uses, capped by what the host leaves free. */
+/**
+ * Cores the loaders can have: the job's budget less what the main process needs for its own work,
+ * capped by what the job can reach (the cores it uses now plus what the host leaves free).
+ * Without workers the main process loads too: only its compute share stays its own.
+ */
 export function loaderCores(ctx: ModelContext): { cores: number; basis: string } {
   const B = ctx.budgetCores;
   if (B === null) return { cores: Infinity, basis: 'no CPU budget known' };
-  const workerCores = ctx.workerBusy !== null ? ctx.workerBusy * ctx.workers : null;
-  const mainCores = ctx.treeCores !== null && workerCores !== null ? Math.max(0, Math.min(1, ctx.treeCores - workerCores)) : null;
-  let cores = B - (mainCores ?? 0);
-  let basis = `${round(B, 2)} budgeted cores${mainCores !== null ? ` less ${round(mainCores, 2)} for the main process` : ''}`;
-  // What the loaders can reach: what they use now (each at most a core when not read) plus what the host leaves free.
-  const reachable = ctx.freeHostCores === null ? Infinity : (workerCores ?? ctx.workers) + ctx.freeHostCores;
-  if (reachable < cores) {
-    cores = reachable;
-    basis += `, ${round(ctx.freeHostCores ?? 0, 2)} free on the host`;
+  const workerCores = ctx.workerBusy !== null && ctx.workers > 0 ? ctx.workerBusy * ctx.workers : ctx.workers === 0 ? 0 : null;
+  const jobCores = ctx.treeCores ?? (workerCores ?? ctx.workers) + 1;
+  const mainNow = ctx.treeCores !== null && workerCores !== null ? Math.max(0, Math.min(1, ctx.treeCores - workerCores)) : null;
+  const mainCompute = mainNow === null ? null : ctx.workers === 0 ? mainNow * (1 - (ctx.waitRatio ?? 0)) : mainNow;
+  let cores = B - (mainCompute ?? 0);
+  let basis = `${round(B, 2)} budgeted cores${mainCompute !== null ? ` less ${round(mainCompute, 2)} for the main process` : ''}`;
+  if (ctx.freeHostCores !== null) {
+    const reachable = jobCores + ctx.freeHostCores - (mainCompute ?? 0);
+    if (reachable < cores) {
+      cores = reachable;
+      basis += `, ${round(ctx.freeHostCores, 2)} free on the host beside the ${round(jobCores, 2)} the job uses`;
+    }
   }
   return { cores: Math.max(0.1, cores), basis };
 }

@@ -128,7 +128,7 @@ export function search(x: SearchInputs): SearchResult {
   const gpuUtil = typeof cls.evidence.gpu_utilization_ratio === 'number' ? cls.evidence.gpu_utilization_ratio : null;
   const host = w.host;
   const freeHostCores = host?.cpuUtilizationRatio != null ? Math.max(0, (1 - host.cpuUtilizationRatio) * host.cpuCount) : null;
-  const ctx: ModelContext = { budgetCores: x.budgetCores, gpuUtil, treeCores: x.treeCores, workerBusy: x.workerBusy, freeHostCores, workers: w.config.num_workers };
+  const ctx: ModelContext = { budgetCores: x.budgetCores, gpuUtil, treeCores: x.treeCores, workerBusy: x.workerBusy, freeHostCores, workers: w.config.num_workers, waitRatio: m.waitRatio };
   const model = fitPerfModel(points, ctx);
   const measured = new Map<string, Point>();
   for (const p of points) measured.set(configKey(p), p);
