@@ -82,12 +82,13 @@ function batchParam(x: ParamInputs): Param {
   if (Number.isFinite(fit) && fit < max) note = `fits up to ${fit}`;
   if (ceiling !== undefined) {
     limit = Math.min(limit, ceiling - 1);
-    if (!mem) {
-      // Out of memory once with no memory readings to model it: never probe between the largest
-      // size known to run and the one that failed (each probe there may be a second OOM).
+    if (!mem || x.capacity === null) {
+      // Out of memory once with no memory model and device capacity to size against: never probe
+      // between the largest size known to run and the one that failed (each probe there may be a
+      // second OOM).
       const good = points.map((p) => p.batch).filter((s) => s < ceiling);
       limit = Math.min(limit, good.length > 0 ? Math.max(...good) : b);
-      note = `out of memory at ${ceiling}, no memory readings to size below it`;
+      note = `out of memory at ${ceiling}, no memory readings or device capacity to size below it`;
     } else {
       note = `out of memory at ${ceiling}`;
     }
