@@ -34,6 +34,11 @@ export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: 
         if (hit && hit.pid === run.pid && now - hit.at < BUDGET_TTL_S) return hit.budget ?? hostBudget();
         const budget = readProcess(run.pid);
         budgets.set(runId, { at: now, pid: run.pid, budget });
+        // Ended runs' readings go (the tuner asks for running runs only).
+        if (budgets.size > 2 * store.activeRuns().length + 16) {
+          const active = new Set(store.activeRuns().map((r) => r.id));
+          for (const id of budgets.keys()) if (!active.has(id)) budgets.delete(id);
+        }
         if (budget) return budget;
       }
       return hostBudget();
