@@ -1,7 +1,7 @@
 // The report as one self-contained HTML page: inline CSS, no scripts, no external resources.
 // Every piece of run data (names, reasons, evidence, event data) passes through `esc`.
 import type { RunReport } from './report-data.js';
-import { throughputChart } from './report-chart.js';
+import { reportCharts } from './report-chart.js';
 import { tidyNumbers } from '../tuner/format.js';
 import { decisionParts, esc, evidenceList, fmtEvidence, fmtOffset, headline, type EvidenceItem } from './report-format.js';
 import { fmtValue } from './status-line.js';
@@ -37,8 +37,9 @@ export function reportHtml(r: RunReport): string {
     dl(headline(r)),
   ];
   if (r.run.bottleneck) parts.push('<h2>Bottleneck evidence</h2>', evidenceUl(evidenceList(r.run.bottleneck.evidence)));
-  const chart = throughputChart(r.throughput_series, r.decisions);
-  if (chart) parts.push('<h2>Samples/s over the run</h2>', '<p class="muted">Each line is a decision (dashed: advice only); hover for its reason.</p>', chart);
+  const charts = reportCharts(r);
+  if (charts.length > 0) parts.push('<p class="muted">The live page\'s charts, drawn once. Each marked line is a decision; hover for its reason.</p>');
+  for (const c of charts) parts.push(`<h2>${esc(c.title)}</h2>`, c.svg);
   parts.push('<h2>Config history</h2>');
   parts.push(
     r.config_history.length === 0

@@ -113,9 +113,11 @@ describe('trainpilot report', () => {
     expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
     expect(html).toContain('num_workers increase 0 → 2');
-    // The chart: an inline SVG line, with the decision marked at its step and its reason as the tooltip.
-    expect(html).toMatch(/<svg class="chart"[^>]*>[\s\S]*<polyline points="[\d., ]+"/);
-    expect(html).toMatch(/<line [^>]*stroke="#d0704a"><title>#\d+ step 39: num_workers increase 0→2 — input-bound/);
+    // The live page's charts, static: samples/s and the knobs as step lines, the decision marked at
+    // its step with its reason as the tooltip.
+    expect(html).toMatch(/<svg [^>]*data-chart="report-samples"[^>]*>[\s\S]*<path class="series" data-series="samples\/s" d="M[\d., ML]+"/);
+    expect(html).toMatch(/<svg [^>]*data-chart="report-knobs"[\s\S]*data-series="workers"/);
+    expect(html).toMatch(/<g class="marker"><title>#\d+ step 39: num_workers increase 0→2 — input-bound/);
   });
 
   it('renders a watch-only run (no config, no steps, no decisions) in every format', async () => {
