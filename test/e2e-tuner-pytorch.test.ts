@@ -43,7 +43,7 @@ describe.skipIf(!hasTorch)('the tuner on a real PyTorch job, against a grid sear
   it('reaches ≥ 1.5× its start and ≥ 90 % of the grid\'s best, loss still falling', async () => {
     // 1. The grid: every batch × workers configuration, a few seconds each, no sidecar.
     const grid = spawnSync(PYTHON, ['examples/pytorch/grid.py', '--batch-sizes', BATCHES.join(','), '--workers', WORKERS.join(','),
-      '--seconds', '4', '--warmup-seconds', '2', ...JOB.filter((_, i) => i < 4)], { encoding: 'utf8', timeout: 300_000 });
+      '--seconds', '6', '--warmup-seconds', '2', ...JOB.filter((_, i) => i < 4)], { encoding: 'utf8', timeout: 300_000 });
     expect(grid.status, grid.stderr).toBe(0);
     const rows = grid.stdout.split('\n').filter((l) => l.startsWith('grid: ')).map((l) => JSON.parse(l.slice(6)) as { batch_size: number; num_workers: number; samples_per_s: number });
     expect(rows.length).toBe(BATCHES.length * WORKERS.length);
