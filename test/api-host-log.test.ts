@@ -40,7 +40,8 @@ describe('GET /v1/host', () => {
     const s = await startSidecar(options({}));
     try {
       await s.app.inject({ method: 'POST', url: '/v1/runs', payload: { ...GOOD_RUN, pid: process.pid } });
-      await until(() => (s.sampler.latest()?.processes.length ?? 0) > 0 && (s.sampler.latest()?.gpus?.length ?? 0) > 0);
+      // The GPU inventory (driver, names) is read once, apart from the first tick: wait for it too.
+      await until(() => (s.sampler.latest()?.processes.length ?? 0) > 0 && (s.sampler.latest()?.gpus?.length ?? 0) > 0 && s.sampler.inventory()?.gpu != null);
       const res = await s.app.inject({ url: '/v1/host' });
       expect(res.statusCode).toBe(200);
       const body = res.json();
