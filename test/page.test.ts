@@ -43,7 +43,7 @@ function sample(): void {
   s.runs.recordSnapshot({ ts: Date.now() / 1000, host: null, gpus: null, processes: [tree()], health: [] });
 }
 
-describe.skipIf(!hasChromium)('the live page in Chromium', () => {
+describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chromium', () => {
   beforeAll(async () => {
     s = await listeningSidecar({
       host: () => ({ snapshot: { ts: Date.now() / 1000, host: null, gpus: GPUS, processes: [tree()], health: [] }, health: [], inventory: { host: null, gpu: null } }),
@@ -130,7 +130,7 @@ describe.skipIf(!hasChromium)('the live page in Chromium', () => {
   });
 });
 
-describe.skipIf(!hasChromium)('the live page behind a token', () => {
+describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page behind a token', () => {
   const TOKEN = 'page-test-token-0123456789abcdef';
   let t: ListeningSidecar;
   let b: Browser;
@@ -161,7 +161,7 @@ describe.skipIf(!hasChromium)('the live page behind a token', () => {
   });
 });
 
-describe.skipIf(!hasChromium)('`trainpilot serve` (the built CLI) serves the page', () => {
+describe.skipIf(!hasChromium && process.env.CI !== 'true')('`trainpilot serve` (the built CLI) serves the page', () => {
   it('says where the page is, serves it from the bundle, and it loads with no console errors', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'trainpilot-page-serve-'));
     const sidecar = await spawnSidecar(['--db', join(dir, 'store.db'), '--gpu', 'off']);

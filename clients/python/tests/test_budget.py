@@ -42,7 +42,7 @@ class BudgetTest(unittest.TestCase):
         self.assertEqual(b["cores"], 0.5)
         self.assertIn(os.path.join(root, "pod", "cpu.max"), b["source"])
 
-    @unittest.skipUnless(_writable_v1() or os.environ.get("CI"), "needs a writable cgroup v1 cpu hierarchy (root)")
+    @unittest.skipUnless(_writable_v1() or os.environ.get("CI") == "true", "needs a writable cgroup v1 cpu hierarchy (root)")
     def test_real_v1_cgroup_limits_the_job_to_one_core(self):
         d = os.path.join(V1, f"tp-pytest-{os.getpid()}")
         os.mkdir(d)
