@@ -9,7 +9,7 @@ import type { StepPoint } from '../../tuner/window.js';
 import { createConfigWatch } from './config-watch.js';
 import { createLabels } from './labels.js';
 import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
-import { createRankBoard, mirrorApplied, rankViews, withRanksGpus, withStragglers } from './ranks.js';
+import { createRankBoard, mirrorApplied, rankViews, stragglersOf, withRanksGpus, withStragglers } from './ranks.js';
 
 export type HubEvent =
   | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
@@ -170,7 +170,7 @@ export function createRunHub(store: Store) {
       const run = store.findRun(runId);
       if (!run) return;
       const l = liveOf(run);
-      l.status = withStragglers(status, rankViews(ranks, run.id, liveOf(run).recent).stragglers);
+      l.status = withStragglers(status, stragglersOf(ranks, run.id));
       noteStatus(runId, l.status);
     },
     decisions: (runId: string, limit = 1000) => store.decisions(runId, limit),

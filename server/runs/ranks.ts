@@ -165,9 +165,19 @@ export function rankViews(board: RankBoard, runId: string, recent: readonly Step
       const s = states.get(d.rank)!;
       return { ...rankFigures(d), pid: s.pid, process: s.process, seenAt: s.seenAt };
     }),
-    // Only forwarded summaries name stragglers: a node's own ranks are not the whole job.
-    stragglers: board.isNodeCopy(runId) ? null : findStragglers(data.filter((d) => states.get(d.rank)!.intervals.length > 0)),
+    stragglers: stragglersOf(board, runId, data),
   };
+}
+
+/**
+ * The job's stragglers, from forwarded summaries only: a node's own ranks are not the whole job.
+ * Null for a node's copy, and for a run without ranks (the tuner's every tick asks).
+ */
+export function stragglersOf(board: RankBoard, runId: string, data?: RankData[]): Stragglers | null {
+  if (board.isNodeCopy(runId)) return null;
+  const forwarded = board.ranks(runId).filter((s) => s.intervals.length > 0).map((s) => s.rank);
+  if (forwarded.length === 0) return null;
+  return findStragglers((data ?? rankData(board, runId, [])).filter((d) => forwarded.includes(d.rank)));
 }
 
 /** The tuner's status with the job's stragglers in its evidence and their advice (DESIGN §4). */
