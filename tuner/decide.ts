@@ -1,5 +1,5 @@
-// One pass of the tuner over one run's window: judge the last change, then let the
-// policies propose, then apply the guardrails. Pure: the loop does the writing.
+// One pass of the tuner over one run's window: back off an OOM, judge the last change, then the
+// safety moves, then the search (search.ts), then the guardrails. Pure: the loop does the writing.
 import { adviceFor, type AdviceContext } from './advice.js';
 import { goodputShrink, memoryPressure, oomBackoff } from './batch.js';
 import { cpuUse, type CpuBudget } from './budget.js';
@@ -61,9 +61,9 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   if (w.tune.mode === 'off') return done('off: observing only');
 
   const gpuMem = gpuMemoryUsed(w);
-  const use0 = cpuUse(w.processHistory, w.config.num_workers);
+  const use = cpuUse(w.processHistory, w.config.num_workers);
   const current = m && m.steps >= MIN_MEASURE_STEPS
-    ? pointFromMeasurement(m, gpuMem, m.lastTs, { workerBusy: use0?.workerBusyRatio ?? null, treeCores: use0?.treeCores ?? null })
+    ? pointFromMeasurement(m, gpuMem, m.lastTs, { workerBusy: use?.workerBusyRatio ?? null, treeCores: use?.treeCores ?? null })
     : undefined;
   const points = measuredPoints(w, current);
 
@@ -99,7 +99,6 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   if (!m || m.steps < MIN_MEASURE_STEPS) return done(`measuring version ${w.appliedVersion}`);
 
   const noise = noiseScale(m);
-  const use = cpuUse(w.processHistory, w.config.num_workers);
   const batchInputs = { w, m, cls, points, capacity: deviceCapacity(w), noise, settings: s };
   const workerInputs = { w, m, cls, budget, settings: s };
   // Safety and resource moves first: memory pressure, host memory, idle workers.
@@ -109,7 +108,10 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   let note = '';
   if (!p) {
     const r = search({
-      w, m, cls, points, budgetCores: budget?.cores ?? w.host?.cpuCount ?? null, budgetSource: budget?.source ?? (w.host ? 'host CPU count' : null),
+      // The budget as the verdict states it (the job's, else the host's CPU count): one definition.
+      w, m, cls, points,
+      budgetCores: typeof cls.evidence.cpu_budget_cores === 'number' ? cls.evidence.cpu_budget_cores : null,
+      budgetSource: typeof cls.evidence.cpu_budget_source === 'string' ? cls.evidence.cpu_budget_source : null,
       capacity: batchInputs.capacity, noise, settings: s, treeCores: use?.treeCores ?? null, workerBusy: use?.workerBusyRatio ?? null,
     });
     p = r.proposal;

@@ -264,7 +264,8 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
   const others = all.filter((o) => o !== c);
   const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
   const reason = `${lead}${KNOB_WORDS[c.knob]} ${c.from} → ${c.to}: ${why}${others.length > 0 ? `. Also weighed: ${others.slice(0, 4).map(describeCandidate).join('; ')}` : ''}`;
-  const load = loadPerBatch({ batch: m.batch, workers: m.workers, accum: m.accum, throughput: m.throughput, computeS: m.computeS, stepS: m.stepS, waitRatio: m.waitRatio, memBytes: null, relNoise: m.relNoise, ts: m.lastTs });
+  const here = x.points.at(-1); // the current configuration's measurement
+  const load = here ? loadPerBatch(here) : null;
   return {
     knob: c.knob,
     action: c.to > c.from ? 'increase' : 'decrease',
