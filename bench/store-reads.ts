@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { createRunHub } from '../server/runs/hub.js';
 import { createTunerPorts } from '../server/runs/tuner-ports.js';
 import { openStore } from '../store/store.js';
-import type { RunConfig } from '../tuner/window.js';
+import type { RunConfig } from '../domain/config.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 20);
 const TICKS = Number(process.env.BENCH_TICKS ?? 300);

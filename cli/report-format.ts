@@ -1,7 +1,7 @@
 // Phrases the report renderers (markdown, html, the end-of-run summary) share, as plain text;
 // each renderer escapes for its own format. Numbers go through tuner/format.ts; evidence is a
 // list of labelled, formatted items (the exact figures stay in the API's evidence).
-import { evidenceItems, fmtBytes, fmtCount, fmtGain, fmtNum, fmtOffset as offset, fmtPercent, fmtRate, fmtSeconds, fmtTimes, tidyNumbers, type EvidenceItem } from '../tuner/format.js';
+import { evidenceItems, fmtChange, fmtBytes, fmtCount, fmtGain, fmtNum, fmtOffset as offset, fmtPercent, fmtRate, fmtSeconds, fmtTimes, tidyNumbers, type EvidenceItem } from '../tuner/format.js';
 import type { Decision } from './api-client.js';
 import type { RunReport, Throughput } from './report-data.js';
 import { adviceTitle, fmtConfig, fmtValue } from './status-line.js';
@@ -97,7 +97,7 @@ export function headline(r: RunReport): Array<[string, string]> {
 /** What a decision changed: "num_workers increase 0 → 2", or advice by its title. */
 export function decisionWhat(d: Decision): string {
   if (d.knob === 'none') return adviceTitle(d);
-  return `${d.knob} ${d.action} ${fmtValue(d.config_before[d.knob])} → ${fmtValue(d.config_after[d.knob])}${d.recommend_only ? ' (recommended only)' : ''}`;
+  return `${fmtChange({ knob: d.knob, action: d.action, before: d.config_before[d.knob], after: d.config_after[d.knob] })}${d.recommend_only ? ' (recommended only)' : ''}`;
 }
 
 /** One decision as a title, its details and its evidence as a list. */

@@ -1,6 +1,6 @@
 // One-line views of a run (the live line of `run` and `watch`, the rows of `status`). Pure: data
 // in, text out; every number goes through tuner/format.ts, the one formatting module.
-import { fmtNum, fmtPercent, fmtRate, fmtSeconds } from '../tuner/format.js';
+import { fmtChange, fmtNum, fmtPercent, fmtRate, fmtSeconds } from '../tuner/format.js';
 import type { Decision, Run } from './api-client.js';
 
 /** bs=64 lr=0.001 w=2 (×2 accum): the knobs the tuner moves, short. */
@@ -17,12 +17,10 @@ export function fmtValue(x: unknown): string {
   return x === null || x === undefined ? '—' : String(x);
 }
 
-/** "num_workers increase 2→4" — what a decision changed or recommends; advice alone by its title. */
+/** "num_workers increase 2 → 4" — what a decision changed or recommends; advice alone by its title. */
 export function fmtDecision(d: Decision): string {
   if (d.knob === 'none') return adviceTitle(d);
-  const before = d.config_before[d.knob];
-  const after = d.config_after[d.knob];
-  const change = `${d.knob} ${d.action}${before !== after ? ` ${fmtValue(before)}→${fmtValue(after)}` : ''}`;
+  const change = fmtChange({ knob: d.knob, action: d.action, before: d.config_before[d.knob], after: d.config_after[d.knob] });
   return d.recommend_only ? `advice: ${change}` : change;
 }
 

@@ -1,5 +1,5 @@
 // `trainpilot status`: the sidecar's runs as a table (or JSON), newest first.
-import { RUN_STATES } from '../store/run-states.js';
+import { RUN_STATES } from '../domain/run-states.js';
 import { createApiClient, type Run } from './api-client.js';
 import { commandHelp, openCommand, type CommandSpec } from './command.js';
 import { fmtNum } from '../tuner/format.js';

@@ -4,8 +4,8 @@
 // a person reads ("trainpilot: serving on …", "trainpilot: warning: …"). Levels: info holds
 // start-up, shutdown and decisions; warn and error what went wrong; debug every HTTP request.
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
-import { fmtNum, fmtSeconds, tidyNumbers } from '../tuner/format.js';
-import type { DecisionRecord } from '../tuner/window.js';
+import { fmtChange, fmtNum, fmtSeconds, tidyNumbers } from '../tuner/format.js';
+import type { DecisionRecord } from '../domain/decisions.js';
 
 export const LOG_LEVELS = ['silent', 'error', 'warn', 'info', 'debug'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -72,7 +72,7 @@ export function loggerOptions(level: LogLevel, format: LogFormat, out?: LogSink)
 export function decisionMessage(runName: string, d: DecisionRecord): string {
   const what = d.knob === 'none'
     ? `advice: ${d.advice.map((a) => a.title).join('; ')}`
-    : `${d.recommendOnly ? 'recommends ' : ''}${d.knob} ${d.action} ${fmtNum(d.configBefore[d.knob])} → ${fmtNum(d.configAfter[d.knob])}`;
+    : `${d.recommendOnly ? 'recommends ' : ''}${fmtChange({ knob: d.knob, action: d.action, before: d.configBefore[d.knob], after: d.configAfter[d.knob] })}`;
   return `run ${runName}: decision #${d.id}: ${what} — ${tidyNumbers(d.reason)}`;
 }
 

@@ -1,7 +1,8 @@
 // Turns validated request bodies into store inputs: defaults, and the checks a schema can't say
 // (relations between fields). Each failure names the field.
-import type { RunConfig, StepPoint, TuneSettings } from '../tuner/window.js';
-import { DEFAULT_TUNE } from '../tuner/tune-defaults.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import type { StepPoint } from '../domain/steps.js';
+import { DEFAULT_TUNE } from '../domain/tune-defaults.js';
 import { badRequest } from './errors.js';
 import type { ConfigInput, TuneInput } from './schemas/runs.js';
 import type { StepReportInput } from './schemas/steps.js';

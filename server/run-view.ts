@@ -1,7 +1,8 @@
 // The JSON shapes the API answers with, built from store records.
 import { median } from '../tuner/stats.js';
 import { jobStepRate } from '../tuner/throughput.js';
-import type { DecisionRecord, StepPoint } from '../tuner/window.js';
+import type { DecisionRecord } from '../domain/decisions.js';
+import type { StepPoint } from '../domain/steps.js';
 import type { RunHub } from './runs/hub.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
@@ -42,7 +43,7 @@ export function runView(runs: RunHub, run: RunRecord) {
   const ranks = ranksView(runs, run);
   const t = windowThroughput(live.recent);
   let decisions = 0;
-  for (const c of runs.store.decisionCounts(run.id)) decisions += c.n;
+  for (const c of runs.decisionCounts(run.id)) decisions += c.n;
   return {
     id: run.id,
     name: run.name,

@@ -105,7 +105,7 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
       // Every decision is logged at info, as a person reads it (the API has the evidence).
       applyDecision(runId, d) {
         const rec = ports.applyDecision(runId, d);
-        const run = runs.store.findRun(runId);
+        const run = runs.findRun(runId);
         app.log.info({ run_id: runId, decision_id: rec.id, knob: rec.knob, action: rec.action, recommend_only: rec.recommendOnly }, decisionMessage(run?.name ?? runId, rec));
         return rec;
       },

@@ -1,6 +1,7 @@
 // Run events (oom, epoch_end, config_applied, finished, …) and the tuner's decisions.
 import type { Database } from 'better-sqlite3';
-import type { Decision, DecisionOutcome, DecisionRecord, RunEventKind, RunEventPoint } from '../tuner/window.js';
+import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import type { RunEventKind, RunEventPoint } from '../domain/events.js';
 
 function deepFreeze<T>(v: T): T {
   if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {

@@ -1,9 +1,9 @@
 // Runs and their versioned configs.
 import type { Database } from 'better-sqlite3';
 import { randomBytes } from 'node:crypto';
-import type { RunConfig, TuneSettings } from '../tuner/window.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
 
-import type { RunState } from './run-states.js';
+import type { RunState } from '../domain/run-states.js';
 
 export interface RunRecord {
   id: string;

@@ -1,7 +1,7 @@
 // What the tuner last said of each run (bottleneck, evidence, advice), one row per run. The live
 // status is the hub's, in memory; this copy is what a finished run (or a restarted sidecar) keeps.
 import type { Database } from 'better-sqlite3';
-import type { Advice } from '../tuner/window.js';
+import type { Advice } from '../domain/decisions.js';
 
 export interface StoredStatus {
   bottleneck: string;

@@ -1,6 +1,6 @@
 // Step reports: written a batch per transaction, read back in step order.
 import type { Database } from 'better-sqlite3';
-import type { StepPoint } from '../tuner/window.js';
+import type { StepPoint } from '../domain/steps.js';
 
 interface StepRow {
   rank: number; step: number; ts: number; duration_s: number; data_wait_s: number; samples: number;

@@ -4,7 +4,10 @@
 // window are the server's (server/runs/); HTTP status codes are the error handler's.
 import type { Database } from 'better-sqlite3';
 import type { Snapshot } from '../collectors/readings.js';
-import type { Decision, DecisionOutcome, DecisionRecord, RunConfig, RunEventKind, RunEventPoint, StepPoint, TuneSettings } from '../tuner/window.js';
+import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import { END_EVENT_KINDS, type RunEventKind, type RunEventPoint } from '../domain/events.js';
+import type { StepPoint } from '../domain/steps.js';
 import { openDatabase } from './db.js';
 import { ConflictError, NotFoundError, StaleVersionError } from './errors.js';
 import { createEventsRepo } from './events.js';
@@ -38,7 +41,6 @@ export interface RetentionResult {
   runs: string[];
 }
 
-const ENDED = new Set<RunEventKind>(['finished', 'failed', 'exited']);
 
 export function openStore(opts: StoreOptions) {
   const db: Database = openDatabase(opts.path);
@@ -154,7 +156,7 @@ export function openStore(opts: StoreOptions) {
      */
     addEvent(runId: string, e: NewEvent): { before: RunRecord; after: RunRecord; dropped: boolean } {
       const before = mustGet(runId);
-      if (ENDED.has(e.kind) && before.state !== 'running' && !(before.state === 'exited' && e.kind !== 'exited')) {
+      if (END_EVENT_KINDS.has(e.kind) && before.state !== 'running' && !(before.state === 'exited' && e.kind !== 'exited')) {
         return { before, after: before, dropped: true };
       }
       db.transaction(() => {
@@ -166,7 +168,7 @@ export function openStore(opts: StoreOptions) {
           runs.markApplied(runId, version, e.ts, e.step);
         }
         events.addEvent(runId, e);
-        if (ENDED.has(e.kind)) runs.end(runId, e.kind as 'finished' | 'failed' | 'exited', e.ts);
+        if (END_EVENT_KINDS.has(e.kind)) runs.end(runId, e.kind as 'finished' | 'failed' | 'exited', e.ts);
       })();
       return { before, after: runs.get(runId)!, dropped: false };
     },

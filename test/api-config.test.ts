@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Decision } from '../tuner/window.js';
+import type { Decision } from '../domain/decisions.js';
 import { GOOD_RUN, registerRun, steps, testApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;

@@ -95,8 +95,8 @@ describe('formats and the live line', () => {
     const d = (o: Partial<Decision>) => ({
       knob: 'batch_size', action: 'increase', config_before: { batch_size: 8 }, config_after: { batch_size: 16 }, advice: [], recommend_only: false, ...o,
     }) as Decision;
-    expect(fmtDecision(d({}))).toBe('batch_size increase 8→16');
-    expect(fmtDecision(d({ recommend_only: true }))).toBe('advice: batch_size increase 8→16');
+    expect(fmtDecision(d({}))).toBe('batch_size increase 8 → 16');
+    expect(fmtDecision(d({ recommend_only: true }))).toBe('advice: batch_size increase 8 → 16');
     const advice = [{ code: 'more_cores', title: 'Give the job more CPU cores', why: '' }, { code: 'cache', title: 'Cache', why: '' }];
     expect(fmtDecision(d({ knob: 'none', action: 'advise', advice }))).toBe('advice: Give the job more CPU cores, and 1 more remedy');
     expect(fmtDecision(d({ knob: 'none', action: 'advise' }))).toBe('advice: advise');

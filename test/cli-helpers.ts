@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLI, REPO_ROOT } from '../bench/lib/sidecar-process.js';
-import type { Decision } from '../tuner/window.js';
+import type { Decision } from '../domain/decisions.js';
 import type { AppDeps } from '../server/app.js';
 import { testApp, type TestApp } from './helpers/app.js';
 

@@ -117,7 +117,7 @@ describe('trainpilot report', () => {
     // its step with its reason as the tooltip.
     expect(html).toMatch(/<svg [^>]*data-chart="report-samples"[^>]*>[\s\S]*<path class="series" data-series="samples\/s" d="M[\d., ML]+"/);
     expect(html).toMatch(/<svg [^>]*data-chart="report-knobs"[\s\S]*data-series="workers"/);
-    expect(html).toMatch(/<g class="marker"><title>#\d+ step 39: num_workers increase 0→2 — input-bound/);
+    expect(html).toMatch(/<g class="marker"><title>#\d+ step 39: num_workers increase 0 → 2 — input-bound/);
   });
 
   it('renders a watch-only run (no config, no steps, no decisions) in every format', async () => {
@@ -149,7 +149,7 @@ describe('trainpilot watch', () => {
     await api('POST', `/v1/runs/${w.id}/events`, { kind: 'finished', data: { exit_code: 0 } });
     const r = await p.done;
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/decision #\d+: num_workers increase 0→2 — input-bound/);
+    expect(r.stdout).toMatch(/decision #\d+: num_workers increase 0 → 2 — input-bound/);
     expect(r.stdout).toMatch(/watched finished \| .* \| 10 steps \| 80 samples\/s/);
   });
 });
@@ -158,7 +158,7 @@ describe('trainpilot watch, stopped', () => {
   it('exits 0 on Ctrl-C with the line cleared', async () => {
     const p = startCli(['watch', runId, '--url', s.url]);
     // Off a terminal the decisions so far are printed at the first poll, after the handlers are set.
-    await p.waitFor(/decision #\d+: num_workers increase 0→2/);
+    await p.waitFor(/decision #\d+: num_workers increase 0 → 2/);
     p.proc.kill('SIGINT');
     const r = await p.done;
     expect(r.code).toBe(0);

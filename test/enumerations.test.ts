@@ -1,9 +1,9 @@
 // Each enumeration is one `as const` array; the API's schemas, /metrics and the views take their
 // values from it, so every value is accepted, stored and shown, and nothing else is.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_STATES } from '../store/run-states.js';
+import { RUN_STATES } from '../domain/run-states.js';
 import { BOTTLENECK_KINDS } from '../tuner/classify.js';
-import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../tuner/window.js';
+import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../domain/config.js';
 import { testApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;

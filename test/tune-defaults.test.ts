@@ -1,7 +1,7 @@
 // The tuning defaults are defined once (tuner/tune-defaults.ts): the API fills a run's tune from
 // DEFAULT_TUNE, and the documented registration example is EXAMPLE_TUNE.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TUNE, EXAMPLE_TUNE } from '../tuner/tune-defaults.js';
+import { DEFAULT_TUNE, EXAMPLE_TUNE } from '../domain/tune-defaults.js';
 import { BASE_TUNE } from '../tuner/window-fixtures.js';
 import { GOOD_RUN, testApp, type TestApp } from './helpers/app.js';
 

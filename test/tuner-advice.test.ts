@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { adviceFor, GPU_ONLY } from '../tuner/advice.js';
 import { BOTTLENECK_KINDS, classify, type BottleneckKind, type Classification } from '../tuner/classify.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
-import type { Advice, Window } from '../tuner/window.js';
+import type { Advice } from '../domain/decisions.js';
+import type { Window } from '../tuner/window.js';
 
 const RAW_FLOAT = /\d\.\d{4,}/;
 const codes = (a: Advice[]) => a.map((x) => x.code);

@@ -10,7 +10,8 @@ import { createTunerLoop } from '../tuner/loop.js';
 import { oracle, steadyState, DEFAULT_MODEL } from '../tuner/simulator.js';
 import { createSimJob } from '../tuner/simulator-job.js';
 import { scenarioByName } from '../tuner/simulator-scenarios.js';
-import type { RunConfig, StepPoint } from '../tuner/window.js';
+import type { RunConfig } from '../domain/config.js';
+import type { StepPoint } from '../domain/steps.js';
 
 let app: FastifyInstance | undefined;
 let store: TestRuns | undefined;

@@ -4,7 +4,9 @@ import { tune } from '../tuner/decide.js';
 import { createTunerLoop, type TunerPorts } from '../tuner/loop.js';
 import { openRuns } from './helpers/runs.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
-import type { DecisionRecord, RunConfig, Window } from '../tuner/window.js';
+import type { DecisionRecord } from '../domain/decisions.js';
+import type { RunConfig } from '../domain/config.js';
+import type { Window } from '../tuner/window.js';
 
 const c64: RunConfig = { ...BASE_CONFIG, batch_size: 64 };
 const c128: RunConfig = { ...BASE_CONFIG, batch_size: 128 };

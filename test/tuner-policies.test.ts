@@ -6,13 +6,14 @@ import { cpuBudgetOf, parseCfsQuota, parseCpuMax } from '../tuner/budget.js';
 import { classify } from '../tuner/classify.js';
 import { tune } from '../tuner/decide.js';
 import { efficiency, noiseScale } from '../tuner/goodput.js';
-import { DEFAULT_SETTINGS } from '../tuner/guardrails.js';
+import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import { LR_RAMP_STEPS, scalingRule, withBatchSize } from '../tuner/lr.js';
 import { measure } from '../tuner/measure.js';
 import { memoryModel, largestFitting } from '../tuner/models.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
-import type { RunConfig, TuneSettings, Window } from '../tuner/window.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import type { Window } from '../tuner/window.js';
 import { fitPerfModel, predictRatio } from '../tuner/perf-model.js';
 
 const budget16 = { cores: 16, source: 'test' };
@@ -42,7 +43,7 @@ describe('search: data-loader workers', () => {
     const d = decide(input())!;
     expect(d.knob).toBe('num_workers');
     expect(d.configAfter.num_workers).toBeGreaterThan(1);
-    expect(Number(d.evidence.predicted_gain)).toBeGreaterThanOrEqual(DEFAULT_SETTINGS.minPredictedGain);
+    expect(Number(d.evidence.predicted_gain)).toBeGreaterThanOrEqual(DEFAULT_THRESHOLDS.minPredictedGain);
     expect(String(d.evidence.candidates)).toMatch(/batch size 64 → 128/);
     expect(d.evidence.cpu_budget_source).toBe('test');
     expect(d.reason).toMatch(/of each step waited for data/);
@@ -220,7 +221,7 @@ describe('search: batch size', () => {
     const steps = makeSteps({ n: 40, samples: 512, gradSqNorm: 1 + 8 / 512, gradSqNormSmall: 1 + 8 / 256 });
     const w = makeWindow({ steps, config: { ...BASE_CONFIG, batch_size: 512 }, gpus: [gpu({ utilizationRatio: 0.99 })] });
     const m = measure(w, 1)!;
-    const r = goodputShrink({ w, m, cls: classify(w, { measurement: m }), points: [], capacity: 80e9, noise: noiseScale(m), settings: DEFAULT_SETTINGS });
+    const r = goodputShrink({ w, m, cls: classify(w, { measurement: m }), points: [], capacity: 80e9, noise: noiseScale(m), settings: DEFAULT_THRESHOLDS });
     expect(r.proposal?.config.batch_size).toBe(256);
   });
 });

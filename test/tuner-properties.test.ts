@@ -11,7 +11,9 @@ import { simulate } from '../server/runs/simulate.js';
 import { randomScenario } from '../tuner/simulator-random.js';
 import { SCENARIOS } from '../tuner/simulator-scenarios.js';
 import { gpu, host, makeSteps, record } from '../tuner/window-fixtures.js';
-import type { Decision, DecisionOutcome, RunConfig, TuneSettings, Window } from '../tuner/window.js';
+import type { Decision, DecisionOutcome } from '../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import type { Window } from '../tuner/window.js';
 
 const arbOutcome: fc.Arbitrary<DecisionOutcome> = fc.oneof(
   fc.constant({ status: 'pending' as const }),

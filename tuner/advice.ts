@@ -4,7 +4,9 @@
 // itself, and (with the window) no remedy that an earlier decision already gave.
 import { runGpus, type Classification } from './classify.js';
 import { fmtBytes, fmtCores, fmtPercent } from './format.js';
-import type { Advice, Knob, Window } from './window.js';
+import type { Advice } from '../domain/decisions.js';
+import type { Knob } from '../domain/config.js';
+import type { Window } from './window.js';
 
 export interface AdviceContext {
   /** The model does not fit on the device even at the smallest allowed batch. */

@@ -4,7 +4,7 @@
 import type { Classification } from './classify.js';
 import { efficiency, type NoiseScale } from './goodput.js';
 import { fmtGain, fmtPercent } from './format.js';
-import { boundOf, type TunerSettings } from './guardrails.js';
+import { boundOf, type TunerThresholds } from './guardrails.js';
 import { oomCeilings, rejectedMoves, type Point } from './history.js';
 import { microBatchSizes, withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
@@ -28,7 +28,7 @@ export interface BatchInputs {
   /** Device memory capacity in bytes (smallest of the run's GPUs), null when unknown. */
   capacity: number | null;
   noise: NoiseScale | null;
-  settings: TunerSettings;
+  settings: TunerThresholds;
 }
 
 /** Valid sizes: any integer, or with keep_global_batch the divisors of the global batch. */

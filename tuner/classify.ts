@@ -66,12 +66,17 @@ export function runGpus(w: Window): GpuReading[] {
   return mine.length > 0 ? mine : gpus;
 }
 
+/** Device memory capacity: the smallest of the run's GPUs (the one a batch must fit on). */
+export function deviceCapacity(w: Window): number | null {
+  const totals = runGpus(w).map((g) => g.memoryTotalBytes).filter((x): x is number => x !== null && x > 0);
+  return totals.length > 0 ? Math.min(...totals) : null;
+}
+
 /** Peak device memory as a share of capacity: step reports' peak first, else readings. */
 export function gpuMemoryRatio(w: Window, m: Measurement | undefined): number | null {
+  const cap = deviceCapacity(w);
+  if (cap === null) return null;
   const gpus = runGpus(w);
-  const totals = gpus.map((g) => g.memoryTotalBytes).filter((x): x is number => x !== null && x > 0);
-  if (totals.length === 0) return null;
-  const cap = Math.min(...totals);
   if (m?.memPeakBytes != null) return m.memPeakBytes / cap;
   const ratios = gpus
     .filter((g) => g.memoryUsedBytes !== null && g.memoryTotalBytes)

@@ -3,21 +3,23 @@
 import { adviceFor, type AdviceContext } from './advice.js';
 import { goodputShrink, memoryPressure, oomBackoff } from './batch.js';
 import { cpuUse, type CpuBudget } from './budget.js';
-import { classify, runGpus, type BottleneckKind, type Classification } from './classify.js';
+import { classify, deviceCapacity, runGpus, type BottleneckKind, type Classification } from './classify.js';
 import { noiseScale } from './goodput.js';
 import { fmtPercent } from './format.js';
-import { DEFAULT_SETTINGS, inCooldown, knobEnabled, preciseEnough, violation, type TunerSettings } from './guardrails.js';
+import { DEFAULT_THRESHOLDS, inCooldown, knobEnabled, preciseEnough, violation, type TunerThresholds } from './guardrails.js';
 import { judge } from './judge.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
 import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
 import type { Proposal } from './proposal.js';
 import { search } from './search.js';
-import type { Advice, Decision, DecisionOutcome, RunConfig, Window } from './window.js';
+import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
+import type { RunConfig } from '../domain/config.js';
+import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers } from './workers.js';
 
 export interface TuneOptions {
   cpuBudget?: CpuBudget | null;
-  settings?: Partial<TunerSettings>;
+  settings?: Partial<TunerThresholds>;
 }
 
 export interface RunStatusUpdate {
@@ -40,7 +42,7 @@ export function decide(w: Window, opts: TuneOptions = {}): Decision | undefined 
 }
 
 export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
-  const s: TunerSettings = { ...DEFAULT_SETTINGS, ...opts.settings };
+  const s: TunerThresholds = { ...DEFAULT_THRESHOLDS, ...opts.settings };
   const budget = opts.cpuBudget ?? null;
   const m = measure(w, w.appliedVersion);
   const cls = classify(w, { cpuBudget: budget, measurement: m });
@@ -187,12 +189,6 @@ function alreadyRecommended(w: Window, config: RunConfig): boolean {
 function advisedSinceLastChange(w: Window, bottleneck: BottleneckKind): boolean {
   const since = changes(w).at(-1)?.ts ?? -Infinity;
   return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.evidence.bottleneck === bottleneck);
-}
-
-/** Device memory capacity: the smallest of the run's GPUs. */
-export function deviceCapacity(w: Window): number | null {
-  const totals = runGpus(w).map((g) => g.memoryTotalBytes).filter((x): x is number => x !== null && x > 0);
-  return totals.length > 0 ? Math.min(...totals) : null;
 }
 
 /** Device memory the run holds now: its processes' share, else the busiest GPU's use. */

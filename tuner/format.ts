@@ -105,6 +105,28 @@ export function tidyNumbers(text: string): string {
 // from the key's suffix (STYLE: base units, `_ratio`, `_bytes`, `_seconds`), so keys added by a
 // policy read right without being listed here.
 
+/**
+ * A decision's change on one line, the one wording every view uses (the log, the CLI's status
+ * line and report, replay, a rollback's reason): "num_workers increase 0 → 2"; the values alone
+ * ("0 → 2") with `values: true`. An unchanged value is said once.
+ */
+export function fmtChange(c: { knob: string; action: string; before: unknown; after: unknown }, opts: { values?: boolean } = {}): string {
+  const v = (x: unknown) => (typeof x === 'number' ? fmtNum(x) : x === null || x === undefined ? '—' : String(x));
+  const values = c.before === c.after ? v(c.after) : `${v(c.before)} → ${v(c.after)}`;
+  return opts.values ? values : `${c.knob} ${c.action} ${values}`;
+}
+
+/** The knobs' names for people: the reasons, the CLI and the live page (server/page/static/words.js) all say these. */
+export const KNOB_NAMES: Readonly<Record<string, string>> = {
+  batch_size: 'batch size', learning_rate: 'learning rate', num_workers: 'data-loader workers',
+  grad_accum_steps: 'gradient accumulation steps', none: 'no knob',
+};
+
+/** A knob's (or config field's) name for people; an unknown key with its underscores as spaces. */
+export function knobName(knob: string): string {
+  return KNOB_NAMES[knob] ?? knob.replace(/_/g, ' ');
+}
+
 const LABELS: Record<string, string> = {
   why: 'why', bottleneck: 'bottleneck', tuner: 'tuner',
   steady_steps: 'steady steps measured', steps: 'steps measured',
@@ -118,8 +140,7 @@ const LABELS: Record<string, string> = {
   predicted_gain: 'predicted gain', predicted_throughput_ratio: 'predicted samples/s ratio',
   safety: 'safety move', mem_peak_bytes: 'memory peak', loss_sigma: 'loss noise',
   config_version: 'config version', applied_version: 'config version applied by the job',
-  batch_size: 'batch size', num_workers: 'data-loader workers', grad_accum_steps: 'gradient accumulation steps',
-  learning_rate: 'learning rate', gain_ratio: 'gain', noise_band: 'noise band',
+  ...KNOB_NAMES, gain_ratio: 'gain', noise_band: 'noise band',
   worker_rss_bytes: 'memory per worker', ram_budget_bytes: 'memory budget for workers',
   workers_needed: 'workers needed', workers_limit_by_ram: 'workers memory allows',
   load_seconds_per_batch: 'loading time per batch', device_memory_bytes: 'device memory',

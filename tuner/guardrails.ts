@@ -3,9 +3,12 @@
 import type { CpuBudget } from './budget.js';
 import { changes, oomCeilings } from './history.js';
 import { MAX_MEASURE_STEPS, MIN_MEASURE_STEPS, TARGET_REL_NOISE, type Measurement } from './measure.js';
-import type { Bound, Decision, Knob, RunConfig, Window } from './window.js';
+import type { Bound, Knob, RunConfig } from '../domain/config.js';
+import { userBound } from '../domain/bounds.js';
+import type { Decision } from '../domain/decisions.js';
+import type { Window } from './window.js';
 
-export interface TunerSettings {
+export interface TunerThresholds {
   /**
    * Least time between two config changes. Each change makes the job rebuild its data
    * loader (seconds of lost work): at most one per cooldown bounds that cost however
@@ -29,7 +32,7 @@ export interface TunerSettings {
   maxTrials: number;
 }
 
-export const DEFAULT_SETTINGS: TunerSettings = {
+export const DEFAULT_THRESHOLDS: TunerThresholds = {
   cooldownS: 5,
   minPredictedGain: 0.03,
   minBatchGain: 0.03,
@@ -39,16 +42,13 @@ export const DEFAULT_SETTINGS: TunerSettings = {
   maxTrials: 16,
 };
 
-/** The batch size a run may never reach without a user bound: far beyond any device. */
-export const DEFAULT_MAX_BATCH = 65536;
-
 /** A knob's bound: the user's, else a default from the budget. */
 export function boundOf(w: Window, knob: 'batch_size' | 'num_workers', budget: CpuBudget | null): Bound {
-  const user = w.tune.bounds[knob];
-  if (knob === 'batch_size') return { min: Math.max(1, user?.min ?? 1), max: user?.max ?? DEFAULT_MAX_BATCH };
+  const user = userBound(w.tune, knob);
+  if (knob === 'batch_size' || user.userMax) return { min: user.min, max: user.max };
   // Default worker ceiling: one worker per budgeted core but the main process's own.
   const cores = budget?.cores ?? w.host?.cpuCount ?? 1;
-  return { min: Math.max(0, user?.min ?? 0), max: user?.max ?? Math.max(0, Math.floor(cores) - 1) };
+  return { min: user.min, max: Math.max(0, Math.floor(cores) - 1) };
 }
 
 export function knobEnabled(w: Window, knob: Knob): boolean {
@@ -61,7 +61,7 @@ export function sinceLastChange(w: Window): number {
   return last ? w.now - last.ts : Infinity;
 }
 
-export function inCooldown(w: Window, s: TunerSettings): boolean {
+export function inCooldown(w: Window, s: TunerThresholds): boolean {
   return sinceLastChange(w) < s.cooldownS;
 }
 
@@ -70,7 +70,7 @@ export function inCooldown(w: Window, s: TunerSettings): boolean {
  * predicted gain is visible through more noise than a marginal one. Complete
  * measurements always are.
  */
-export function preciseEnough(m: Measurement, predictedGain: number | null, s: TunerSettings): boolean {
+export function preciseEnough(m: Measurement, predictedGain: number | null, s: TunerThresholds): boolean {
   if (m.steps < MIN_MEASURE_STEPS) return false;
   if (m.relNoise <= TARGET_REL_NOISE || m.steps >= MAX_MEASURE_STEPS) return true;
   const effect = Math.max(predictedGain ?? s.minPredictedGain, s.minPredictedGain);
@@ -102,9 +102,7 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
     if (ceiling !== undefined && a.batch_size >= ceiling) return `batch ${a.batch_size} at or above the OOM ceiling ${ceiling}`;
   }
   if (changed.includes('num_workers')) {
-    const user = w.tune.bounds.num_workers;
-    const lo = user?.min ?? 0;
-    const hi = user?.max ?? Infinity;
+    const { min: lo, max: hi } = userBound(w.tune, 'num_workers');
     if (a.num_workers < lo || a.num_workers > hi) return `workers ${a.num_workers} outside [${lo}, ${hi}]`;
   }
   if (changed.includes('learning_rate')) {

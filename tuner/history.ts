@@ -1,7 +1,9 @@
 // What the run's decision log says about configs already tried: measured points for the
 // models (step time and memory against batch size), and moves that did not pay.
 import { configOfVersion, type Measurement } from './measure.js';
-import type { DecisionRecord, Knob, Window } from './window.js';
+import type { DecisionRecord } from '../domain/decisions.js';
+import type { Knob } from '../domain/config.js';
+import type { Window } from './window.js';
 
 export interface Point {
   batch: number;

@@ -2,11 +2,13 @@
 // that undoes it. Increases must pay, decreases must not cost, a loss jump undoes anything.
 import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
-import { fmtGain, fmtPercent } from './format.js';
-import { KNOB_FIELDS, type TunerSettings } from './guardrails.js';
+import { fmtChange, fmtGain, fmtPercent } from './format.js';
+import { KNOB_FIELDS, type TunerThresholds } from './guardrails.js';
 import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
 import { throughputRatio } from './models.js';
-import type { Decision, DecisionOutcome, DecisionRecord, RunConfig, Window } from './window.js';
+import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import type { RunConfig } from '../domain/config.js';
+import type { Window } from './window.js';
 
 export interface Judgement {
   decisionId: number;
@@ -27,7 +29,7 @@ function numberOf(r: Record<string, unknown>, k: string): number | null {
  * whose loss jumps is undone. Rollbacks and OOM back-offs are safety moves and are kept.
  * Undefined while the verdict is still open.
  */
-export function judge(w: Window, d: DecisionRecord, s: TunerSettings): Judgement | undefined {
+export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgement | undefined {
   if (d.outcome.status !== 'pending' || d.configVersion === null || d.recommendOnly) return undefined;
   if (w.appliedVersion > d.configVersion || w.configVersion > d.configVersion) {
     return { decisionId: d.id, outcome: { status: 'superseded', note: `version ${d.configVersion} replaced before it was measured` } };
@@ -143,6 +145,6 @@ function objectiveGain(d: DecisionRecord, m: Measurement, before: number): numbe
 export function describe(d: Pick<Decision, 'knob' | 'configBefore' | 'configAfter'>): string {
   const k = d.knob;
   if (k === 'none') return '';
-  return `${d.configBefore[k]} → ${d.configAfter[k]}`;
+  return fmtChange({ knob: k, action: '', before: d.configBefore[k], after: d.configAfter[k] }, { values: true });
 }
 

@@ -2,8 +2,9 @@
 // run's window through the ports, runs the pure tuner, and writes what it returned.
 import type { CpuBudget } from './budget.js';
 import { tune, type RunStatusUpdate } from './decide.js';
-import type { TunerSettings } from './guardrails.js';
-import type { Decision, DecisionOutcome, DecisionRecord, Window } from './window.js';
+import type { TunerThresholds } from './guardrails.js';
+import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import type { Window } from './window.js';
 
 export interface TunerPorts {
   activeRunIds(): string[];
@@ -27,7 +28,7 @@ export interface TunerLoopOptions {
   cpuBudget?: CpuBudget;
   /** Overrides the window's clock (simulations run on simulated time). */
   now?: () => number;
-  settings?: Partial<TunerSettings>;
+  settings?: Partial<TunerThresholds>;
   /** Called when one run's pass throws; the other runs go on. Defaults to a console warning. */
   onError?: (runId: string, err: unknown) => void;
 }

@@ -1,7 +1,7 @@
 // The learning-rate policy: the learning rate follows the batch size by a rule fit for
 // the optimizer, ramped in by the client; or, with keep_global_batch, the micro-batch and
 // grad_accum_steps move together so the global batch (and so the learning rate) stay.
-import type { LrScaling, Optimizer, RunConfig, TuneSettings } from './window.js';
+import type { LrScaling, Optimizer, RunConfig, TuneSettings } from '../domain/config.js';
 
 /**
  * Steps over which the client ramps the learning rate up to a new, larger value. Goyal

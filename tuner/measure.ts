@@ -3,7 +3,9 @@
 // makes (classify, policies, outcomes) goes through one Measurement.
 import { median, robustSigma, trimmedMean } from './stats.js';
 import { jobStepRate } from './throughput.js';
-import type { RunConfig, StepPoint, Window } from './window.js';
+import type { RunConfig } from '../domain/config.js';
+import type { StepPoint } from '../domain/steps.js';
+import type { Window } from './window.js';
 
 /**
  * Steps discarded after a config change. A rebuilt data loader refills its prefetch

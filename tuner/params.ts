@@ -9,6 +9,7 @@ import type { Measurement } from './measure.js';
 import { largestFitting, memoryModel } from './models.js';
 import { LOADER_LIMITED_WAIT, predictStep, type PerfModel } from './perf-model.js';
 import type { Window } from './window.js';
+import { userBound } from '../domain/bounds.js';
 
 /**
  * Workers busy less than this share of the time while they set the pace mostly wait on storage,
@@ -128,10 +129,10 @@ function modelBest(x: ParamInputs, b: number, hi: number): number | null {
 function workersParam(x: ParamInputs): Param {
   const { w, m } = x;
   const cur = w.config.num_workers;
-  const user = w.tune.bounds.num_workers;
+  const user = userBound(w.tune, 'num_workers');
   const cores = x.budgetCores ?? w.host?.cpuCount ?? null;
-  const min = Math.max(0, user?.min ?? 0);
-  const hardMax = user?.max ?? (cores !== null ? Math.max(1, Math.ceil(cores * MAX_WORKERS_PER_CORE)) : 64);
+  const min = user.min;
+  const hardMax = user.userMax ? user.max : (cores !== null ? Math.max(1, Math.ceil(cores * MAX_WORKERS_PER_CORE)) : 64);
   // Up to the job's cores when loading is CPU work; past them when the workers mostly wait.
   const waiting = x.workerBusy !== null && cur > 0 && x.workerBusy < WAITING_WORKER_BUSY && (x.freeHostCores === null || x.freeHostCores >= 0.5);
   let cpuCap: number;
@@ -152,7 +153,7 @@ function workersParam(x: ParamInputs): Param {
   const byRam = rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
   const limit = Math.min(hardMax, cpuCap, byRam);
   if (byRam < Math.min(hardMax, cpuCap)) note = `RAM for ${byRam - cur} more`;
-  if (user?.max !== undefined && user.max <= cpuCap) note = `bound ${user.max}`;
+  if (user.userMax && user.max <= cpuCap) note = `bound ${user.max}`;
   const want = new Set<number>([cur + 1, cur + 2, cur * 2, limit]);
   // The model's count: enough loaders that loading keeps up with compute, with headroom.
   const c = x.model.compute;

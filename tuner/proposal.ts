@@ -1,7 +1,7 @@
 // What a policy returns: one knob, one new config, the reason and the numbers behind it.
 // decide.ts turns the chosen proposal into a Decision.
 import type { Evidence } from './classify.js';
-import type { Knob, RunConfig } from './window.js';
+import type { Knob, RunConfig } from '../domain/config.js';
 
 export interface Proposal {
   knob: Knob;

@@ -2,7 +2,11 @@
 // (server/runs/tuner-ports.ts) and simulated or replayed ones (server/runs/simulate.ts,
 // server/runs/replay.ts) all come through here, so the rules below hold for every one of them.
 import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
-import type { DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from './window.js';
+import type { DecisionRecord } from '../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import type { RunEventPoint } from '../domain/events.js';
+import type { StepPoint } from '../domain/steps.js';
+import type { Window } from './window.js';
 
 /** What a window is built from: a run as stored, its live readings, its recent history. */
 export interface RunWindowParts {

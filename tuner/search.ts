@@ -6,15 +6,16 @@
 // tried again unless the job has changed since; the trials are bounded.
 import { efficiency, type NoiseScale } from './goodput.js';
 import type { Classification } from './classify.js';
-import { fmtGain, fmtPercent } from './format.js';
-import type { TunerSettings } from './guardrails.js';
+import { fmtGain, fmtPercent, knobName } from './format.js';
+import type { TunerThresholds } from './guardrails.js';
 import { changes, configKey, type Point } from './history.js';
 import { withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
 import { knobTable, type Param } from './params.js';
 import { fitPerfModel, loadPerBatch, predictRatio, type ModelContext, type PerfModel } from './perf-model.js';
 import type { Proposal } from './proposal.js';
-import type { RunConfig, Window } from './window.js';
+import type { RunConfig } from '../domain/config.js';
+import type { Window } from './window.js';
 
 /** A job whose throughput at a configuration moved this much from what was measured there before has changed. */
 export const JOB_CHANGED_RATIO = 0.15;
@@ -51,7 +52,7 @@ export interface SearchInputs {
   /** Device memory capacity in bytes, null when unknown. */
   capacity: number | null;
   noise: NoiseScale | null;
-  settings: TunerSettings;
+  settings: TunerThresholds;
   treeCores: number | null;
   workerBusy: number | null;
 }
@@ -236,7 +237,7 @@ function steppingStone(x: SearchInputs, model: PerfModel, params: Param[], candi
       if (!r || r.assumed) continue;
       const gain = r.ratio - 1;
       if (gain >= 2 * s.minPredictedGain && gain > single + s.minPredictedGain && (!best || gain > best.gain)) {
-        best = { first, second: `${KNOB_WORDS[other.name]} ${other.name === 'batch_size' ? here.batch : base.workers} → ${v}`, gain };
+        best = { first, second: `${knobName(other.name)} ${other.name === 'batch_size' ? here.batch : base.workers} → ${v}`, gain };
       }
     }
   }
@@ -245,11 +246,9 @@ function steppingStone(x: SearchInputs, model: PerfModel, params: Param[], candi
   return c;
 }
 
-const KNOB_WORDS: Record<Candidate['knob'], string> = { batch_size: 'batch size', num_workers: 'data-loader workers' };
-
 function describeCandidate(c: Candidate): string {
   const gain = c.predictedGain === null ? 'gain unknown' : `${fmtGain(c.predictedGain)}${c.explore ? ' if it scales as assumed' : ''}`;
-  return `${KNOB_WORDS[c.knob]} ${c.from} → ${c.to}: ${c.skipped ?? gain}`;
+  return `${knobName(c.knob)} ${c.from} → ${c.to}: ${c.skipped ?? gain}`;
 }
 
 function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: PerfModel, changedAt: number | null, trials: number): Proposal {
@@ -259,11 +258,11 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
   const why = c.enables
     ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
     : c.explore
-      ? `a trial: the model cannot yet say what ${KNOB_WORDS[c.knob]} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
+      ? `a trial: the model cannot yet say what ${knobName(c.knob)} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
       : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;
   const others = all.filter((o) => o !== c);
   const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
-  const reason = `${lead}${KNOB_WORDS[c.knob]} ${c.from} → ${c.to}: ${why}${others.length > 0 ? `. Also weighed: ${others.slice(0, 4).map(describeCandidate).join('; ')}` : ''}`;
+  const reason = `${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${others.length > 0 ? `. Also weighed: ${others.slice(0, 4).map(describeCandidate).join('; ')}` : ''}`;
   const here = x.points.at(-1); // the current configuration's measurement
   const load = here ? loadPerBatch(here) : null;
   return {

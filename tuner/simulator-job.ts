@@ -4,7 +4,9 @@
 // config it had), and produces the host, GPU and process readings a sidecar would see.
 import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
 import { createRng, steadyState, type JobModel, type SteadyState } from './simulator.js';
-import type { RunConfig, RunEventPoint, StepPoint } from './window.js';
+import type { RunConfig } from '../domain/config.js';
+import type { RunEventPoint } from '../domain/events.js';
+import type { StepPoint } from '../domain/steps.js';
 
 export interface SimJob {
   readonly model: JobModel;

@@ -4,7 +4,7 @@
 // Deterministic per seed. bench/tuner runs them with --random N.
 import { createRng, type JobModel } from './simulator.js';
 import type { Scenario } from './simulator-scenarios.js';
-import { EXAMPLE_TUNE } from './tune-defaults.js';
+import { EXAMPLE_TUNE } from '../domain/tune-defaults.js';
 
 export function randomScenario(seed: number): Scenario {
   const rng = createRng(0x9e3779b9 ^ seed);

@@ -1,7 +1,7 @@
 // The simulator's scenarios: one per situation the tuner must handle (issue 5), each a
 // job model, a starting config and the tune settings a user would register with.
 import type { JobModel } from './simulator.js';
-import type { RunConfig, TuneSettings } from './window.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
 import { BASE_TUNE as TUNE } from './window-fixtures.js';
 
 /** A simulated job: its model (what the tuner cannot see), where it starts, what it may tune. */

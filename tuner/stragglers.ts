@@ -5,7 +5,8 @@
 import type { BottleneckKind } from './classify.js';
 import { fmtPercent, fmtSeconds } from './format.js';
 import { median, robustSigma } from './stats.js';
-import type { Advice } from './window.js';
+import { jobStepRate } from './throughput.js';
+import type { Advice } from '../domain/decisions.js';
 
 /** One rank's figures over one exchange interval: sums over the steps it ran in it. */
 export interface RankInterval {
@@ -68,7 +69,8 @@ export function rankFigures(r: RankData): RankFigures {
   return {
     rank: r.rank,
     node: r.node,
-    samplesPerSecond: dur > 0 ? sum(r.intervals, (i) => i.samples) / dur : null,
+    // The rank's own samples over its step time (jobStepRate of one rank: world size 1).
+    samplesPerSecond: jobStepRate(r.intervals.map((i) => ({ durationS: i.durationS, samples: i.samples, worldSize: 1 }))).samplesPerSecond,
     stepSeconds: steps > 0 ? dur / steps : null,
     dataWaitRatio: dur > 0 ? wait / dur : null,
     lastStep: r.lastStep,

@@ -2,7 +2,7 @@
 // rate (the API's run summary, /metrics, the report, the tuner's evidence) calls one of these and
 // says which; what steps go in (a time window, one config version, warm-up dropped) is the
 // caller's choice.
-import type { StepPoint } from './window.js';
+import type { StepPoint } from '../domain/steps.js';
 
 /** What a rate reads of a step report: when it ended, how long it ran, its samples, whose it was. */
 export type RateStep = Pick<StepPoint, 'ts' | 'durationS' | 'samples' | 'rank' | 'worldSize'>;

@@ -2,8 +2,11 @@
 // from the one window builder, run-window.ts). Defaults describe
 // a healthy single-GPU run; every field can be overridden.
 import type { GpuReading, HostReading } from '../collectors/readings.js';
-import { EXAMPLE_TUNE } from './tune-defaults.js';
-import type { DecisionRecord, RunConfig, StepPoint, TuneSettings, Window } from './window.js';
+import { EXAMPLE_TUNE } from '../domain/tune-defaults.js';
+import type { DecisionRecord } from '../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../domain/config.js';
+import type { StepPoint } from '../domain/steps.js';
+import type { Window } from './window.js';
 
 export const BASE_CONFIG: RunConfig = { batch_size: 64, learning_rate: 0.001, num_workers: 4, grad_accum_steps: 1 };
 

@@ -3,11 +3,12 @@
 import { cpuUse, workerRssBytes, type CpuBudget } from './budget.js';
 import type { Classification } from './classify.js';
 import { fmtPercent } from './format.js';
-import type { TunerSettings } from './guardrails.js';
+import type { TunerThresholds } from './guardrails.js';
 import { rejectedMoves } from './history.js';
 import { round, type Measurement } from './measure.js';
 import type { PolicyResult, Proposal } from './proposal.js';
 import type { Window } from './window.js';
+import { userBound } from '../domain/bounds.js';
 
 /** A worker busy less than this share of the time is idle capacity worth returning. */
 export const WORKER_IDLE_RATIO = 0.3;
@@ -21,7 +22,7 @@ export interface WorkerInputs {
   m: Measurement;
   cls: Classification;
   budget: CpuBudget | null;
-  settings: TunerSettings;
+  settings: TunerThresholds;
 }
 
 function proposal(w: Window, workers: number, action: Proposal['action'], reason: string, evidence: Proposal['evidence'], predictedGain: number | null, safety = false): Proposal {
@@ -57,5 +58,5 @@ export function idleWorkers(x: WorkerInputs): PolicyResult | undefined {
 }
 
 function workerBounds(w: Window): { min: number } {
-  return { min: Math.max(0, w.tune.bounds.num_workers?.min ?? 0) };
+  return userBound(w.tune, 'num_workers');
 }

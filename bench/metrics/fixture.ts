@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { GpuInventory, GpuReading, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import { parseNvidiaSmiXml, type NvidiaSmiXml } from '../../collectors/gpu-xml.js';
 import type { MetricsSource, RunMetricsView } from '../../server/metrics/registry.js';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 import { REPO_ROOT } from '../lib/sidecar-process.js';
 
 const GiB = 1024 * 1024 * 1024;

@@ -4,7 +4,7 @@
 // one process stay apart. Values are computed at scrape time from a
 // MetricsSource; only the step-duration histogram keeps state, fed at ingest.
 import { Registry } from 'prom-client';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 import { gpuFamilies } from './gpu.js';
 import { hostFamilies } from './host.js';
 import { registerProcessMetrics } from './process.js';

@@ -4,7 +4,7 @@
 import { METRICS, type MetricSpec } from './catalogue.js';
 import { ScrapeFamily, type Emit } from './family.js';
 import { uuidOf } from './gpu.js';
-import { RUN_STATES } from '../../store/run-states.js';
+import { RUN_STATES } from '../../domain/run-states.js';
 import { BOTTLENECK_KINDS } from '../../tuner/classify.js';
 import type { RunMetricsView, ScrapeFrame } from './source.js';
 

@@ -2,7 +2,7 @@
 // Modelled on node_exporter's node_scrape_collector_{success,duration_seconds}.
 import { METRICS } from './catalogue.js';
 import { ScrapeFamily } from './family.js';
-import { RUN_STATES } from '../../store/run-states.js';
+import { RUN_STATES } from '../../domain/run-states.js';
 import type { ScrapeFrame } from './source.js';
 
 export function selfFamilies(frame: () => ScrapeFrame, version: string): ScrapeFamily[] {

@@ -2,9 +2,10 @@
 // store's live runs. registry.ts re-exports these for the server.
 import type { RankFigures } from '../../tuner/stragglers.js';
 import type { GpuInventory, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
-import type { RunState } from '../../store/run-states.js';
+import type { RunState } from '../../domain/run-states.js';
 import type { BottleneckKind } from '../../tuner/classify.js';
-import type { RunConfig, StepPoint } from '../../tuner/window.js';
+import type { RunConfig } from '../../domain/config.js';
+import type { StepPoint } from '../../domain/steps.js';
 import { windowStats, type WindowStats } from './window.js';
 
 

@@ -1,7 +1,7 @@
 // The step-duration histogram: the one run metric with state of its own,
 // because bucket counts must see every step, not only the recent window.
 import { Histogram, type Registry } from 'prom-client';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 import { METRICS } from './catalogue.js';
 import type { ScrapeFrame } from './source.js';
 

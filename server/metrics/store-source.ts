@@ -15,7 +15,7 @@ export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undef
     runs(): RunMetricsView[] {
       const out: RunMetricsView[] = [];
       for (const id of hub.liveRunIds()) {
-        const run = hub.store.findRun(id);
+        const run = hub.findRun(id);
         if (!run) continue; // removed by retention
         if (run.endedAt !== null && hub.now() - run.endedAt > ENDED_RUN_KEEP_S) continue;
         const live = hub.live(run);
@@ -32,7 +32,7 @@ export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undef
           lastLoss: live.lastLoss,
           bottleneck: live.status?.bottleneck ?? null,
           process: live.process,
-          decisions: hub.store.decisionCounts(run.id).map((c) => ({ knob: c.knob, action: c.action, count: c.n })),
+          decisions: hub.decisionCounts(run.id).map((c) => ({ knob: c.knob, action: c.action, count: c.n })),
           ranks: rv.figures.map((f) => ({
             rank: f.rank, node: f.node, samplesPerSecond: f.samplesPerSecond, stepSeconds: f.stepSeconds,
             dataWaitRatio: f.dataWaitRatio, lastStep: f.lastStep, straggler: slow.has(f.rank),

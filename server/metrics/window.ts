@@ -1,7 +1,7 @@
 // Window ratios for one run, from its recent step reports. Pure: the same
 // steps give the same figures, whenever they are scraped.
 import { jobWallRate } from '../../tuner/throughput.js';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 
 /**
  * Seconds of step history behind the ratios, counted back from the newest

@@ -1,9 +1,10 @@
 // The live page's figures from the API's JSON: step reports into samples/s, step time p50/p90,
 // data wait and loss over windows of steps; the process tree's cumulative CPU seconds into cores.
 // Pure, DOM-free, served to the browser from dist/ like chart.ts. Samples/s is the job's over
-// step time, as tuner/throughput.ts defines it (rank 0's samples × world size over its summed
-// step durations), so the page agrees with the summary, the report and the tuner.
+// step time from tuner/throughput.ts itself (served to the page beside this file), so the page
+// agrees with the summary, the report and the tuner.
 
+import { jobStepRate } from '../../tuner/throughput.js';
 import type { Point } from './chart.js';
 
 /** One element of GET /v1/runs/:id/steps. */
@@ -56,17 +57,15 @@ export function stepFigures(rows: readonly StepRow[], maxPoints = 400): StepFigu
   for (const end of ends) {
     const w = r0.slice(Math.max(0, end - window + 1), end + 1);
     const t = r0[end].ts;
-    let seconds = 0;
-    let samples = 0;
+    const rate = jobStepRate(w.map((s) => ({ durationS: s.duration_s, samples: s.samples, worldSize: s.world_size })));
+    const seconds = rate.seconds;
     let wait = 0;
     const losses: number[] = [];
     for (const s of w) {
-      seconds += s.duration_s;
-      samples += s.samples * s.world_size;
       wait += s.data_wait_s;
       if (s.loss !== null && Number.isFinite(s.loss)) losses.push(s.loss);
     }
-    out.samplesPerSecond.push([t, seconds > 0 ? samples / seconds : null]);
+    out.samplesPerSecond.push([t, rate.samplesPerSecond]);
     const durations = w.map((s) => s.duration_s);
     out.stepP50.push([t, quantile(durations, 0.5)]);
     out.stepP90.push([t, quantile(durations, 0.9)]);

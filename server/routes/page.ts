@@ -19,7 +19,7 @@ const ROOT = (() => {
 const STATIC = ['index.html', 'run.html', 'page.css', 'api.js', 'index.js', 'run.js', 'words.js', 'icon.svg'];
 
 /** Modules of dist/ the page imports, served at /page/lib/<path> so their relative imports resolve. */
-const LIB = ['tuner/format.js', 'server/page/chart.js', 'server/page/shape.js'];
+const LIB = ['tuner/format.js', 'tuner/throughput.js', 'server/page/chart.js', 'server/page/shape.js'];
 
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',

@@ -22,7 +22,7 @@ export const rankRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (ap
       params: RunIdParams, body: CopyRunBody, response: { 200: RunView, 201: RunView, ...errorResponses },
     },
   }, async (req, reply) => {
-    const existing = runs.store.findRun(req.params.id);
+    const existing = runs.findRun(req.params.id);
     if (existing) return reply.code(200).send(runView(runs, existing));
     if (!RUN_ID.test(req.params.id)) throw badRequest(`id: ${JSON.stringify(req.params.id)} must be 1–64 letters, digits and . _ - (starting with a letter or digit)`);
     const tune = toTune(req.body.tune);
@@ -44,11 +44,11 @@ export const rankRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (ap
     const run = runs.getRun(req.params.id);
     const { rank } = req.params;
     if (rank >= req.body.world_size) throw badRequest(`rank: ${rank} must be below world_size ${req.body.world_size}`);
-    runs.ranks.announce(run.id, { rank, worldSize: req.body.world_size, pid: req.body.pid ?? null, node: req.body.node ?? null }, runs.now());
+    runs.announceRank(run.id, { rank, worldSize: req.body.world_size, pid: req.body.pid ?? null, node: req.body.node ?? null });
     const status = runs.live(run).status;
     const why = status?.evidence?.why;
     return {
-      run_id: run.id, rank, leader: !runs.ranks.isNodeCopy(run.id),
+      run_id: run.id, rank, leader: !runs.isNodeCopy(run.id),
       verdict: status ? { kind: status.bottleneck, why: typeof why === 'string' ? why : null } : null,
     };
   });
@@ -66,10 +66,10 @@ export const rankRoutes: FastifyPluginAsyncTypebox<{ runs: RunHub }> = async (ap
       if (r.rank >= worldSize) throw badRequest(`ranks[${i}].rank: ${r.rank} must be below world_size ${worldSize}`);
       if (r.data_wait_s > r.duration_s) throw badRequest(`ranks[${i}].data_wait_s: ${r.data_wait_s} is greater than duration_s ${r.duration_s}`);
     });
-    runs.ranks.addSummaries(run.id, worldSize, ranks.map((r) => ({
+    runs.addRankSummaries(run.id, worldSize, ranks.map((r) => ({
       rank: r.rank, node: r.node ?? null, steps: r.steps, durationS: r.duration_s, dataWaitS: r.data_wait_s, samples: r.samples,
       lastStep: r.last_step ?? null, nodeVerdict: r.verdict ?? null,
-    })), runs.now());
+    })));
     return reply.code(202).send({ accepted: ranks.length });
   });
 };

@@ -1,15 +1,16 @@
 // The live state of runs, over the store: what routes, metrics and the tuner ports call. It keeps
 // each run's live state (live.ts), gives each run its metric label (labels.ts), wakes config
 // long-polls (config-watch.ts) and tells listeners about new steps, versions and ended runs.
-// Persistence and its errors are the store's; this module adds no SQL.
+// Persistence and its errors are the store's; this module adds no SQL, and it keeps the store to
+// itself: callers get what they need from the hub's own members, never the store.
 import type { Snapshot } from '../../collectors/readings.js';
 import type { Store, NewEvent, NewStep } from '../../store/store.js';
 import type { RunRecord } from '../../store/runs.js';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 import { createConfigWatch } from './config-watch.js';
 import { createLabels } from './labels.js';
 import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
-import { createRankBoard, mirrorApplied, rankViews, stragglersOf, withRanksGpus, withStragglers } from './ranks.js';
+import { createRankBoard, mirrorApplied, type RankAnnounce, type RankSummary, rankViews, stragglersOf, withRanksGpus, withStragglers } from './ranks.js';
 
 export type HubEvent =
   | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
@@ -84,7 +85,6 @@ export function createRunHub(store: Store) {
   };
 
   return {
-    store,
     now: store.now,
     on(listener: (e: HubEvent) => void): () => void {
       listeners.add(listener);
@@ -98,11 +98,18 @@ export function createRunHub(store: Store) {
       return run;
     },
     getRun: (id: string): RunRecord => store.getRun(id),
+    /** The run, or undefined where getRun would throw NotFound. */
+    findRun: (id: string): RunRecord | undefined => store.findRun(id),
     listRuns: (limit = 100): RunRecord[] => store.listRuns(limit),
     activeRuns: (): RunRecord[] => store.activeRuns(),
     live: (run: RunRecord): LiveRun => liveOf(run),
     label: (run: RunRecord): string => labels.of(run),
-    ranks,
+    /** A rank says where it runs (PUT /v1/runs/:id/ranks/:rank). */
+    announceRank: (runId: string, a: RankAnnounce) => ranks.announce(runId, a, store.now()),
+    /** Rank 0's forward of every rank's summaries (POST /v1/runs/:id/ranks). */
+    addRankSummaries: (runId: string, worldSize: number, summaries: readonly RankSummary[]) => ranks.addSummaries(runId, worldSize, summaries, store.now()),
+    /** Whether this sidecar holds a node's copy of another sidecar's run (its tuner does not decide). */
+    isNodeCopy: (runId: string): boolean => ranks.isNodeCopy(runId),
     /** The run's ranks with their figures, and its stragglers when rank 0 forwards summaries here. */
     rankViews: (run: RunRecord) => rankViews(ranks, run.id, liveOf(run).recent),
     /** What the sampler watches: each running run's own pid, and the pids its ranks announced. */
@@ -131,10 +138,7 @@ export function createRunHub(store: Store) {
       versionChanged(runId);
       return after;
     },
-    /** Called after the tuner's ports wrote a decision that created a config version. */
-    versionChanged,
     configVersion: (runId: string, version: number) => store.configVersion(runId, version),
-    configVersions: (runId: string) => store.configVersions(runId),
     /** Long-poll: the run once its version exceeds `after`, or after waitS with the current one. */
     async waitForConfig(runId: string, after: number, waitS: number, signal?: AbortSignal): Promise<RunRecord> {
       const deadline = Date.now() + waitS * 1000;
@@ -174,6 +178,16 @@ export function createRunHub(store: Store) {
       noteStatus(runId, l.status);
     },
     decisions: (runId: string, limit = 1000) => store.decisions(runId, limit),
+    /** How many decisions the run has, by knob and action (kept in the decisions table, so after a restart too). */
+    decisionCounts: (runId: string) => store.decisionCounts(runId),
+    /** Writes a decision of the tuner's; a decision that creates a config version wakes its long-polls. */
+    addDecision(runId: string, d: Parameters<Store['addDecision']>[1], opts: Parameters<Store['addDecision']>[2]) {
+      const rec = store.addDecision(runId, d, opts);
+      if (opts.apply) versionChanged(runId);
+      return rec;
+    },
+    setOutcome: (...a: Parameters<Store['setOutcome']>) => store.setOutcome(...a),
+    oomBatchSizes: (runId: string) => store.oomBatchSizes(runId),
 
     /** Store retention, and the live state of the runs it deleted. */
     applyRetention(retentionS: number) {

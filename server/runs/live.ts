@@ -4,7 +4,7 @@
 // by the store's repos, each in one place.
 import type { ProcessTreeReading } from '../../collectors/readings.js';
 import type { RunStatusUpdate } from '../../tuner/decide.js';
-import type { StepPoint } from '../../tuner/window.js';
+import type { StepPoint } from '../../domain/steps.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;

@@ -5,7 +5,8 @@
 import type { ProcessTreeReading } from '../../collectors/readings.js';
 import type { BottleneckKind } from '../../tuner/classify.js';
 import { findStragglers, rankFigures, type RankData, type RankFigures, type RankInterval, type Stragglers } from '../../tuner/stragglers.js';
-import type { Advice, StepPoint } from '../../tuner/window.js';
+import type { Advice } from '../../domain/decisions.js';
+import type { StepPoint } from '../../domain/steps.js';
 import type { NewEvent, Store } from '../../store/store.js';
 
 /** Summaries kept per rank: at one forward every ~2 s, the last ~16 s of the job. */

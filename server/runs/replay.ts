@@ -4,18 +4,21 @@
 //                                            a recorded run, fed in time order; the tuner
 //                                            ticks every intervalS and recommends (advise)
 //   {"scenario": NAME, "steps": N, "seed": S} a simulator scenario, tuned for real
-// `trainpilot replay FILE` prints replayFile(FILE).
+// Pure of files and terminals: `trainpilot replay FILE` (cli/replay.ts) reads the file and prints the result.
 // A recorded run goes through the production run path, as a simulated one does (simulate.ts):
 // a real store in memory, the live state of runs, the tuner ports and the one window builder.
-import { readFile } from 'node:fs/promises';
 import type { GpuReading, HostReading, ProcessTreeReading } from '../../collectors/readings.js';
 import { openStore } from '../../store/store.js';
 import type { CpuBudget } from '../../tuner/budget.js';
 import { tune, type TuneResult } from '../../tuner/decide.js';
-import type { TunerSettings } from '../../tuner/guardrails.js';
+import type { TunerThresholds } from '../../tuner/guardrails.js';
 import { createTunerLoop } from '../../tuner/loop.js';
 import { scenarioByName } from '../../tuner/simulator-scenarios.js';
-import type { Decision, DecisionRecord, RunConfig, RunEventPoint, StepPoint, TuneSettings, Window } from '../../tuner/window.js';
+import type { Decision, DecisionRecord } from '../../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../../domain/config.js';
+import type { RunEventPoint } from '../../domain/events.js';
+import type { StepPoint } from '../../domain/steps.js';
+import type { Window } from '../../tuner/window.js';
 import { createRunHub } from './hub.js';
 import { simulate } from './simulate.js';
 import { createTunerPorts } from './tuner-ports.js';
@@ -24,7 +27,7 @@ export class ReplayError extends Error {
   override name = 'ReplayError';
 }
 
-export interface WindowRecording { window: Window; cpuBudget?: CpuBudget; settings?: Partial<TunerSettings> }
+export interface WindowRecording { window: Window; cpuBudget?: CpuBudget; settings?: Partial<TunerThresholds> }
 export interface RunRecording {
   run: { name?: string; config: RunConfig; tune: TuneSettings };
   steps: Array<Record<string, unknown>>;
@@ -32,7 +35,7 @@ export interface RunRecording {
   readings?: Array<{ ts: number; host?: HostReading | null; gpus?: GpuReading[] | null; process?: ProcessTreeReading | null }>;
   intervalS?: number;
   cpuBudget?: CpuBudget;
-  settings?: Partial<TunerSettings>;
+  settings?: Partial<TunerThresholds>;
 }
 export interface ScenarioRecording { scenario: string; steps?: number; seed?: number }
 export type Recording = WindowRecording | RunRecording | ScenarioRecording;
@@ -129,56 +132,4 @@ export function replay(rec: Recording): ReplayResult {
     return { kind: 'scenario', decisions: sim.decisions, status: sim.status as TuneResult['status'] | null, t0: sim.startTs };
   }
   throw new ReplayError('a recording has "window", "run" or "scenario" at its top level');
-}
-
-const KEY_EVIDENCE = [
-  'before_samples_per_second', 'before_data_wait_ratio', 'predicted_gain', 'gain_ratio', 'oom_batch_size',
-  'workers_needed', 'largest_fitting_batch', 'gpu_utilization_ratio', 'b_noise',
-];
-
-function fmt(v: unknown): string {
-  if (typeof v === 'number') return Number.isInteger(v) ? String(v) : String(Math.round(v * 1e4) / 1e4);
-  return String(v);
-}
-
-export function formatReplay(r: ReplayResult): string {
-  const lines: string[] = [];
-  lines.push(`replay (${r.kind}): ${r.decisions.length} decision${r.decisions.length === 1 ? '' : 's'}`);
-  for (const d of r.decisions) {
-    const at = d.ts !== undefined ? `t+${fmt(Math.round((d.ts - r.t0) * 10) / 10)}s` : '';
-    const step = d.step != null ? ` step ${d.step}` : '';
-    const change = d.knob === 'none' ? '' : ` ${d.configBefore[d.knob]} → ${d.configAfter[d.knob]}`;
-    const mode = d.recommendOnly ? ' (recommendation)' : '';
-    lines.push(`[${at}${step}] ${d.knob} ${d.action}${change}${mode}: ${d.reason}`);
-    const ev = KEY_EVIDENCE.filter((k) => d.evidence[k] !== undefined && d.evidence[k] !== null).map((k) => `${k}=${fmt(d.evidence[k])}`);
-    if (ev.length > 0) lines.push(`    evidence: ${ev.join(' ')}`);
-    if (d.outcome && d.outcome.status !== 'pending') {
-      const o = d.outcome;
-      lines.push(`    outcome: ${o.status}${'gainRatio' in o ? ` gain ${fmt(o.gainRatio)}` : ''}${o.note ? ` (${o.note})` : ''}`);
-    }
-    if (d.advice.length > 0) lines.push(`    advice: ${d.advice.map((a) => a.code).join(', ')}`);
-  }
-  if (r.status) {
-    lines.push(`status: ${r.status.bottleneck}${r.status.evidence.why ? ` (${fmt(r.status.evidence.why)})` : ''}; tuner: ${fmt(r.status.evidence.tuner)}`);
-    if (r.status.advice.length > 0) lines.push(`advice: ${r.status.advice.map((a) => `${a.code} (${a.title})`).join('; ')}`);
-  }
-  return lines.join('\n') + '\n';
-}
-
-/** Reads a recording (JSON) and returns the printed decisions. */
-export async function replayFile(path: string): Promise<string> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    throw new ReplayError(`cannot read ${path}: ${(err as Error).message}`);
-  }
-  let rec: Recording;
-  try {
-    rec = JSON.parse(text) as Recording;
-  } catch (err) {
-    throw new ReplayError(`${path} is not JSON: ${(err as Error).message}`);
-  }
-  if (rec === null || typeof rec !== 'object') throw new ReplayError(`${path}: a recording is a JSON object`);
-  return formatReplay(replay(rec));
 }

@@ -4,12 +4,16 @@
 // ports (tuner-ports.ts → tuner/run-window.ts), its decisions written as config versions that the
 // job picks up between steps, as the client does. Only HTTP and the collectors are left out.
 import { openStore } from '../../store/store.js';
-import type { TunerSettings } from '../../tuner/guardrails.js';
+import type { TunerThresholds } from '../../tuner/guardrails.js';
 import { createTunerLoop, type TunerPorts } from '../../tuner/loop.js';
 import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from '../../tuner/simulator.js';
 import { createSimJob } from '../../tuner/simulator-job.js';
 import type { Scenario } from '../../tuner/simulator-scenarios.js';
-import type { DecisionRecord, RunConfig, StepPoint, TuneSettings, Window } from '../../tuner/window.js';
+import type { DecisionRecord } from '../../domain/decisions.js';
+import type { RunConfig, TuneSettings } from '../../domain/config.js';
+import type { StepPoint } from '../../domain/steps.js';
+import { userBound } from '../../domain/bounds.js';
+import type { Window } from '../../tuner/window.js';
 import { createRunHub } from './hub.js';
 import type { RunStatus } from './live.js';
 import { createTunerPorts } from './tuner-ports.js';
@@ -18,7 +22,7 @@ export interface SimOptions {
   steps: number;
   seed?: number;
   intervalS?: number;
-  settings?: Partial<TunerSettings>;
+  settings?: Partial<TunerThresholds>;
   /** Overrides the scenario's tune.mode. */
   mode?: TuneSettings['mode'];
   /** Sees every window the tuner reads (to record replay fixtures). */
@@ -96,9 +100,12 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
   const live = hub.live(end);
   const decisions = hub.decisions(run.id, Number.MAX_SAFE_INTEGER);
   hub.close();
+  // The oracle searches the user's bounds; without one, batch sizes to 4096 and a worker per core but the main process's.
+  const batch = userBound(tune, 'batch_size');
+  const workers = userBound(tune, 'num_workers');
   const bounds = {
-    batch: { min: tune.bounds.batch_size?.min ?? 1, max: tune.bounds.batch_size?.max ?? 4096 },
-    workers: { min: tune.bounds.num_workers?.min ?? 0, max: tune.bounds.num_workers?.max ?? Math.max(0, model.cores - 1) },
+    batch: { min: batch.min, max: batch.userMax ? batch.max : 4096 },
+    workers: { min: workers.min, max: workers.userMax ? workers.max : Math.max(0, model.cores - 1) },
   };
   return {
     scenario: scenario.name,

@@ -1,5 +1,5 @@
 // The tuner loop's ports (tuner/loop.ts TunerPorts) over the live state of runs: windows built by
-// the one window builder (tuner/run-window.ts), decisions written through the store.
+// the one window builder (tuner/run-window.ts), decisions written through the hub.
 import { readProcessCpuBudget, type CpuBudget } from '../../collectors/cpu-budget.js';
 import type { TunerPorts } from '../../tuner/loop.js';
 import { appliesDecision, buildWindow } from '../../tuner/run-window.js';
@@ -14,7 +14,6 @@ export const WINDOW_DECISIONS = 100;
 export const BUDGET_TTL_S = 10;
 
 export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: number) => CpuBudget | null } = {}): TunerPorts {
-  const { store } = hub;
   const readProcess = opts.readProcessBudget ?? ((pid: number) => readProcessCpuBudget(pid));
   const budgets = new Map<string, { at: number; pid: number; budget: CpuBudget | null }>();
   return {
@@ -25,37 +24,37 @@ export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: 
      * kernel states it; else the host's CPU count (a job whose process is not known).
      */
     cpuBudget(runId: string): CpuBudget | null {
-      const run = store.findRun(runId);
+      const run = hub.findRun(runId);
       if (!run) return null;
       if (run.cpuBudget) return { cores: run.cpuBudget.cores, source: `reported by the job: ${run.cpuBudget.source}` };
       if (run.pid !== null) {
-        const now = store.now();
+        const now = hub.now();
         const hit = budgets.get(runId);
         if (hit && hit.pid === run.pid && now - hit.at < BUDGET_TTL_S) return hit.budget ?? hostBudget();
         const budget = readProcess(run.pid);
         budgets.set(runId, { at: now, pid: run.pid, budget });
         // Ended runs' readings go (the tuner asks for running runs only).
-        if (budgets.size > 2 * store.activeRuns().length + 16) {
-          const active = new Set(store.activeRuns().map((r) => r.id));
+        if (budgets.size > 2 * hub.activeRuns().length + 16) {
+          const active = new Set(hub.activeRuns().map((r) => r.id));
           for (const id of budgets.keys()) if (!active.has(id)) budgets.delete(id);
         }
         if (budget) return budget;
       }
       return hostBudget();
     },
-    activeRunIds: () => store.activeRuns().map((r) => r.id),
+    activeRunIds: () => hub.activeRuns().map((r) => r.id),
     readWindow(runId: string): Window | undefined {
-      const run = store.findRun(runId);
+      const run = hub.findRun(runId);
       if (!run) return undefined;
       const l = hub.live(run);
       const snap = hub.snapshot();
       return buildWindow({
         run,
-        now: store.now(),
+        now: hub.now(),
         steps: l.recent,
-        events: store.events(runId, WINDOW_EVENTS),
-        decisions: store.decisions(runId, WINDOW_DECISIONS),
-        oomBatchSizes: store.oomBatchSizes(runId),
+        events: hub.events(runId, WINDOW_EVENTS),
+        decisions: hub.decisions(runId, WINDOW_DECISIONS),
+        oomBatchSizes: hub.oomBatchSizes(runId),
         host: snap?.host ?? null,
         gpus: snap?.gpus ?? null,
         process: l.process,
@@ -63,13 +62,10 @@ export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: 
       });
     },
     applyDecision(runId, d) {
-      const run = store.getRun(runId);
-      const apply = appliesDecision(run, d);
-      const rec = store.addDecision(runId, d, { apply, step: hub.live(run).recent.at(-1)?.step ?? null });
-      if (apply) hub.versionChanged(runId);
-      return rec;
+      const run = hub.getRun(runId);
+      return hub.addDecision(runId, d, { apply: appliesDecision(run, d), step: hub.live(run).recent.at(-1)?.step ?? null });
     },
-    setOutcome: (runId, decisionId, outcome) => store.setOutcome(runId, decisionId, outcome),
+    setOutcome: (runId, decisionId, outcome) => hub.setOutcome(runId, decisionId, outcome),
     setStatus: (runId, status) => hub.setStatus(runId, status),
   };
 

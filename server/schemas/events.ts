@@ -1,11 +1,10 @@
 import { Type, type Static } from 'typebox';
+import { POSTED_EVENT_KINDS } from '../../domain/events.js';
 import { FreeObject, UnixSeconds } from './common.js';
-
-export const EVENT_KINDS = ['oom', 'epoch_end', 'config_applied', 'checkpoint', 'finished', 'failed', 'note'] as const;
 
 export const EventBody = Type.Object(
   {
-    kind: Type.Union(EVENT_KINDS.map((k) => Type.Literal(k)), {
+    kind: Type.Union(POSTED_EVENT_KINDS.map((k) => Type.Literal(k)), {
       description: 'oom (data.batch_size), config_applied (data.version), epoch_end, checkpoint, finished, failed, note',
     }),
     step: Type.Optional(Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER })),

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
-import { RUN_STATES } from '../../store/run-states.js';
-import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../../tuner/window.js';
+import { RUN_STATES } from '../../domain/run-states.js';
+import { KNOBS, LR_SCALINGS, OPTIMIZERS, TUNE_MODES } from '../../domain/config.js';
 import { FreeObject, UnixSeconds } from './common.js';
 import { RankView } from './rank-view.js';
 

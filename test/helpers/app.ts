@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../../server/app.js';
 import { createMetrics } from '../../server/metrics/registry.js';
 import { metricsSource } from '../../server/metrics/store-source.js';
-import { EXAMPLE_TUNE } from '../../tuner/tune-defaults.js';
+import { EXAMPLE_TUNE } from '../../domain/tune-defaults.js';
 import { openRuns, type TestRuns } from './runs.js';
 
 export interface TestApp {

@@ -1,5 +1,5 @@
 // Run data in words for people. Numbers go through the one formatting module (tuner/format.ts,
-// served from dist/); the words for bottlenecks, knobs and outcomes are the page's.
+// served from dist/); and so are the knobs' names; the words for bottlenecks and outcomes are the page's.
 import * as fmt from '/page/lib/tuner/format.js';
 
 export { fmt };
@@ -21,8 +21,7 @@ export function bottleneckWords(kind) {
   return BOTTLENECKS[kind] ?? kind.replace(/_/g, ' ');
 }
 
-const KNOBS = { batch_size: 'batch size', learning_rate: 'learning rate', num_workers: 'data-loader workers', grad_accum_steps: 'gradient accumulation', none: 'no knob' };
-export const knobWords = (k) => KNOBS[k] ?? String(k).replace(/_/g, ' ');
+export const knobWords = (k) => fmt.knobName(String(k));
 
 /** Evidence as labelled items: the formatting module's when it has them, else key and number. */
 export function evidence(e) {

@@ -1,6 +1,6 @@
 // The tuning defaults, once: what a run is tuned with when it does not say, and the documented
 // example that tests, fixtures and the simulator start from.
-import { KNOBS, type TuneSettings } from './window.js';
+import { KNOBS, type TuneSettings } from './config.js';
 
 /**
  * What POST /v1/runs gives a run that sends no `tune` (or leaves fields out): every knob,

@@ -1,0 +1,39 @@
+// A tuner's decision, as it leaves the tuner and as the store keeps it with its outcome.
+import type { Knob, RunConfig } from './config.js';
+
+export const DECISION_ACTIONS = ['increase', 'decrease', 'rollback', 'set', 'advise'] as const;
+export type DecisionAction = (typeof DECISION_ACTIONS)[number];
+
+export type DecisionOutcome =
+  | { status: 'pending' }
+  | { status: 'kept'; gainRatio: number; note?: string; after?: Record<string, number | null> }
+  | { status: 'rolled_back'; gainRatio: number; note: string; after?: Record<string, number | null> }
+  | { status: 'superseded'; note?: string };
+
+/** A decision as the tuner returns it; the store adds id, ts, run and version. */
+export interface Decision {
+  knob: Knob | 'none';
+  action: DecisionAction;
+  reason: string;
+  evidence: Record<string, number | string | boolean | null>;
+  configBefore: RunConfig;
+  configAfter: RunConfig;
+  advice: Advice[];
+  /** When true the store does not create a config version (advise mode, or advice-only). */
+  recommendOnly: boolean;
+}
+
+export interface Advice {
+  code: string; // e.g. 'mixed_precision', 'gradient_checkpointing', 'faster_storage'
+  title: string;
+  why: string;
+}
+
+/** A stored decision: what the tuner returned plus bookkeeping. */
+export interface DecisionRecord extends Decision {
+  id: number;
+  ts: number;
+  step: number | null;
+  configVersion: number | null; // the version it created, null for recommendations
+  outcome: DecisionOutcome;
+}
