@@ -11,6 +11,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { QUERY_GPU_FIELDS } from '../collectors/gpu-csv.js';
 import { parseNvidiaSmiXml } from '../collectors/gpu-xml.js';
 import { createGpuCollector, type GpuCollector, type GpuTimings } from '../collectors/gpu.js';
+import { waitUntil } from './helpers/wait.js';
 
 const STAND_IN = fileURLToPath(new URL('./bin/nvidia-smi', import.meta.url));
 const FIXTURE = readFileSync(new URL('./fixtures/nvidia-smi/datakit-gtx-8card.xml', import.meta.url), 'utf8');
@@ -28,15 +29,8 @@ const FAST: Partial<GpuTimings> = {
 };
 const setMode = (mode: string, apps: unknown[] = []) => writeFileSync(controlFile, JSON.stringify({ mode, apps }));
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 50 });
 
 /** The collector's verdict now: its readings, or the reason it gives. */
 const outcome = (g: GpuCollector) => g.collect(new AbortController().signal).then((r) => ({ ok: r }), (e: Error) => ({ error: e.message }));

@@ -11,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createProcessCollector } from '../collectors/process.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
+import { waitUntil } from './helpers/wait.js';
 
 const MiB = 1024 * 1024;
 const WORKERS = 3;
@@ -47,15 +48,8 @@ afterEach(() => {
   for (const t of trees.splice(0)) if (t.exitCode === null) t.kill('SIGTERM');
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 50 });
 
 describe('process collector on a real tree', () => {
   it('CPU and RSS of the whole tree, per worker, worker count; a killed worker leaves its CPU in the total', async () => {

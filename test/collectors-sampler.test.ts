@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CollectorHealth, Snapshot } from '../collectors/readings.js';
 import { createSampler, type Sampler, type SamplerOptions } from '../collectors/sampler.js';
+import { waitUntil } from './helpers/wait.js';
 
 const STAND_IN = fileURLToPath(new URL('./bin/nvidia-smi', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'trainpilot-sampler-'));
@@ -21,15 +22,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const setMode = (mode: string) => writeFileSync(controlFile, JSON.stringify({ mode }));
 const byName = (hs: CollectorHealth[]) => Object.fromEntries(hs.map((h) => [h.name, h]));
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 8000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const waitFor = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 8000): Promise<T> =>
+  waitUntil(what, probe, { timeoutMs, intervalMs: 25 });
 
 let sampler: Sampler | null = null;
 let snapshots: Snapshot[] = [];

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandLineV8Flags } from '../cli/v8-settings.js';
 import { BASE_IMAGE, DEBOOTSTRAP, ensureBaseImage } from './docker/base-image.js';
 import { DOCKER, DOCKERD, startEngine, type Engine } from './docker/engine.js';
+import { waitUntil } from './helpers/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** The build context: the repository, or another checkout of it (TRAINPILOT_DOCKER_CONTEXT). */
@@ -78,19 +79,8 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     return urls;
   }
 
-  async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-    const deadline = Date.now() + ms;
-    let last = '';
-    while (Date.now() < deadline) {
-      try {
-        if (await probe()) return;
-      } catch (err) {
-        last = (err as Error).message;
-      }
-      await sleep(250);
-    }
-    throw new Error(`${what}: not ready after ${ms} ms ${last}`);
-  }
+  const waitFor = (what: string, ms: number, probe: () => Promise<boolean>): Promise<true> =>
+    waitUntil(what, async () => (await probe()) || undefined, { timeoutMs: ms, intervalMs: 250 });
 
   /** `docker stop` (with a grace period above the 10 s being checked); resolve with its duration and exit code. */
   async function stopContainer(name: string): Promise<{ ms: number; exitCode: number; oomKilled: string }> {

@@ -8,6 +8,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
 import { allSteps, api, type StoredStep } from './helpers/run-api.js';
 import { startCli, type CliResult } from './cli-helpers.js';
+import { waitUntil } from './helpers/wait.js';
 
 const PYTHON = '/usr/bin/python3';
 const TRAIN = 'examples/pytorch/train.py';
@@ -32,15 +33,8 @@ interface Event { ts: number; kind: string; step: number | null; data: Record<st
 
 const events = (url: string, id: string) => api<{ events: Event[] }>(url, `/v1/runs/${id}/events?limit=10000`).then((r) => r.events);
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, context = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context().slice(-4000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 60_000, context?: () => string): Promise<T> =>
+  waitUntil(what, fn, { timeoutMs, intervalMs: 250, context });
 
 /** The `trainpilot-example: {json}` lines the example prints at the end (one per rank). */
 function summaries(r: CliResult): Array<Record<string, any>> {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { waitUntil } from './helpers/wait.js';
 
 const PYTHON = '/usr/bin/python3';
 const WORKER = join(REPO_ROOT, 'clients/python/tests/multinode_worker.py');
@@ -48,16 +49,8 @@ async function api<T>(url: string, path: string, init?: RequestInit): Promise<T>
   return (await r.json()) as T;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs: number, context: () => string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const v = await fn().catch((e) => ((last = e), undefined));
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})\n${context().slice(-6000)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, fn: () => Promise<T | undefined | false | null>, timeoutMs: number, context: () => string): Promise<T> =>
+  waitUntil(what, fn, { timeoutMs, intervalMs: 250, context });
 
 interface RankEntry { rank: number; node: string | null; samples_per_second: number | null; step_seconds: number | null; data_wait_ratio: number | null; last_step: number | null; straggler: boolean; pid: number | null; process: { alive: boolean; resident_memory_bytes: number } | null }
 interface RunView { id: string; state: string; config_version: number; applied_version: number; tune: { mode: string }; bottleneck: { kind: string; evidence: Record<string, unknown> } | null; advice: Array<{ code: string; why: string }>; ranks?: RankEntry[] }

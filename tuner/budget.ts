@@ -4,7 +4,7 @@
 // (collectors/cpu-budget.ts) or reported by its client; this module only uses it.
 import type { HostReading, ProcessTreeReading } from '../collectors/readings.js';
 
-export { cpuBudgetOf, parseCfsQuota, parseCpuMax, type CpuBudget } from '../collectors/cpu-budget.js';
+export type { CpuBudget } from '../collectors/cpu-budget.js';
 
 /** tf.data's RAM budget: half of the memory available now. */
 export const RAM_BUDGET_SHARE = 0.5;

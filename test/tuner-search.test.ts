@@ -1,13 +1,11 @@
-// The search over workers and batch size, its performance model, the safety moves, the learning
-// rate, goodput and the budgets.
+// The search over workers and batch size (tuner/search.ts, tuner/params.ts), its performance model
+// and the safety moves. The learning rate, goodput and CPU-budget parsers have files of their own.
 import { describe, expect, it } from 'vitest';
 import { goodputShrink, oomBackoff } from '../tuner/batch.js';
-import { cpuBudgetOf, parseCfsQuota, parseCpuMax } from '../tuner/budget.js';
 import { classify } from '../tuner/classify.js';
 import { tune } from '../tuner/decide.js';
-import { efficiency, noiseScale } from '../tuner/goodput.js';
+import { noiseScale } from '../tuner/goodput.js';
 import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
-import { LR_RAMP_STEPS, scalingRule, withBatchSize } from '../tuner/lr.js';
 import { measure } from '../tuner/measure.js';
 import { memoryModel, largestFitting } from '../tuner/models.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
@@ -254,80 +252,5 @@ describe('performance model', () => {
     const waiting = fitPerfModel([pt(64, 2, 0.1, 0.6, 0.05)], { ...ctx, budgetCores: 2, treeCores: 0.5, workerBusy: 0.05, workers: 2 });
     expect(predictRatio(busy, { batch: 64, workers: 2 }, { batch: 64, workers: 4 })!.ratio).toBeLessThan(1.03);
     expect(predictRatio(waiting, { batch: 64, workers: 2 }, { batch: 64, workers: 4 })!.ratio).toBeGreaterThan(1.5);
-  });
-});
-
-describe('learning-rate policy', () => {
-  it.each([
-    ['sgd', 'auto', 'linear', 0.2],
-    ['lars', 'auto', 'linear', 0.2],
-    ['adam', 'auto', 'sqrt', 0.1 * Math.SQRT2],
-    ['adamw', 'auto', 'sqrt', 0.1 * Math.SQRT2],
-    ['other', 'auto', 'none', 0.1],
-    ['adam', 'linear', 'linear', 0.2],
-    ['sgd', 'none', 'none', 0.1],
-  ] as const)('%s with lr_scaling %s scales by %s', (optimizer, lr_scaling, rule, lr) => {
-    const t: TuneSettings = { ...BASE_TUNE, optimizer, lr_scaling };
-    expect(scalingRule(t)).toBe(rule);
-    const c = withBatchSize({ ...BASE_CONFIG, learning_rate: 0.1 }, 128, t).config;
-    expect(c.learning_rate).toBeCloseTo(lr, 12);
-    expect(c.batch_size).toBe(128);
-  });
-
-  it('ramps a larger learning rate in; applies a smaller one at once', () => {
-    expect(withBatchSize({ ...BASE_CONFIG, learning_rate: 0.1 }, 128, BASE_TUNE).config.lr_warmup_steps).toBe(LR_RAMP_STEPS);
-    expect(withBatchSize({ ...BASE_CONFIG, learning_rate: 0.1 }, 32, BASE_TUNE).config.lr_warmup_steps).toBe(0);
-  });
-
-  it('leaves the learning rate alone when it is not a tuned knob', () => {
-    const t: TuneSettings = { ...BASE_TUNE, knobs: ['batch_size'] };
-    expect(withBatchSize({ ...BASE_CONFIG, learning_rate: 0.1 }, 128, t).config.learning_rate).toBe(0.1);
-  });
-
-  it('clamps to the learning-rate bounds', () => {
-    const t: TuneSettings = { ...BASE_TUNE, optimizer: 'sgd', bounds: { ...BASE_TUNE.bounds, learning_rate: { min: 0.01, max: 0.15 } } };
-    const r = withBatchSize({ ...BASE_CONFIG, learning_rate: 0.1 }, 128, t);
-    expect(r.config.learning_rate).toBe(0.15);
-    expect(r.lrRule).toMatch(/clamped/);
-  });
-});
-
-describe('goodput', () => {
-  it('estimates the gradient noise scale (McCandlish et al. 2018, A.1)', () => {
-    const m = measure(makeWindow({ steps: makeSteps({ n: 40, samples: 64, gradSqNorm: 1 + 100 / 64, gradSqNormSmall: 1 + 100 / 32 }) }), 1)!;
-    const n = noiseScale(m)!;
-    expect(n.bNoise).toBeCloseTo(100, 6);
-    expect(n.gradSq).toBeCloseTo(1, 6);
-  });
-
-  it('has Pollux efficiency (φ + M0)/(φ + M)', () => {
-    expect(efficiency(100, 100, 100)).toBe(1);
-    expect(efficiency(100, 100, 300)).toBe(0.5);
-  });
-
-  it('is absent without both norms', () => {
-    expect(noiseScale(measure(makeWindow(), 1)!)).toBeNull();
-  });
-});
-
-describe('budgets', () => {
-  it.each([
-    ['max 100000', null],
-    ['200000 100000', 2],
-    ['150000 100000\n', 1.5],
-    ['garbage', null],
-  ])('cgroup v2 cpu.max %j → %s cores', (text, cores) => {
-    expect(parseCpuMax(text)).toBe(cores);
-  });
-
-  it('reads cgroup v1 quotas', () => {
-    expect(parseCfsQuota('-1', '100000')).toBeNull();
-    expect(parseCfsQuota('400000', '100000')).toBe(4);
-  });
-
-  it('takes the smaller of affinity and quota, saying where each came from', () => {
-    expect(cpuBudgetOf(8, { cores: 2.5, file: '/q' }, '/proc/1/status')).toMatchObject({ cores: 2.5, source: expect.stringMatching(/cgroup quota 2.5 cores \(\/q\)/) });
-    expect(cpuBudgetOf(4, null, 'x').cores).toBe(4);
-    expect(cpuBudgetOf(4, { cores: 16, file: '/q' }, 'x').cores).toBe(4);
   });
 });
