@@ -6,7 +6,7 @@ import type { RunState } from '../../domain/run-states.js';
 import type { BottleneckKind } from '../../tuner/classify.js';
 import type { RunConfig } from '../../domain/config.js';
 import type { StepPoint } from '../../domain/steps.js';
-import { windowStats, type WindowStats } from './window.js';
+import { windowStats, type WindowStats } from './recent-rates.js';
 
 
 export interface RunMetricsView {

@@ -1,6 +1,6 @@
 // Window ratios: data-wait share and wall-clock samples per second.
 import { describe, expect, it } from 'vitest';
-import { RATE_WINDOW_S, windowStats } from '../server/metrics/window.js';
+import { RATE_WINDOW_S, windowStats } from '../server/metrics/recent-rates.js';
 import type { StepPoint } from '../domain/steps.js';
 
 const step = (ts: number, durationS: number, dataWaitS: number, samples: number, rank = 0): StepPoint => ({
