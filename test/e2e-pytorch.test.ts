@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
-import { allSteps, api, type StoredStep } from './helpers/run-api.js';
+import { allSteps, api, type StoredStep } from '../bench/lib/run-api.js';
 import { startCli, type CliResult } from './cli-helpers.js';
 import { waitUntil } from './helpers/wait.js';
 

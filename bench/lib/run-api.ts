@@ -1,5 +1,5 @@
-// Reading a run back over the sidecar's HTTP API, for the end-to-end tests: JSON requests and the
-// stored step reports, page by page.
+// Reading a run back over the sidecar's HTTP API, for the end-to-end tests and the benchmarks that
+// run real jobs: JSON requests, the stored step reports page by page, a version's steady rate.
 
 export interface StoredStep {
   step: number; ts: number; duration_s: number; data_wait_s: number; samples: number; loss: number | null;
@@ -22,4 +22,15 @@ export async function allSteps(url: string, id: string): Promise<StoredStep[]> {
     if (page.next_after_step === null) return out;
     after = page.next_after_step;
   }
+}
+
+/**
+ * samples/s of one config version's steady steps on rank 0 (the first `warmup` after a change are
+ * warm-up), over wall time from the first counted step's start to the last one's end.
+ */
+export function versionRate(steps: StoredStep[], version: number, warmup = 3): { rate: number; steps: number } {
+  const mine = steps.filter((s) => s.rank === 0 && s.config_version === version).sort((a, b) => a.step - b.step).slice(warmup);
+  if (mine.length < 3) return { rate: 0, steps: mine.length };
+  const span = mine[mine.length - 1].ts - (mine[0].ts - mine[0].duration_s);
+  return { rate: mine.reduce((n, s) => n + s.samples, 0) / span, steps: mine.length };
 }
