@@ -1,6 +1,6 @@
 // Grafana provisioning files (https://grafana.com/docs/grafana/latest/administration/provisioning/):
 // a Prometheus datasource and a file provider that loads the dashboard JSON.
-// Paths are those of the official Grafana image; README.md ("Add trainpilot to an existing Prometheus + Grafana") says what to mount where.
+// Paths are those of the official Grafana image; docs/prometheus-grafana.md ("3. Grafana: datasource and dashboards") says what to mount where.
 // Written as text, not through a YAML library: they are small, fixed, and read better with comments.
 
 /** Where the provider looks for the dashboard JSON inside Grafana. */
