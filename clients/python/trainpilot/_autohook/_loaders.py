@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
+from ._torch_private import drop_persistent_workers
+
 
 def start_method_forks(loader: Any) -> bool:
     """Whether new workers of this loader would start by fork (what an unguarded script survives),
@@ -24,12 +26,7 @@ def start_method_forks(loader: Any) -> bool:
 def set_workers(loader: Any, workers: int) -> Callable[[], None]:
     """num_workers on a built loader, before its next iterator is made; returns the undo."""
     before = loader.num_workers, getattr(loader, "prefetch_factor", None)
-    it = getattr(loader, "_iterator", None)
-    if loader.persistent_workers and it is not None:
-        # Persistent workers outlive the epoch: shut them down so the next iterator is a new one
-        # with the new count (DataLoader.__iter__ makes one when _iterator is None).
-        it._shutdown_workers()
-        loader._iterator = None
+    drop_persistent_workers(loader)  # they outlive the epoch: the next iterator starts the new count
     loader.num_workers = workers
     if workers > 0 and before[1] is None and hasattr(loader, "prefetch_factor"):
         loader.prefetch_factor = 2  # torch ≥ 2.0 leaves it None without workers; 2 is its default

@@ -4,6 +4,7 @@
   DataLoader.__iter__               the safe point: the sidecar's workers are applied here, when
                                     the job starts iterating a loader (an epoch boundary)
   _BaseDataLoaderIter.__next__      times the wait for each batch, reads its leading dimension
+                                    (torch's private class: _torch_private.py says why)
   optimizer steps                   torch ≥ 2.0: register_optimizer_step_pre/post_hook (global);
                                     torch 1.13 has none: each Optimizer class's step is wrapped
                                     once, on its first instance, as torch's own profiler does
@@ -20,6 +21,8 @@ import sys
 import time
 import weakref
 from typing import Any, Callable, List, Optional, Tuple
+
+from ._torch_private import iterator_class
 
 _pc = time.perf_counter
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,10 +66,10 @@ class Patches:
 
     def install(self) -> None:
         from torch.utils.data import DataLoader
-        from torch.utils.data.dataloader import _BaseDataLoaderIter
 
+        batches = iterator_class()
         hook, clock, torch_dir = self.hook, self.hook.clock, self.torch_dir
-        init0, iter0, next0 = DataLoader.__init__, DataLoader.__iter__, _BaseDataLoaderIter.__next__
+        init0, iter0, next0 = DataLoader.__init__, DataLoader.__iter__, batches.__next__
         iters: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
         # The iterator seen last (a weak reference: its workers shut down when the job drops it)
         # and its LoaderInfo, so most batches skip the dictionary.
@@ -137,7 +140,7 @@ class Patches:
 
         self._set(DataLoader, "__init__", __init__)
         self._set(DataLoader, "__iter__", __iter__)
-        self._set(_BaseDataLoaderIter, "__next__", __next__)
+        self._set(batches, "__next__", __next__)
         self._install_optimizer()
         self._install_backward()
 

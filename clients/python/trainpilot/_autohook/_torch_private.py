@@ -1,0 +1,39 @@
+"""The one module of trainpilot that touches torch's private names: where, and why.
+
+torch has no public way to see each batch a DataLoader hands out, nor to make a loader with
+persistent workers start new ones with another count, and the zero-code hook needs both (DESIGN
+§10). So it reaches into torch here, and only here: tests/test_structure.py lets this module,
+and no other, write another object's private attribute.
+
+  torch.utils.data.dataloader._BaseDataLoaderIter
+      the base class of both loader iterators (in-process and multi-process, torch 1.13 to 2.x):
+      its __next__ hands out every batch, so the wrapper that times the wait for each batch is
+      put there (_torch.py, through iterator_class()).
+  DataLoader._iterator and _MultiProcessingDataLoaderIter._shutdown_workers()
+      a loader with persistent_workers keeps its iterator, workers and all, in `_iterator`
+      between epochs, and DataLoader.__iter__ makes a new one only when that is None. To start
+      the next epoch with another number of workers, drop_persistent_workers() shuts the old
+      ones down and clears it (_loaders.py).
+
+A torch without these names fails here, inside the hook's guard: the hook turns itself off and
+the job runs as it would without trainpilot.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+
+def iterator_class() -> type:
+    """The class whose __next__ every DataLoader iterator uses to hand out a batch."""
+    from torch.utils.data.dataloader import _BaseDataLoaderIter
+
+    return _BaseDataLoaderIter
+
+
+def drop_persistent_workers(loader: Any) -> None:
+    """The workers a persistent_workers loader kept from its last epoch, shut down, so that its
+    next iterator is a new one (DataLoader.__iter__ makes one when _iterator is None)."""
+    it = getattr(loader, "_iterator", None)
+    if loader.persistent_workers and it is not None:
+        it._shutdown_workers()
+        loader._iterator = None
