@@ -18,11 +18,12 @@ class LoaderRun(Protocol):
     import: run.py imports it, lazily, in Run.data_loader)."""
     applied: Dict[str, Any]
     layout: int
-    retry_batch: bool
     rank: Optional[int]
     world_size: Optional[int]
 
-    def _safe_point(self) -> None: ...
+    def safe_point(self) -> None: ...
+
+    def take_retry(self) -> bool: ...
 
     def next_batch(self, it: Iterator[Any], samples: Optional[int] = None) -> Any: ...
 
@@ -102,9 +103,8 @@ class TunedLoader:
         it = None
         try:
             while True:
-                run._safe_point()
-                if run.retry_batch:  # the last batch ran out of memory: its samples come again, smaller
-                    run.retry_batch = False
+                run.safe_point()
+                if run.take_retry():  # the last batch ran out of memory: its samples come again, smaller
                     taken -= got
                 if it is None or self._layout != run.layout:
                     it = None  # the old iterator's workers shut down before new ones start
