@@ -106,7 +106,7 @@ def main() -> None:
             off.append(block(DataLoader(data, batch_size=args.batch), model, args.steps))
         hook.link.sender.flush(5.0)
         sent = hook.link.sender.stats
-        hook.link.flush(1.0)
+        hook.link.close(1.0)
         diffs = sorted((a - b) * 1e6 for a, b in zip(on, off))
         cost = (statistics.median(on) - statistics.median(off)) * 1e6
         print(f"A/B, a DataLoader batch + forward + backward + SGD step (batch {args.batch}, {args.blocks} block pairs "

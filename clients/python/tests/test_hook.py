@@ -40,14 +40,14 @@ class HookCase(SidecarCase):
         import trainpilot
 
         # Runs other test modules started in this process would make the hook stand down.
-        patcher = mock.patch.object(trainpilot, "_runs", [])
+        patcher = mock.patch.object(trainpilot, "is_active", lambda: False)
         patcher.start()
         self.addCleanup(patcher.stop)
         self.sidecar.add_run("r1", mode="auto")
         self.hook = Hook(torch, self.sidecar.url, None, "r1")
         self.hook.patches.install()
         self.addCleanup(self.hook.patches.restore)
-        self.addCleanup(lambda: self.hook.link.flush(1.0))
+        self.addCleanup(lambda: self.hook.link.close(1.0))
         self.model = torch.nn.Linear(4, 2)
 
     def train(self, loader, opt=None, epochs=1, accum=1, more=None):
@@ -319,7 +319,7 @@ class Safety(HookCase):
     def test_stands_down_when_the_job_uses_the_client(self):
         import trainpilot
 
-        with mock.patch.object(trainpilot, "_runs", [object()]):
+        with mock.patch.object(trainpilot, "is_active", lambda: True):
             self.train(DataLoader(Squares(16), batch_size=8))
         self.assertEqual(len(self.hook.link.steps if self.hook.link.sender else []), 0)
         self.assertEqual(self.sidecar.steps["r1"], [])

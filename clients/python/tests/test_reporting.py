@@ -7,6 +7,7 @@ import sys
 import textwrap
 import time
 import unittest
+from unittest import mock
 
 import trainpilot
 from standin import StandIn
@@ -172,6 +173,15 @@ class ReportingTest(SidecarCase):
         self.assertEqual(run.step_index, 5)
         self.assertFalse(run.finish())
         self.assertEqual(self.sidecar.requests, [])
+
+    def test_is_active_once_a_run_was_started_finished_or_not(self):
+        # What the zero-code hook asks before it reports a step (it stands down when True).
+        with mock.patch.object(trainpilot, "_runs", []):
+            self.assertFalse(trainpilot.is_active())
+            run = self.start()
+            self.assertTrue(trainpilot.is_active())
+            run.finish()
+            self.assertTrue(trainpilot.is_active())
 
 
 class ExitTest(SidecarCase):

@@ -26,7 +26,7 @@ from .distributed import SYNC_EVERY
 from .oom import free_memory, is_oom
 from .run import Run
 
-__all__ = ["start", "Run", "is_oom", "free_memory"]
+__all__ = ["start", "is_active", "Run", "is_oom", "free_memory"]
 __version__ = "0.1.0"
 
 _runs: List[Run] = []
@@ -56,6 +56,12 @@ def start(name: str, config: Dict[str, Any], tune: Optional[Dict[str, Any]] = No
     _runs.append(run)
     _install_exit_hooks()
     return run
+
+
+def is_active() -> bool:
+    """True once this process has started a run with start() (finished or not): the job reports
+    its own steps, and the zero-code hook of `trainpilot run` stands down."""
+    return bool(_runs)
 
 
 def _install_exit_hooks() -> None:

@@ -2,9 +2,10 @@
 
 `trainpilot run` puts clients/python/hook on a Python job's PYTHONPATH; its sitecustomize calls
 activate() once torch has been imported. From then on, through torch's own classes (_torch.py),
-every optimizer step becomes one step report (_clock.py), sent by the client's own background
-sender (_link.py), and the data-loader workers the sidecar asks for are applied when the job next
-starts iterating its training loader (_hook.py). Any error inside the hook takes its patches off
+every optimizer step becomes one step report (_clock.py), sent through the client's own Link to
+the sidecar (../_link.py: background sender, config poll), and the data-loader workers the sidecar
+asks for are applied when the job next starts iterating its training loader (_hook.py). torch's
+private names are touched in _torch_private.py alone. Any error inside the hook takes its patches off
 and sends one `note` event; the job goes on as it would without trainpilot.
 """
 from __future__ import annotations

@@ -14,40 +14,23 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import traceback
 import weakref
 from typing import Any, Callable, Dict, Optional
 
-from .._join import normalise_tune
+from .._http import HttpError
+from .._join import Joined, normalise_tune
+from .._link import JoinRequest, Link, Offer
 from ._clock import Clock, LoaderInfo, Site
-from ._link import Link
+from ._job import attach_reason, client_active, distributed, started_with
 from ._loaders import set_workers, start_method_forks
 from ._torch import Patches, worker_process
 
 log = logging.getLogger("trainpilot")
 
-
-def client_active() -> bool:
-    """The job itself uses the trainpilot client (it reports its steps; the hook must not)."""
-    return bool(getattr(sys.modules.get("trainpilot"), "_runs", None))
-
-
-def distributed(torch: Any) -> "tuple[Optional[int], Optional[int]]":
-    """(rank, world_size) of a data-parallel job, from torch.distributed or the environment."""
-    try:
-        d = torch.distributed
-        if d.is_available() and d.is_initialized() and d.get_world_size() > 1:
-            return d.get_rank(), d.get_world_size()
-    except Exception:
-        pass
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-        if world > 1:
-            return int(os.environ.get("RANK", "0")), world
-    except ValueError:
-        pass
-    return None, None
+EXIT_FLUSH_S = 2.0
+# The config keys whose values tell whether the run's config is the one the job started with.
+_SAME_CONFIG = ("batch_size", "num_workers", "learning_rate")
 
 
 class Hook:
@@ -55,9 +38,10 @@ class Hook:
         self.on = True
         self.torch = torch
         self.pid = os.getpid()
-        self.clock = Clock(lambda: self.link.applied_version, self._first_step, client_active)
-        self.link = Link(url, token, run_id, "job", produced=lambda: self.clock.step)
-        self.link.on_offer = self._offered
+        self.run_id = run_id
+        self.applied_version = 0  # the config version the job runs with (steps carry it)
+        self.clock = Clock(lambda: self.applied_version, self._first_step, client_active)
+        self.link = Link(url, token, run_id=run_id, produced=lambda: self.clock.step, on_offer=self._offered)
         self.loaders: "weakref.WeakKeyDictionary[Any, LoaderInfo]" = weakref.WeakKeyDictionary()
         self.sites: Dict[str, Site] = {}
         self.optimizers: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
@@ -93,11 +77,9 @@ class Hook:
     def before_iter(self, loader: Any) -> Optional[Callable[[], None]]:
         """The safe point. Returns how to undo what it changed, when it changed the loader."""
         site = self.info_of(loader).site
-        # Left in place when taken (the poller may put a newer one there meanwhile): the applied
-        # version moves past it instead.
-        pending = self.link.pending
-        if pending is not None and site is self.train and pending[0] > self.link.applied_version:
-            self._take(pending[0], pending[1], site, loader)
+        newest = self.link.newest  # the poller may put a newer one there meanwhile: read it once
+        if newest.version > self.applied_version and site is self.train:
+            self._take(newest.version, newest.config, site, loader)
         if site.tunable and site.workers is not None and loader.num_workers != site.workers:
             return set_workers(loader, site.workers)
         return None
@@ -118,18 +100,29 @@ class Hook:
             site.workers = wanted
         elif wanted is not None and wanted != loader.num_workers:
             not_applied.append("num_workers")
-        self.link.applied_version = version
+        self.applied_version = version
         in_effect = dict(own, num_workers=site.workers if site.workers is not None else loader.num_workers)
-        self.link.acknowledge(version, in_effect, not_applied, self.clock.step)
+        self.link.acknowledge(version, in_effect, self.clock.step, not_applied)
 
-    def _offered(self, version: int, config: Dict[str, Any]) -> None:
+    def _offered(self, offer: Offer) -> None:
         """Poller thread. A run whose loader cannot change (or has none) acknowledges at once."""
         train = self.train
         if self.started_with is not None and (train is None or not train.tunable):
-            own = self.started_with
-            self.link.applied_version = version
-            self.link.acknowledge(version, own, sorted(k for k in own if k in config and config[k] != own[k]),
-                                  self.clock.step)
+            own, config = self.started_with, offer.config
+            self.applied_version = offer.version
+            self.link.acknowledge(offer.version, own, self.clock.step,
+                                  sorted(k for k in own if k in config and config[k] != own[k]))
+
+    def _joined(self, j: Joined) -> None:
+        """The sender thread, once attached. A run configured already (this job restarted) has
+        its workers applied at the next epoch, like any newer version."""
+        own = self.started_with or {}
+        if all(own.get(k) == j.config.get(k) for k in _SAME_CONFIG):
+            self.applied_version = j.version
+            self.link.acknowledge(j.version, own, 0)
+
+    def _refused(self, e: HttpError) -> None:
+        log.warning("trainpilot: the sidecar refused the zero-code hook's config (%s); steps are still reported", e)
 
     # -- the first step -----------------------------------------------------------------------
     def _first_step(self, info: Optional[LoaderInfo], optimizer: Any) -> Optional[Any]:
@@ -140,31 +133,22 @@ class Hook:
         rank, world = distributed(self.torch)
         site = info.site if info is not None else None
         self.train = site
-        batch = info.batch_size if info is not None and info.batch_size else (
-            max(1, round(info.samples / info.batches)) if info is not None and info.batches else 1)
-        try:
-            lr = float(optimizer.param_groups[0]["lr"])
-        except Exception:
-            lr = 0.0
-        own = {"batch_size": int(batch), "learning_rate": lr if 0 < lr <= 1000 else 0.001,
-               "num_workers": int(info.workers) if info is not None else 0,
-               "grad_accum_steps": max(1, info.batches) if info is not None else 1}
-        self.started_with = own
+        self.started_with = own = started_with(info, optimizer)
         knobs = ["num_workers"] if site is not None and site.tunable else []
         opt_where = self.optimizers.get(optimizer, "?")
-        loader_text = (f"the DataLoader built at {site.where} (batch size {own['batch_size']}, "
-                       f"{own['num_workers']} workers)") if site is not None else "no DataLoader (samples unknown)"
-        reason = (f"zero-code hook: {loader_text} feeds the steps of {type(optimizer).__name__} built at {opt_where} "
-                  f"(lr {lr:g}); " + ("num_workers is tuned at epoch boundaries; " if knobs else
-                                      f"nothing is tuned ({site.why_not if site else 'no loader'}); ")
-                  + "batch size and learning rate are advised only: change them at those lines")
+        reason = attach_reason(site, own, optimizer, opt_where, knobs)
         lead = rank is None or rank == 0
-        self.link.start(rank=rank, world_size=world, config=own if lead else None,
-                        tune=normalise_tune({"knobs": knobs}, optimizer), reason=reason)
+        link = self.link
+        link.open(rank, world)
+        if lead:  # the other ranks only report
+            request = JoinRequest("job", own, normalise_tune({"knobs": knobs}, optimizer), reason)
+            link.join(lambda: request, attach_to=self.run_id, now=False, on_joined=self._joined,
+                      on_refused=self._refused)
+        link.start()
         if lead:
-            self.link.event("note", 0, message=reason, loader=site.where if site else None, optimizer=opt_where,
-                            tuned=knobs, source="zero-code hook")
-        return self.link.steps
+            link.event("note", 0, message=reason, loader=site.where if site else None, optimizer=opt_where,
+                       tuned=knobs, source="zero-code hook")
+        return link.steps
 
     # -- off ----------------------------------------------------------------------------------
     def fail(self, error: BaseException, message: str = "") -> None:
@@ -182,6 +166,7 @@ class Hook:
         try:
             self.link.event("note", self.clock.step, message=text, error=f"{type(error).__name__}: {error}"[:300],
                             where=where, source="zero-code hook")
+            self.link.start(poll=False)  # before the first step nothing else has started it
         except Exception:
             pass
 
@@ -191,4 +176,4 @@ class Hook:
 
     def at_exit(self) -> None:
         if os.getpid() == self.pid:
-            self.link.flush()
+            self.link.close(EXIT_FLUSH_S)
