@@ -177,7 +177,8 @@ def private_writes(source: str) -> List[Tuple[int, str]]:
 def job_sources() -> Dict[str, str]:
     """name -> source of everything that runs inside a job: the package and the hook's start-up."""
     out = {}
-    paths = dict(module_names(), **{"hook.sitecustomize": os.path.join(CLIENT, "hook", "sitecustomize.py")})
+    paths = module_names()
+    paths["hook.sitecustomize"] = os.path.join(CLIENT, "hook", "sitecustomize.py")
     for name, path in paths.items():
         with open(path, encoding="utf-8") as f:
             out[name] = f.read()

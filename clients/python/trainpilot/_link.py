@@ -46,8 +46,9 @@ class JoinRequest(NamedTuple):
 
 class Link:
     def __init__(self, url: Optional[str], token: Optional[str], *, run_id: Optional[str], produced: Callable[[], int],
-                 config: Optional[Dict[str, Any]] = None, follow: bool = True, on_offer: Callable[[Offer], None] = lambda offer: None,
-                 capacity: int = CAPACITY, interval_s: float = FLUSH_INTERVAL_S, timeout_s: float = TIMEOUT_S):
+                 config: Optional[Dict[str, Any]] = None, follow: bool = True,
+                 on_offer: Callable[[Offer], None] = lambda offer: None, capacity: int = CAPACITY,
+                 interval_s: float = FLUSH_INTERVAL_S, timeout_s: float = TIMEOUT_S):
         """run_id: the run this process reports to when it knows it before any join (None: learned
         when join() registers or attaches). config: the job's own, version 0 until the sidecar's
         comes (None: not known yet). produced: how many steps the training thread has queued
