@@ -1,5 +1,8 @@
-// The tuning defaults are defined once (tuner/tune-defaults.ts): the API fills a run's tune from
-// DEFAULT_TUNE, and the documented registration example is EXAMPLE_TUNE.
+// The tuning defaults are defined once (domain/tune-defaults.ts): the API fills a run's tune from
+// DEFAULT_TUNE, and the documented registration example is EXAMPLE_TUNE. The Python client keeps
+// its own copy (it registers runs without asking the sidecar first); this file holds the two equal.
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_TUNE, EXAMPLE_TUNE } from '../domain/tune-defaults.js';
 import { BASE_TUNE } from '../tuner/window-fixtures.js';
@@ -31,5 +34,14 @@ describe('tuning defaults', () => {
   it('the documented example (DESIGN §4) is what the tests register and the tuner tests start from', async () => {
     expect((await register(GOOD_RUN)).tune).toEqual(EXAMPLE_TUNE);
     expect(BASE_TUNE).toEqual(EXAMPLE_TUNE);
+  });
+
+  it('the Python client registers with the same defaults (clients/python/trainpilot/_join.py)', () => {
+    // The standard library is enough to import the client's defaults: any python3 will do.
+    const r = spawnSync('python3', ['-c', 'import json, trainpilot._join as j; print(json.dumps(j.DEFAULT_TUNE))'], {
+      encoding: 'utf8', env: { ...process.env, PYTHONPATH: join(import.meta.dirname, '..', 'clients', 'python') },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(DEFAULT_TUNE);
   });
 });
