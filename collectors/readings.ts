@@ -40,6 +40,26 @@ export interface GpuReading {
   smClockHertz: number | null;
   /** Active clock-event (throttle) reasons, e.g. sw_power_cap, hw_slowdown, sw_thermal_slowdown. */
   clockEventReasons: string[];
+  /** GPM activity (collectors/gpu-gpm.ts); absent or null where the GPU or driver has no GPM. */
+  activity?: GpuActivity;
+}
+
+/**
+ * What `utilization.gpu` hides (DESIGN §11): NVML's GPM counters, ratios 0–1 over the last
+ * dmon interval. A field is absent or null when the GPU has no GPM (before Hopper) or dmon
+ * could not read it; never 0 for "unknown".
+ */
+export interface GpuActivity {
+  /** Share of SMs busy. */
+  smActiveRatio?: number | null;
+  /** Active warps as a share of the theoretical maximum. */
+  smOccupancyRatio?: number | null;
+  /** Share of time the SMs ran any tensor-core operation. */
+  tensorActiveRatio?: number | null;
+  /** DRAM bandwidth used as a share of the maximum. */
+  dramActiveRatio?: number | null;
+  /** Share of time the SMs ran non-tensor FP32 math. */
+  fp32ActiveRatio?: number | null;
 }
 
 export interface GpuProcess {
