@@ -3,11 +3,14 @@
 //               stream, parsed line by line; collect() hands out the latest line per GPU;
 //   inventory — `-q -x` at start and every few minutes, in the background;
 //   processes — `--query-compute-apps` every few seconds, only while runs are watched
-//               (each call costs nvidia-smi's NVML start-up, tens of ms of CPU).
+//               (each call costs nvidia-smi's NVML start-up, tens of ms of CPU);
+//   activity  — `dmon --gpm-metrics …` where the GPU has GPM (gpu-gpm-stream.ts), merged into
+//               the readings; absent, never zero, where it has not.
 // collect() never waits on nvidia-smi: a hung or failing nvidia-smi shows as a
 // thrown reason, never as a stalled sampler.
 import { reasonOf, silentLogger, type Collector, type Logger } from './collector.js';
 import { COMPUTE_APPS_FIELDS, QUERY_GPU_FIELDS, parseComputeAppsCsv, parseQueryGpuLine } from './gpu-csv.js';
+import { createGpmStream, type GpmStatus } from './gpu-gpm-stream.js';
 import { createLineStream } from './gpu-stream.js';
 import { parseNvidiaSmiXml } from './gpu-xml.js';
 import { commandLabel, runNvidiaSmi } from './nvidia-smi.js';
@@ -26,6 +29,10 @@ export interface GpuTimings {
   hangAfterS: number;
   backoffInitialS: number;
   backoffMaxS: number;
+  /** Stop `dmon --gpm-metrics` when it gives no GPM value for this long. */
+  gpmGiveUpS: number;
+  /** After GPM was found unsupported, try dmon again this much later. */
+  gpmRetryS: number;
 }
 
 export function defaultGpuTimings(intervalS: number): GpuTimings {
@@ -38,6 +45,8 @@ export function defaultGpuTimings(intervalS: number): GpuTimings {
     hangAfterS: Math.max(10, 5 * intervalS),
     backoffInitialS: 1,
     backoffMaxS: 60,
+    gpmGiveUpS: Math.max(30, 10 * intervalS),
+    gpmRetryS: 300,
   };
 }
 
@@ -47,6 +56,8 @@ export interface GpuCollectorOptions {
   /** Whether per-process GPU memory is wanted now (runs are watched). */
   wantProcesses: () => boolean;
   timings?: Partial<GpuTimings>;
+  /** Read GPM activity with `dmon --gpm-metrics` (default true; off where no GPU has it). */
+  gpm?: boolean;
   log?: Logger;
 }
 
@@ -60,6 +71,8 @@ export interface GpuCollector extends Collector<GpuReading[]> {
   inventory(): GpuInventory | null;
   /** The latest `--query-compute-apps` result. */
   processes(): readonly GpuProcess[];
+  /** Whether GPM activity is read, and why not. */
+  gpmStatus(): GpmStatus;
   close(): Promise<void>;
 }
 
@@ -111,6 +124,15 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
       }
     },
     onEnd: wake,
+  });
+
+  const gpm = opts.gpm === false ? null : createGpmStream({
+    path,
+    intervalS: opts.intervalS,
+    giveUpS: t.gpmGiveUpS,
+    retryS: t.gpmRetryS,
+    staleAfterS: Math.max(t.staleAfterS, 3 * Math.max(1, Math.round(opts.intervalS))),
+    log,
   });
 
   async function refreshInventory(): Promise<string | null> {
@@ -182,6 +204,7 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
     start() {
       started = true;
       stream.start();
+      gpm?.start();
     },
     async collect() {
       if (!started) throw new Error('gpu collector not started');
@@ -189,7 +212,10 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
       kickRefreshes(now);
       const fresh = [...latest.values()].filter((e) => now - e.at <= t.staleAfterS * 1000);
       if (fresh.length === 0) throw new Error(whyNoData());
-      return fresh.map((e) => e.reading).sort((a, b) => a.index - b.index);
+      return fresh.map((e) => {
+        const activity = gpm?.activity(e.reading.index, now);
+        return activity ? { ...e.reading, activity } : e.reading;
+      }).sort((a, b) => a.index - b.index);
     },
     firstReading(timeoutMs) {
       if (latest.size > 0) return Promise.resolve();
@@ -200,10 +226,11 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
     },
     inventory: () => inventory,
     processes: () => procs,
+    gpmStatus: () => gpm?.status() ?? { supported: false, reason: 'GPM reading is off' },
     async close() {
       started = false;
       closing.abort();
-      await stream.stop();
+      await Promise.all([stream.stop(), gpm?.stop()]);
     },
   };
 }

@@ -70,17 +70,19 @@ describe('gpu collector, nvidia-smi working', () => {
     expect(readings).toEqual(parseNvidiaSmiXml(FIXTURE).readings);
   });
 
-  it('runs nvidia-smi with argument lists: one long-lived -lms stream', async () => {
+  it('runs nvidia-smi with argument lists: one long-lived -lms stream, and dmon once for GPM', async () => {
     const g = collector();
     await g.probe();
     g.start();
     await g.firstReading(5000);
     await new Promise((r) => setTimeout(r, 600)); // several samples
     const starts = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).argv as string[]);
-    expect(starts).toEqual([
-      ['-q', '-x'],
+    expect(starts[0]).toEqual(['-q', '-x']);
+    // The stream and dmon start together; their order in the log is the OS's.
+    expect(starts.slice(1).sort()).toEqual([
       [`--query-gpu=${QUERY_GPU_FIELDS.join(',')}`, '--format=csv,noheader,nounits', '-lms', '200'],
-    ]);
+      ['dmon', '--gpm-metrics', '2,3,5,10,12', '-d', '1'],
+    ].sort());
   });
 
   it('asks for compute processes only while they are wanted', async () => {
@@ -112,6 +114,50 @@ describe('gpu collector, nvidia-smi working', () => {
       expect((await readingsAgain(g)).length).toBe(8);
       await new Promise((r) => setTimeout(r, 200));
     }
+  });
+});
+
+describe('gpu collector, GPM activity', () => {
+  afterEach(() => {
+    delete process.env.FAKE_NVIDIA_SMI_GPM;
+    delete process.env.FAKE_NVIDIA_SMI_DMON_MS;
+  });
+
+  it('marks GPM absent where dmon has none (the stand-in refuses it), stops asking, and the readings go on', async () => {
+    const g = collector();
+    await g.probe();
+    g.start();
+    const status = await waitFor('GPM judged', () => (g.gpmStatus().supported === null ? undefined : g.gpmStatus()));
+    expect(status).toEqual({ supported: false, reason: expect.stringMatching(/^nvidia-smi dmon --gpm-metrics 2,3,5,10,12 -d 1 exited with code 2: Invalid combination/) });
+    for (let i = 0; i < 5; i++) {
+      const readings = await readingsAgain(g);
+      expect(readings).toHaveLength(8);
+      for (const r of readings) expect(r).not.toHaveProperty('activity');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // Not respawned every back-off period: once, until the retry (minutes later).
+    const dmons = readFileSync(logFile, 'utf8').trim().split('\n').filter((l) => l.includes('"dmon"'));
+    expect(dmons).toHaveLength(1);
+  });
+
+  it('merges dmon\'s GPM ratios into the readings of the GPUs that have them, and only those', async () => {
+    process.env.FAKE_NVIDIA_SMI_GPM = 'gpm/dmon-gpm-documented.txt';
+    process.env.FAKE_NVIDIA_SMI_DMON_MS = '100';
+    const g = collector();
+    await g.probe();
+    g.start();
+    const readings = await waitFor('GPM activity', async () => {
+      const o = await outcome(g);
+      return 'ok' in o && o.ok[0].activity ? o.ok : undefined;
+    });
+    expect(g.gpmStatus()).toEqual({ supported: true, reason: null });
+    expect(readings).toHaveLength(8);
+    expect([0.93, 0.94]).toContain(readings[0].activity?.smActiveRatio);
+    expect([0.02, 0.01]).toContain(readings[0].activity?.tensorActiveRatio);
+    expect(readings[1].activity).toEqual({ smActiveRatio: 0, smOccupancyRatio: 0, tensorActiveRatio: 0, dramActiveRatio: 0, fp32ActiveRatio: 0 });
+    for (const r of readings.slice(2)) expect(r).not.toHaveProperty('activity');
+    // The query stream's values are untouched.
+    expect(readings.map(({ activity: _, ...r }) => r)).toEqual(parseNvidiaSmiXml(FIXTURE).readings);
   });
 });
 

@@ -50,6 +50,12 @@ export const METRICS = {
   gpu_power_limit_watts: spec('trainpilot_gpu_power_limit_watts', 'gauge', GPU, 'Power limit the driver enforces.'),
   gpu_temperature_celsius: spec('trainpilot_gpu_temperature_celsius', 'gauge', GPU, 'GPU core temperature.'),
   gpu_sm_clock_hertz: spec('trainpilot_gpu_sm_clock_hertz', 'gauge', GPU, 'Current SM clock.'),
+  // GPM activity (DESIGN §11): only GPUs with NVML GPM (Hopper and newer) have these series.
+  gpu_sm_active_ratio: spec('trainpilot_gpu_sm_active_ratio', 'gauge', GPU, 'Share of SMs busy over the last GPM interval, 0-1 (GPUs with GPM only).'),
+  gpu_sm_occupancy_ratio: spec('trainpilot_gpu_sm_occupancy_ratio', 'gauge', GPU, 'Active warps as a share of the theoretical maximum over the last GPM interval, 0-1 (GPUs with GPM only).'),
+  gpu_tensor_active_ratio: spec('trainpilot_gpu_tensor_active_ratio', 'gauge', GPU, 'Share of time the SMs ran tensor-core operations over the last GPM interval, 0-1 (GPUs with GPM only).'),
+  gpu_dram_active_ratio: spec('trainpilot_gpu_dram_active_ratio', 'gauge', GPU, 'DRAM bandwidth used as a share of the maximum over the last GPM interval, 0-1 (GPUs with GPM only).'),
+  gpu_fp32_active_ratio: spec('trainpilot_gpu_fp32_active_ratio', 'gauge', GPU, 'Share of time the SMs ran non-tensor FP32 math over the last GPM interval, 0-1 (GPUs with GPM only).'),
   gpu_clock_event_active: spec('trainpilot_gpu_clock_event_active', 'gauge', [...GPU, 'reason'], 'Whether a clock-event (throttle) reason is active (1) or not (0).'),
 
   // Runs: removed a few minutes after the run ends, so `run` stays bounded.

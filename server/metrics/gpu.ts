@@ -1,5 +1,5 @@
 // Per-GPU families, every series labelled `gpu` and `uuid` (DESIGN §5).
-import type { GpuReading } from '../../collectors/readings.js';
+import type { GpuActivity, GpuReading } from '../../collectors/readings.js';
 import { METRICS, type MetricSpec } from './catalogue.js';
 import { ScrapeFamily, type Labels } from './family.js';
 import type { ScrapeFrame } from './source.js';
@@ -15,7 +15,7 @@ export const CLOCK_EVENT_REASONS = [
   'hw_power_brake_slowdown', 'sync_boost', 'sw_thermal_slowdown', 'display_clocks_setting',
 ] as const;
 
-type GpuField = { [K in keyof GpuReading]: GpuReading[K] extends number | null ? K : never }[keyof GpuReading];
+type GpuField = { [K in keyof GpuReading]-?: GpuReading[K] extends number | null ? K : never }[keyof GpuReading];
 
 const GAUGES: Array<[MetricSpec, GpuField]> = [
   [METRICS.gpu_utilization_ratio, 'utilizationRatio'],
@@ -26,6 +26,15 @@ const GAUGES: Array<[MetricSpec, GpuField]> = [
   [METRICS.gpu_power_limit_watts, 'powerLimitWatts'],
   [METRICS.gpu_temperature_celsius, 'temperatureCelsius'],
   [METRICS.gpu_sm_clock_hertz, 'smClockHertz'],
+];
+
+/** GPM activity (DESIGN §11): a series only where the GPU has GPM, never a 0 for "unknown". */
+const ACTIVITY: Array<[MetricSpec, keyof GpuActivity]> = [
+  [METRICS.gpu_sm_active_ratio, 'smActiveRatio'],
+  [METRICS.gpu_sm_occupancy_ratio, 'smOccupancyRatio'],
+  [METRICS.gpu_tensor_active_ratio, 'tensorActiveRatio'],
+  [METRICS.gpu_dram_active_ratio, 'dramActiveRatio'],
+  [METRICS.gpu_fp32_active_ratio, 'fp32ActiveRatio'],
 ];
 
 export function gpuLabels(g: { index: number; uuid: string }): Labels {
@@ -46,6 +55,9 @@ export function gpuFamilies(frame: () => ScrapeFrame): ScrapeFamily[] {
     }),
     ...GAUGES.map(([spec, field]) => new ScrapeFamily(spec, (emit) => {
       for (const g of gpus()) emit(gpuLabels(g), g[field]);
+    })),
+    ...ACTIVITY.map(([spec, field]) => new ScrapeFamily(spec, (emit) => {
+      for (const g of gpus()) emit(gpuLabels(g), g.activity?.[field]);
     })),
     new ScrapeFamily(METRICS.gpu_clock_event_active, (emit) => {
       for (const g of gpus()) {
