@@ -4,6 +4,7 @@ import { jobStepRate } from '../tuner/throughput.js';
 import type { DecisionRecord } from '../domain/decisions.js';
 import type { StepPoint } from '../domain/steps.js';
 import type { RunHub } from './runs/hub.js';
+import { joulesPerSample } from './runs/energy.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
 /** Rank-0 steps of the recent window used for a run's summary figures. */
@@ -67,6 +68,10 @@ export function runView(runs: RunHub, run: RunRecord) {
       last_loss: live.lastLoss,
       last_step_ts: live.lastStepTs,
       decisions,
+      // DESIGN §11: the run's GPU energy over its steps (null without GPUs attributed to the run).
+      energy_joules: live.energy?.joules ?? null,
+      joules_per_sample: joulesPerSample(live.energy),
+      energy_gpus: live.energy?.gpus ?? null,
     },
     ...(ranks.length > 0 ? { ranks } : {}),
   };

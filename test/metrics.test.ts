@@ -40,6 +40,24 @@ describe('/metrics golden', () => {
     expect(body).toContain('trainpilot_run_step_duration_seconds_count{run="resnet50-a"} 300');
     expect(body.match(/^trainpilot_gpu_utilization_ratio\{/gm)).toHaveLength(8);
   });
+
+  // GPM: only GPU 0 carries it (the documented dmon rows, last interval: smutil 94, mmaact 1, fp32 72);
+  // the others have no series at all, not a 0. Energy: the 8 GPUs' power_draw (232.80 + 152.03 +
+  // 67.57 + 198.41 + 117.99 + 85.80 + 68.14 + 61.47 = 984.21 W) over 300 steps of 0.08…0.12 s (30 s).
+  it('exports GPM ratios only where the GPU has them, and the run\'s energy per sample', async () => {
+    const body = await goldenBody();
+    const g0 = 'gpu="0",uuid="GPU-76098dc1-d3bc-9a1b-7ea6-f7b48837829e"';
+    expect(body).toContain(`trainpilot_gpu_sm_active_ratio{${g0}} 0.94\n`);
+    expect(body).toContain(`trainpilot_gpu_tensor_active_ratio{${g0}} 0.01\n`);
+    for (const name of ['sm_active', 'sm_occupancy', 'tensor_active', 'dram_active', 'fp32_active']) {
+      expect(body.match(new RegExp(`^trainpilot_gpu_${name}_ratio\\{`, 'gm')), name).toHaveLength(1);
+    }
+    const joules = Number(/^trainpilot_run_energy_joules_total\{run="resnet50-a"\} (\S+)$/m.exec(body)?.[1]);
+    expect(joules).toBeCloseTo(984.21 * 30, 6);
+    const perSample = Number(/^trainpilot_run_joules_per_sample\{run="resnet50-a"\} (\S+)$/m.exec(body)?.[1]);
+    expect(perSample).toBeCloseTo((984.21 * 30) / (300 * 64), 9);
+    expect(body).not.toMatch(/^trainpilot_run_energy_joules_total\{run="job-/m);
+  });
 });
 
 describe.skipIf(skipWithout('promtool'))('promtool check metrics', () => {

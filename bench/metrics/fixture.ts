@@ -7,17 +7,23 @@
 // parser, so the golden file covers capture → parser → /metrics. Its compute
 // processes (pid 37305, "python", on every GPU) are run 0's GPU memory. Host
 // numbers have no capture behind them: a plausible 32-core, 256 GiB host,
-// chosen by hand.
+// chosen by hand. V100S has no GPM; GPU 0 carries the GPM activity of the
+// documented dmon format (test/fixtures/nvidia-smi/gpm/, read through the GPM
+// parser) so every family has a series, and GPUs 1–7 show it absent. Run 0's
+// energy is its GPUs' power held over its step time.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { GpuInventory, GpuReading, ProcessTreeReading, Snapshot } from '../../collectors/readings.js';
 import { parseNvidiaSmiXml, type NvidiaSmiXml } from '../../collectors/gpu-xml.js';
+import { parseGpmOutput } from '../../collectors/gpu-gpm.js';
+import { runPower } from '../../server/runs/energy.js';
 import type { MetricsSource, RunMetricsView } from '../../server/metrics/registry.js';
 import type { StepPoint } from '../../domain/steps.js';
 import { REPO_ROOT } from '../lib/sidecar-process.js';
 
 const GiB = 1024 * 1024 * 1024;
 export const FIXTURE_XML = join(REPO_ROOT, 'test/fixtures/nvidia-smi/datakit-gtx-8card.xml');
+export const FIXTURE_GPM = join(REPO_ROOT, 'test/fixtures/nvidia-smi/gpm/dmon-gpm-documented.txt');
 
 let parsed: NvidiaSmiXml | undefined;
 function capture(): NvidiaSmiXml {
@@ -28,7 +34,10 @@ function capture(): NvidiaSmiXml {
 export const FIXED_TS = 1764300000;
 
 export function fixtureGpus(): GpuReading[] {
-  return structuredClone(capture().readings);
+  const gpus = structuredClone(capture().readings);
+  const gpm = parseGpmOutput(readFileSync(FIXTURE_GPM, 'utf8')).filter((r) => r.index === 0).at(-1);
+  if (gpm) gpus[0].activity = gpm.activity;
+  return gpus;
 }
 
 export function fixtureInventory(): GpuInventory {
@@ -63,6 +72,8 @@ function processFor(runId: string, gpus: boolean): ProcessTreeReading {
 /** One run as the store would list it, after `steps` were reported. */
 export function fixtureRun(i: number, steps: StepPoint[]): RunMetricsView {
   const id = `run-${String(i).padStart(4, '0')}`;
+  const process = processFor(id, i === 0);
+  const power = runPower(capture().readings, process);
   return {
     id, label: i === 0 ? 'resnet50-a' : `job-${i}`, state: 'running',
     config: { batch_size: 64, learning_rate: 0.001, num_workers: 4, grad_accum_steps: 1 },
@@ -71,7 +82,11 @@ export function fixtureRun(i: number, steps: StepPoint[]): RunMetricsView {
     recentSteps: steps.slice(-256),
     lastLoss: steps.at(-1)?.loss ?? null,
     bottleneck: 'input_bound',
-    process: processFor(id, i === 0),
+    process,
+    energy: power && {
+      joules: power.watts * steps.reduce((t, s) => t + s.durationS, 0),
+      samples: steps.reduce((n, s) => n + s.samples * s.worldSize, 0),
+    },
     decisions: [{ knob: 'num_workers', action: 'increase', count: 2 }, { knob: 'batch_size', action: 'increase', count: 1 }],
     // The first run is data parallel over two nodes, rank 1 the straggler (DESIGN §9).
     ranks: i === 0 ? [

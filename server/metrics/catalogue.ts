@@ -71,8 +71,10 @@ export const METRICS = {
   run_grad_accum_steps: spec('trainpilot_run_grad_accum_steps', 'gauge', RUN, 'Gradient-accumulation steps in the run\'s current config.'),
   run_process_resident_memory_bytes: spec('trainpilot_run_process_resident_memory_bytes', 'gauge', RUN, 'Resident memory of the run\'s process tree.'),
   run_process_workers: spec('trainpilot_run_process_workers', 'gauge', RUN, 'Live descendants of the run\'s process (data-loader workers and friends).'),
+  run_joules_per_sample: spec('trainpilot_run_joules_per_sample', 'gauge', RUN, 'Energy of the run\'s GPUs per sample processed, over the steps the sidecar saw with power readings.'),
   run_steps_total: spec('trainpilot_run_steps_total', 'counter', RUN, 'Step reports received for the run.'),
   run_samples_total: spec('trainpilot_run_samples_total', 'counter', RUN, 'Samples the run reported processing.'),
+  run_energy_joules_total: spec('trainpilot_run_energy_joules_total', 'counter', RUN, 'Energy drawn by the run\'s GPUs over its steps: their power integrated over step time.'),
   // Children that exit take their CPU time with them; Prometheus reads the drop as a counter reset.
   run_process_cpu_seconds_total: spec('trainpilot_run_process_cpu_seconds_total', 'counter', RUN, 'User and system CPU time of the run\'s live process tree.'),
   run_gpu_memory_used_bytes: spec('trainpilot_run_gpu_memory_used_bytes', 'gauge', [...RUN, ...GPU], 'Device memory held by the run\'s processes, data-loader workers included.'),

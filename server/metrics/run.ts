@@ -6,6 +6,7 @@ import { ScrapeFamily, type Emit } from './family.js';
 import { uuidOf } from './gpu.js';
 import { RUN_STATES } from '../../domain/run-states.js';
 import { BOTTLENECK_KINDS } from '../../tuner/classify.js';
+import { joulesPerSample } from '../runs/energy.js';
 import type { RunMetricsView, ScrapeFrame } from './source.js';
 
 type RunValue = (run: RunMetricsView) => number | null | undefined;
@@ -19,8 +20,10 @@ const SIMPLE: Array<[MetricSpec, RunValue]> = [
   [METRICS.run_grad_accum_steps, (r) => r.config.grad_accum_steps],
   [METRICS.run_process_resident_memory_bytes, (r) => r.process?.residentMemoryBytes],
   [METRICS.run_process_workers, (r) => r.process?.workerCount],
+  [METRICS.run_joules_per_sample, (r) => joulesPerSample(r.energy ?? null)],
   [METRICS.run_steps_total, (r) => r.stepsTotal],
   [METRICS.run_samples_total, (r) => r.samplesTotal],
+  [METRICS.run_energy_joules_total, (r) => r.energy?.joules],
   [METRICS.run_process_cpu_seconds_total, (r) => r.process?.cpuSecondsTotal],
 ];
 

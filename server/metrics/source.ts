@@ -23,6 +23,8 @@ export interface RunMetricsView {
   /** The current bottleneck kind, null until known. */
   bottleneck: BottleneckKind | null;
   process: ProcessTreeReading | null;
+  /** The run's GPU energy over its steps (server/runs/energy.ts); null without GPUs attributed. */
+  energy?: { joules: number; samples: number } | null;
   decisions: Array<{ knob: string; action: string; count: number }>;
   /** Data-parallel runs: the ranks this sidecar knows of (empty otherwise). */
   ranks?: RankMetricsView[];

@@ -32,6 +32,7 @@ export function metricsSource(hub: RunHub, inventory: () => GpuInventory | undef
           lastLoss: live.lastLoss,
           bottleneck: live.status?.bottleneck ?? null,
           process: live.process,
+          energy: live.energy,
           decisions: hub.decisionCounts(run.id).map((c) => ({ knob: c.knob, action: c.action, count: c.n })),
           ranks: rv.figures.map((f) => ({
             rank: f.rank, node: f.node, samplesPerSecond: f.samplesPerSecond, stepSeconds: f.stepSeconds,

@@ -159,7 +159,7 @@ export function createRunHub(store: Store) {
         const run = store.findRun(p.runId);
         if (run && (!ranks.processReading(run.id, p) || p.pid === run.pid)) own.push(p);
       }
-      for (const p of own) addProcessReading(liveOf(store.findRun(p.runId)!), withRanksGpus(p, s.processes), s.ts);
+      for (const p of own) addProcessReading(liveOf(store.findRun(p.runId)!), withRanksGpus(p, s.processes), s.ts, s.gpus);
       store.recordSnapshot(own.length === s.processes.length ? s : { ...s, processes: own });
     },
     snapshot: (): Snapshot | undefined => latest,

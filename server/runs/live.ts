@@ -2,9 +2,10 @@
 // only what SQLite does not (the process-tree readings, the tuner's status) and the one cache of
 // step reports (the recent ones and running totals); run records, events and decisions are cached
 // by the store's repos, each in one place.
-import type { ProcessTreeReading } from '../../collectors/readings.js';
+import type { GpuReading, ProcessTreeReading } from '../../collectors/readings.js';
 import type { RunStatusUpdate } from '../../tuner/decide.js';
 import type { StepPoint } from '../../domain/steps.js';
+import { POWER_HISTORY, runPower, stepsEnergy, type PowerPoint } from './energy.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
 export const RECENT_STEPS = 512;
@@ -24,6 +25,19 @@ export interface LiveRun {
   status: RunStatus | null;
   process: ProcessTreeReading | null;
   processHistory: Array<ProcessTreeReading & { ts: number }>;
+  /** The run's GPUs' summed power per tick (energy.ts), oldest first, bounded. */
+  power: PowerPoint[];
+  /** Energy of the steps the power trace covered since this sidecar watched the run; null before any. */
+  energy: RunEnergy | null;
+}
+
+export interface RunEnergy {
+  joules: number;
+  /** Samples (of the whole job) of the steps counted. */
+  samples: number;
+  steps: number;
+  /** GPU indexes last attributed to the run. */
+  gpus: number[];
 }
 
 export function newLiveRun(): LiveRun {
@@ -36,6 +50,8 @@ export function newLiveRun(): LiveRun {
     status: null,
     process: null,
     processHistory: [],
+    power: [],
+    energy: null,
   };
 }
 
@@ -53,12 +69,26 @@ export function addLiveSteps(live: LiveRun, steps: StepPoint[]): void {
     if (s.loss !== null) live.lastLoss = s.loss;
     if (live.lastStepTs === null || s.ts > live.lastStepTs) live.lastStepTs = s.ts;
   }
+  if (live.power.length > 0) {
+    const e = stepsEnergy(live.power, steps);
+    if (e.steps > 0) {
+      const was = live.energy ?? { joules: 0, samples: 0, steps: 0, gpus: [] };
+      live.energy = { joules: was.joules + e.joules, samples: was.samples + e.samples, steps: was.steps + e.steps, gpus: was.gpus };
+    }
+  }
   if (outOfOrder) live.recent.sort((a, b) => a.step - b.step || a.rank - b.rank);
   if (live.recent.length > RECENT_STEPS) live.recent.splice(0, live.recent.length - RECENT_STEPS);
 }
 
-export function addProcessReading(live: LiveRun, p: ProcessTreeReading, ts: number): void {
+export function addProcessReading(live: LiveRun, p: ProcessTreeReading, ts: number, gpus: readonly GpuReading[] | null = null): void {
   live.process = p;
+  const power = runPower(gpus, p);
+  if (power) {
+    live.power.push({ ts, watts: power.watts });
+    if (live.power.length > POWER_HISTORY) live.power.shift();
+    if (live.energy) live.energy.gpus = power.gpus;
+    else live.energy = { joules: 0, samples: 0, steps: 0, gpus: power.gpus };
+  }
   live.processHistory.push({ ...p, ts });
   if (live.processHistory.length > PROCESS_HISTORY) live.processHistory.shift();
 }
