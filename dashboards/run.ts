@@ -1,7 +1,7 @@
 // trainpilot / Run: one training run — throughput, step time, input wait, loss,
 // the knobs the tuner turns (its decisions as annotations), the bottleneck it
 // sees, each rank of a data-parallel run side by side with its stragglers, and the run's GPUs
-// and process tree.
+// (their GPM activity where they have it, the run's energy per sample) and process tree.
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard';
 import {
   DATASOURCE, INSTANCE, baseDashboard, datasourceVariable, flagTimeline, instanceVariable, labelVariable, panelIds, row, target, timeSeries,
@@ -116,6 +116,22 @@ export function runDashboard(): dashboard.Dashboard {
       id: id(), title: 'The run\'s GPU memory', unit: 'bytes', min: 0,
       description: 'Device memory the run\'s processes hold, data-loader workers included; the whole GPU\'s use when the processes are not visible.',
       targets: [target('A', `trainpilot_run_gpu_memory_used_bytes{${RUN}} or (trainpilot_gpu_memory_used_bytes{${INSTANCE}} unless on(instance) trainpilot_run_gpu_memory_used_bytes{${RUN}})`, 'GPU {{gpu}}')],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'The run\'s GPUs: activity (GPM)', unit: 'percentunit', min: 0, max: 1,
+      description: 'What utilisation hides (NVML GPM, Hopper and newer): share of SMs busy and of time on tensor cores. No line on GPUs without GPM. A busy GPU with idle tensor cores is a mixed-precision candidate.',
+      targets: [
+        target('A', runGpus('trainpilot_gpu_sm_active_ratio'), 'GPU {{gpu}} SM active'),
+        target('B', runGpus('trainpilot_gpu_tensor_active_ratio'), 'GPU {{gpu}} tensor active'),
+      ],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'Energy per sample', unit: 'joule', min: 0,
+      description: 'Joules the run\'s GPUs drew per sample: their power integrated over the run\'s steps, over the whole run, and over the last rate interval.',
+      targets: [
+        target('A', `trainpilot_run_joules_per_sample{${RUN}}`, 'whole run'),
+        target('B', `rate(trainpilot_run_energy_joules_total{${RUN}}[$__rate_interval]) / rate(trainpilot_run_samples_total{${RUN}}[$__rate_interval])`, 'recent'),
+      ],
     }))
     .withPanel(timeSeries({
       id: id(), title: 'Process tree CPU', unit: 'short', min: 0, span: 8,

@@ -44,7 +44,8 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
     await writeFile(control, JSON.stringify({ mode: 'ok', apps: [{ gpu: 0, pid: job.pid, usedMiB: 12288, name: 'python' }] }));
     sidecar = await spawnSidecar(
       ['--db', join(dir, 'trainpilot.db'), '--gpu', 'on', '--nvidia-smi', join(REPO_ROOT, 'test/bin/nvidia-smi'), '--interval', '1s'],
-      { env: { FAKE_NVIDIA_SMI_CONTROL: control } },
+      // GPUs 0 and 1 answer dmon --gpm-metrics with the documented format's rows (test/fixtures/nvidia-smi/gpm/).
+      { env: { FAKE_NVIDIA_SMI_CONTROL: control, FAKE_NVIDIA_SMI_GPM: 'gpm/dmon-gpm-documented.txt' } },
     );
     client = jsonClient(sidecar.url);
     const reg = await client.post('/v1/runs', {
@@ -87,6 +88,8 @@ describe.skipIf(skipWithout('prometheus'))('dashboards and rules on a real Prome
       `trainpilot_run_process_resident_memory_bytes{run="${vars.run}"}`,
       `trainpilot_run_gpu_memory_used_bytes{run="${vars.run}"}`,
       `trainpilot_run_rank_straggler{run="${vars.run}"} == 1`,
+      `trainpilot_run_joules_per_sample{run="${vars.run}"}`,
+      'trainpilot_gpu_tensor_active_ratio{gpu="0"}',
     ];
     const deadline = Date.now() + 45_000;
     for (;;) {
