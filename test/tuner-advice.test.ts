@@ -1,7 +1,9 @@
 // Advice fits the job: device (no GPU remedy without a GPU), the knobs still free, what was
 // already advised; every `why` formatted for people (tuner/format.ts), never a raw float.
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { adviceFor, GPU_ONLY } from '../tuner/advice.js';
+import { tune } from '../tuner/decide.js';
 import { BOTTLENECK_KINDS, classify, type BottleneckKind, type Classification } from '../tuner/classify.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { Advice } from '../domain/decisions.js';
@@ -92,5 +94,31 @@ describe('advice', () => {
     const a = adviceFor(c, {}, w);
     expect(codes(a)).toEqual(['more_cpu', 'cache_dataset']);
     expect(a[0].why).toMatch(/^60 % of each step waits for data and the CPU is saturated \(host CPU 97 % busy, budget 2 cores\)/);
+  });
+});
+
+// DESIGN §11, acceptance: the replayed window test/fixtures/replay/tensor-idle-window.json (a busy GPU
+// whose GPM counters, from the documented dmon format, show tensor cores 1 % and FP32 math 72 %).
+describe('advice from GPM activity', () => {
+  const recorded = JSON.parse(readFileSync(new URL('./fixtures/replay/tensor-idle-window.json', import.meta.url), 'utf8')) as { window: Window };
+
+  it('a busy GPU with idle tensor cores doing FP32: mixed precision and TF32 advised, with the figures', () => {
+    const r = tune(recorded.window, { cpuBudget: { cores: 16, source: 'recorded' } });
+    expect(r.status.bottleneck).toBe('tensor_cores_idle');
+    const mp = r.status.advice.find((a) => a.code === 'mixed_precision');
+    expect(mp?.why).toContain('tensor cores only 1 %');
+    expect(mp?.why).toContain('FP32 math 72 %');
+    expect(mp?.why).toContain('busy 100 %');
+    expect(codes(r.status.advice)).toEqual(['mixed_precision', 'tf32']);
+    expect(codes(r.decision?.advice ?? [])).toEqual(['mixed_precision', 'tf32']);
+  });
+
+  it('the same steps from a CPU-only job: no GPU advice', () => {
+    const cpu: Window = { ...recorded.window, gpus: null, process: { ...recorded.window.process!, gpuMemoryBytes: {} } };
+    const r = tune(cpu, { cpuBudget: { cores: 16, source: 'recorded' } });
+    expect(r.status.bottleneck).toBe('compute_bound');
+    expect(codes(r.status.advice).filter((c) => GPU_ONLY.has(c))).toEqual([]);
+    // Even told the verdict outright, a job without a GPU gets no GPU remedy.
+    expect(codes(adviceFor(cls('tensor_cores_idle', { gpu_tensor_active_ratio: 0.01 }), {}, cpu))).toEqual([]);
   });
 });

@@ -70,3 +70,27 @@ describe('classify', () => {
     expect(m.throughput).toBeCloseTo((64 * 4) / 0.1, 3);
   });
 });
+
+// DESIGN §11: what utilisation hides. The GPM figures are those of the documented dmon format
+// (test/fixtures/nvidia-smi/gpm/): SMs 94 % active, tensor cores 1 %, FP32 72 %.
+describe('classify with GPM activity', () => {
+  const gpm = { smActiveRatio: 0.94, smOccupancyRatio: 0.42, tensorActiveRatio: 0.01, dramActiveRatio: 0.36, fp32ActiveRatio: 0.72 };
+  const gpmTable: Array<[string, Partial<Window>, BottleneckKind]> = [
+    ['busy GPU, tensor cores idle, FP32 math: not healthy', { gpus: [gpu({ activity: gpm })] }, 'tensor_cores_idle'],
+    ['busy GPU with tensor cores busy: healthy', { gpus: [gpu({ activity: { ...gpm, tensorActiveRatio: 0.6, fp32ActiveRatio: 0.05 } })] }, 'compute_bound'],
+    ['tensor cores idle but no FP32 math either (integer, copies)', { gpus: [gpu({ activity: { ...gpm, fp32ActiveRatio: 0.02 } })] }, 'compute_bound'],
+    ['a kernel always runs but on 20 % of SMs', { gpus: [gpu({ activity: { ...gpm, smActiveRatio: 0.2 } })] }, 'gpu_underutilized'],
+    ['no GPM (before Hopper): utilisation alone', { gpus: [gpu()] }, 'compute_bound'],
+    ['input-bound stays input-bound', { steps: waiting, gpus: [gpu({ activity: gpm })] }, 'input_bound'],
+  ];
+  it.each(gpmTable)('%s → %s', (_name, over, kind) => {
+    expect(classify(makeWindow(over)).bottleneck).toBe(kind);
+  });
+
+  it('carries the GPM figures, and leaves them out where the GPU has none', () => {
+    const c = classify(makeWindow({ gpus: [gpu({ activity: gpm })] }));
+    expect(c.evidence).toMatchObject({ gpu_sm_active_ratio: 0.94, gpu_tensor_active_ratio: 0.01, gpu_fp32_active_ratio: 0.72 });
+    expect(c.evidence.why).toBe('GPU busy 95 % of the time but tensor cores active 1 % while FP32 math runs 72 %');
+    expect(classify(makeWindow({ gpus: [gpu()] })).evidence).not.toHaveProperty('gpu_tensor_active_ratio');
+  });
+});

@@ -25,7 +25,7 @@ export interface AdviceContext {
 }
 
 /** Remedies that need a GPU: never advised to a job without one. */
-export const GPU_ONLY = new Set(['gpu_preprocessing', 'pin_memory', 'cuda_graphs', 'mixed_precision', 'cooling', 'power_limit']);
+export const GPU_ONLY = new Set(['gpu_preprocessing', 'pin_memory', 'cuda_graphs', 'mixed_precision', 'cooling', 'power_limit', 'tf32', 'expandable_segments']);
 
 const A = (code: string, title: string, why: string): Advice => ({ code, title, why });
 
@@ -150,6 +150,22 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
         A('mixed_precision', 'Train in mixed precision', 'The device is the bottleneck, as it should be; bf16/fp16 tensor-core math is the next multiplier.'),
         A('data_parallelism', 'Add devices with data parallelism', 'The job computes as fast as its hardware allows; more throughput now needs more devices or machines: DistributedDataParallel scales samples per second close to linearly while communication stays small.'),
       ];
+    case 'tensor_cores_idle': {
+      // DESIGN §11: the figures are the GPM counters of the run's GPUs (classify's evidence).
+      const util = num(e.gpu_utilization_ratio);
+      const tensor = num(e.gpu_tensor_active_ratio);
+      const fp32 = num(e.gpu_fp32_active_ratio);
+      const facts = [
+        util !== null ? `the GPU is busy ${fmtPercent(util)} of the time` : 'the GPU is busy',
+        tensor !== null ? `its tensor cores only ${fmtPercent(tensor)}` : 'its tensor cores idle',
+        ...(fp32 !== null ? [`FP32 math ${fmtPercent(fp32)}`] : []),
+      ].join(', ');
+      const said = facts.charAt(0).toUpperCase() + facts.slice(1);
+      return [
+        A('mixed_precision', 'Train in mixed precision', `${said}: the matrix math runs in FP32 on the CUDA cores. bf16/fp16 under torch.autocast (with a GradScaler for fp16) moves it to the tensor cores, typically 2× or more on the same GPU, and halves activation memory.`),
+        A('tf32', 'Allow TF32 for FP32 matrix math', `${said}. Where the model must stay FP32, torch.set_float32_matmul_precision("high") (or torch.backends.cuda.matmul.allow_tf32 = True and torch.backends.cudnn.allow_tf32 = True) lets Ampere and newer GPUs run FP32 matmuls and convolutions on tensor cores.`),
+      ];
+    }
     case 'warming_up':
       return [];
   }

@@ -1,6 +1,6 @@
 // The performance model's first half: what holds the run back now, and the numbers
 // that say so. Pure over the window; thresholds are named with their reason and source.
-import type { GpuReading } from '../collectors/readings.js';
+import type { GpuActivity, GpuReading } from '../collectors/readings.js';
 import { cpuUse, type CpuBudget } from './budget.js';
 import { MIN_MEASURE_STEPS, measure, round, type Measurement } from './measure.js';
 import { median } from './stats.js';
@@ -8,11 +8,14 @@ import type { Window } from './window.js';
 
 /**
  * What can hold a run back (DESIGN §6): `compute_bound` is the healthy state, `warming_up` too few
- * steady steps to say. /metrics exports each as 0 or 1 per run (trainpilot_run_bottleneck{kind}).
+ * steady steps to say. `tensor_cores_idle` (DESIGN §11, docs/gpu.md): the GPU is busy but its
+ * tensor cores idle while FP32 math runs, by NVML's GPM counters — a mixed-precision candidate. /metrics exports each as 0 or 1 per run (trainpilot_run_bottleneck{kind}).
  */
 export const BOTTLENECK_KINDS = [
   'input_bound', 'gpu_underutilized', 'gpu_memory_pressure', 'host_memory_pressure',
   'cpu_saturated', 'io_bound', 'gpu_throttled', 'compute_bound', 'warming_up',
+  // Last, so the index the Python client's collective carries for the others stays put.
+  'tensor_cores_idle',
 ] as const;
 export type BottleneckKind = (typeof BOTTLENECK_KINDS)[number];
 
@@ -56,6 +59,22 @@ export const HOST_MEM_AVAILABLE_CRITICAL = 0.05;
 export const THROTTLE_REASONS = new Set([
   'sw_power_cap', 'hw_slowdown', 'hw_thermal_slowdown', 'sw_thermal_slowdown', 'hw_power_brake_slowdown',
 ]);
+
+/**
+ * Tensor cores busy under a tenth of the time on a GPU that is busy: the matrix math runs on the
+ * CUDA cores (FP32). A heuristic: bf16/fp16 training under torch.autocast keeps the tensor pipes
+ * busy a large share of step time; NVIDIA's DCGM profiling guide reads "tensor active" the same
+ * way (higher is better for deep learning). GPM only (Hopper and newer): without it, no verdict.
+ */
+export const TENSOR_IDLE_RATIO = 0.1;
+/** FP32 pipes busy at least this share of the time: the job does do FP32 math (not integer or I/O work). */
+export const FP32_BUSY_RATIO = 0.1;
+
+/** The median of one GPM field over the run's GPUs that report it; null where none does. */
+export function activityOf(gpus: readonly GpuReading[], field: keyof GpuActivity): number | null {
+  const v = gpus.map((g) => g.activity?.[field]).filter((x): x is number => typeof x === 'number');
+  return v.length > 0 ? median(v) : null;
+}
 
 /** The GPUs the run uses: those its processes hold memory on, else all given. */
 export function runGpus(w: Window): GpuReading[] {
@@ -115,6 +134,13 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
     cpu_budget_cores: budgetCores,
     cpu_budget_source: opts.cpuBudget?.source ?? (host ? 'host CPU count' : null),
   };
+  // GPM figures only where the GPUs have them (an evidence key absent means "no GPM", as on /metrics).
+  const sm = activityOf(gpus, 'smActiveRatio');
+  const tensor = activityOf(gpus, 'tensorActiveRatio');
+  const fp32 = activityOf(gpus, 'fp32ActiveRatio');
+  if (sm !== null) evidence.gpu_sm_active_ratio = round(sm);
+  if (tensor !== null) evidence.gpu_tensor_active_ratio = round(tensor);
+  if (fp32 !== null) evidence.gpu_fp32_active_ratio = round(fp32);
   const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, evidence: { ...evidence, why } });
 
   if (w.configVersion > w.appliedVersion) return is('warming_up', `config version ${w.configVersion} not yet applied by the job`);
@@ -139,6 +165,13 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
   if (throttled.length > 0) return is('gpu_throttled', `GPU clocks held down: ${throttled.join(', ')}`);
   if (memRatio !== null && memRatio >= GPU_MEMORY_HIGH) return is('gpu_memory_pressure', `device memory peak at ${pct(memRatio)} of capacity`);
   if (gpuUtil !== null && gpuUtil < GPU_UTIL_LOW) return is('gpu_underutilized', `GPU utilisation ${pct(gpuUtil)} (below ${pct(GPU_UTIL_LOW)})`);
+  // What utilisation hides: a kernel runs all the time, but on few SMs (too little parallel work).
+  if (gpuUtil !== null && sm !== null && sm < GPU_UTIL_LOW) {
+    return is('gpu_underutilized', `a kernel runs ${pct(gpuUtil)} of the time but only ${pct(sm)} of SMs are active (below ${pct(GPU_UTIL_LOW)})`);
+  }
+  if (gpuUtil !== null && tensor !== null && tensor < TENSOR_IDLE_RATIO && (fp32 === null || fp32 >= FP32_BUSY_RATIO)) {
+    return is('tensor_cores_idle', `GPU busy ${pct(gpuUtil)} of the time but tensor cores active ${pct(tensor)}${fp32 !== null ? ` while FP32 math runs ${pct(fp32)}` : ''}`);
+  }
   return is('compute_bound', gpuUtil === null
     ? `no data wait; no GPU readings, so the device's share is judged from step reports alone`
     : `no data wait and GPU utilisation ${pct(gpuUtil)}`);

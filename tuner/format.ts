@@ -146,7 +146,10 @@ const LABELS: Record<string, string> = {
   load_seconds_per_batch: 'loading time per batch', device_memory_bytes: 'device memory',
   memory_per_sample_bytes: 'memory per sample', memory_fixed_bytes: 'memory fixed part',
   largest_fitting_batch: 'largest batch that fits', oom_batch_size: 'batch size that ran out of memory',
-  gpu_memory_used_bytes: 'GPU memory used', lr_rule: 'learning-rate rule', b_noise: 'gradient noise scale',
+  gpu_memory_used_bytes: 'GPU memory used', gpu_sm_active_ratio: 'SMs active (GPM)',
+  gpu_tensor_active_ratio: 'tensor cores active (GPM)', gpu_fp32_active_ratio: 'FP32 math active (GPM)',
+  cuda_reserved_bytes: 'CUDA memory reserved', cuda_allocated_bytes: 'CUDA memory allocated',
+  cuda_alloc_retries: 'cudaMalloc retries', lr_rule: 'learning-rate rule', b_noise: 'gradient noise scale',
 };
 
 /** Shown first, in this order; everything else follows in the evidence's own order. */

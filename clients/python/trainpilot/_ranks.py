@@ -26,7 +26,8 @@ log = logging.getLogger("trainpilot")
 # The tuner's bottleneck kinds (tuner/classify.ts BOTTLENECK_KINDS), by index: the collective
 # carries a node's verdict as a number.
 KINDS = ("input_bound", "gpu_underutilized", "gpu_memory_pressure", "host_memory_pressure",
-         "cpu_saturated", "io_bound", "gpu_throttled", "compute_bound", "warming_up")
+         "cpu_saturated", "io_bound", "gpu_throttled", "compute_bound", "warming_up",
+         "tensor_cores_idle")
 
 # How often a rank says it runs here (and reads its node's verdict), and rank 0 forwards.
 ANNOUNCE_S = 2.0

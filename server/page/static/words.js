@@ -13,6 +13,7 @@ const BOTTLENECKS = {
   io_bound: 'waiting on disk I/O',
   gpu_throttled: 'GPU throttled (power or temperature)',
   compute_bound: 'compute-bound (healthy: the device is busy)',
+  tensor_cores_idle: 'tensor cores idle (busy GPU doing FP32 math: a mixed-precision candidate)',
   warming_up: 'warming up (too few steady steps to say)',
 };
 
