@@ -2,7 +2,7 @@
 // each renderer escapes for its own format. Numbers go through tuner/format.ts; evidence is a
 // list of labelled, formatted items (the exact figures stay in the API's evidence).
 import { evidenceItems, fmtChange, fmtBytes, fmtCount, fmtGain, fmtNum, fmtOffset as offset, fmtPercent, fmtRate, fmtSeconds, fmtTimes, tidyNumbers, type EvidenceItem } from '../tuner/format.js';
-import type { Decision } from './api-client.js';
+import type { Decision, Run } from './api-client.js';
 import type { RunReport, Throughput } from './report-data.js';
 import { adviceTitle, fmtConfig, fmtValue } from './status-line.js';
 
@@ -74,6 +74,17 @@ export function fmtExit(r: RunReport): string {
   return e.kind;
 }
 
+/**
+ * The run's GPU energy (DESIGN §11): "379 J on GPUs 0, 3 — 1.48 J per sample"; null for a run with
+ * no GPU attributed (a CPU-only job has no energy figure, not a zero one).
+ */
+export function fmtEnergy(s: Run['summary']): string | null {
+  if (s.energy_joules === null || s.energy_joules === undefined) return null;
+  const gpus = s.energy_gpus?.length ? ` on GPU${s.energy_gpus.length > 1 ? 's' : ''} ${s.energy_gpus.join(', ')}` : '';
+  const per = s.joules_per_sample === null || s.joules_per_sample === undefined ? 'no step covered yet' : `${fmtNum(s.joules_per_sample)} J per sample`;
+  return `${fmtNum(s.energy_joules)} J${gpus} — ${per}`;
+}
+
 /** Headline facts as label/value pairs, in the order every format shows them. */
 export function headline(r: RunReport): Array<[string, string]> {
   const t = r.throughput;
@@ -90,6 +101,8 @@ export function headline(r: RunReport): Array<[string, string]> {
     ['decisions', String(r.decisions.length)],
   ];
   if (r.run.summary.last_loss !== null) rows.push(['last loss', fmtNum(r.run.summary.last_loss)]);
+  const energy = fmtEnergy(r.run.summary);
+  if (energy) rows.push(['GPU energy', energy]);
   if (r.peak_rss_bytes !== null) rows.push(['peak RSS (process tree)', fmtBytes(r.peak_rss_bytes)]);
   return rows;
 }

@@ -1,7 +1,7 @@
 // The summary `trainpilot run` prints when its job ends: plain text for a terminal or a log.
 import type { RunReport } from './report-data.js';
 import { fmtBytes, fmtNum, fmtPercent, fmtSeconds, fmtTimes, tidyNumbers } from '../tuner/format.js';
-import { decisionParts, fmtBottleneck, fmtOutcome } from './report-format.js';
+import { decisionParts, fmtBottleneck, fmtEnergy, fmtOutcome } from './report-format.js';
 import { fmtConfig } from './status-line.js';
 
 export interface JobEnd {
@@ -22,6 +22,8 @@ export function summaryText(r: RunReport, end: JobEnd): string {
         (ratio !== null ? `, ${fmtTimes(ratio)}` : ''),
     );
     lines.push(`  steps: ${fmtNum(r.run.summary.steps)}, samples: ${fmtNum(r.run.summary.samples)}`);
+    const energy = fmtEnergy(r.run.summary);
+    if (energy) lines.push(`  GPU energy: ${energy}`);
   } else {
     lines.push('  no step reports: the job did not use the trainpilot client (watch-only)');
   }

@@ -3,19 +3,26 @@
 // datakit-gtx-8card.xml: GPU 0 draws 232.80 W, GPU 3 198.41 W), with the job's process holding
 // memory on GPUs 0 and 3. Step reports go in over HTTP; the run view and /metrics must give the
 // power integrated over the steps as worked out here by hand, and /metrics must pass promtool.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jsonClient } from '../bench/lib/http.js';
-import { REPO_ROOT, spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { CLI, REPO_ROOT, spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { summaryText } from '../cli/report-summary.js';
+import type { RunReport } from '../cli/report-data.js';
 import { runTool, skipWithout } from './helpers/prometheus-tools.js';
 
 /** Read off the capture by hand: <power_draw> of GPU 0 and GPU 3. */
 const WATTS = 232.80 + 198.41;
 const DURATIONS = [0.12, 0.1, 0.15, 0.08, 0.11, 0.13, 0.09, 0.1];
 const SAMPLES = 32;
+/** A report with the throughput quarters the summary needs to print its steps lines. */
+const emptyReport = {
+  throughput: { start: { samples_per_second: 1, steps: 1, data_wait_ratio: 0 }, end: { samples_per_second: 1, steps: 1, data_wait_ratio: 0 }, end_over_start: 1 },
+  config_history: [], decisions: [], advice: [], peak_rss_bytes: null,
+} as unknown as RunReport;
 
 describe('energy per sample through the API and /metrics, with the stand-in replaying a capture', () => {
   let dir: string;
@@ -84,6 +91,14 @@ describe('energy per sample through the API and /metrics, with the stand-in repl
     // The stand-in has no GPM (dmon refused): no activity series at all, the rest all there.
     expect(body).not.toMatch(/^trainpilot_gpu_(sm_active|tensor_active)_ratio\{/m);
     expect(body.match(/^trainpilot_gpu_power_draw_watts\{/gm)).toHaveLength(8);
+  });
+
+  it('the report and the end-of-job summary say it for people', async () => {
+    const out = await new Promise<string>((res, rej) => execFile(process.execPath, [CLI, 'report', runId, '--url', sidecar!.url], { encoding: 'utf8' },
+      (e, stdout, stderr) => (e ? rej(new Error(stderr)) : res(stdout))));
+    expect(out).toContain('- **GPU energy**: 379 J on GPUs 0, 3 — 1.48 J per sample\n');
+    const view = (await client.get(`/v1/runs/${runId}`)).json;
+    expect(summaryText({ ...emptyReport, run: view }, { durationS: 10, exitCode: 0, signal: null })).toContain('\n  GPU energy: 379 J on GPUs 0, 3 — 1.48 J per sample\n');
   });
 
   it.skipIf(skipWithout('promtool'))('/metrics passes promtool check metrics', async () => {
