@@ -90,14 +90,18 @@ function card(label, value, key) {
 
 function drawSummary(r) {
   const m = r.summary;
-  document.getElementById('summary').replaceChildren(
+  document.getElementById('summary').replaceChildren(...[
     card('samples/s (recent steps)', fmt.fmtRate(m.samples_per_second), 'samples_per_second'),
     card('step time p50', fmt.fmtSeconds(m.step_duration_seconds_p50), 'step_time'),
     card('data wait', fmt.fmtPercent(m.data_wait_ratio), 'data_wait'),
     card('loss', fmt.fmtNum(m.last_loss), 'loss'),
     card('steps', fmt.fmtNum(m.steps), 'steps'),
     card('config', configWords(r.config), 'config'),
-  );
+    // DESIGN §11: only a run with GPUs attributed has an energy figure (a CPU job shows no card).
+    m.energy_joules === null || m.energy_joules === undefined ? null
+      : card(`energy per sample (GPU${m.energy_gpus?.length > 1 ? 's' : ''} ${(m.energy_gpus ?? []).join(', ')})`,
+        m.joules_per_sample === null ? '—' : `${fmt.fmtNum(m.joules_per_sample)} J`, 'joules_per_sample'),
+  ].filter(Boolean));
 }
 
 function drawBottleneck(r) {
