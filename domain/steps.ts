@@ -14,4 +14,21 @@ export interface StepPoint {
   rank: number;
   worldSize: number;
   configVersion: number; // the config version the step ran under
+  /**
+   * The CUDA caching allocator's figures (torch.cuda.memory_stats()) as the client last read them,
+   * on the step it read them with (DESIGN §11, docs/gpu.md). Held in memory for the tuner, not stored.
+   */
+  cuda?: CudaMemory;
+}
+
+/** torch.cuda.memory_stats() in base units: bytes and counts. */
+export interface CudaMemory {
+  reservedBytes: number | null;
+  allocatedBytes: number | null;
+  reservedPeakBytes: number | null;
+  allocatedPeakBytes: number | null;
+  /** cudaMalloc calls that failed and were retried after freeing cached blocks (num_alloc_retries). */
+  allocRetries: number | null;
+  /** Out-of-memory errors the allocator raised (num_ooms). */
+  ooms: number | null;
 }

@@ -7,6 +7,9 @@ import { badRequest } from './errors.js';
 import type { ConfigInput, TuneInput } from './schemas/runs.js';
 import type { StepReportInput } from './schemas/steps.js';
 
+/** The step fields that carry torch.cuda.memory_stats() (server/schemas/steps.ts). */
+const CUDA_FIELDS = ['cuda_reserved_bytes', 'cuda_allocated_bytes', 'cuda_reserved_peak_bytes', 'cuda_allocated_peak_bytes', 'cuda_alloc_retries', 'cuda_ooms'] as const;
+
 export function toConfig(c: ConfigInput): RunConfig {
   const out: RunConfig = {
     batch_size: c.batch_size,
@@ -68,6 +71,13 @@ export function toStepPoints(reports: StepReportInput[], now: number): Array<Omi
       rank,
       worldSize,
       configVersion: r.config_version ?? null,
+      ...(CUDA_FIELDS.some((f) => r[f] !== undefined) ? {
+        cuda: {
+          reservedBytes: r.cuda_reserved_bytes ?? null, allocatedBytes: r.cuda_allocated_bytes ?? null,
+          reservedPeakBytes: r.cuda_reserved_peak_bytes ?? null, allocatedPeakBytes: r.cuda_allocated_peak_bytes ?? null,
+          allocRetries: r.cuda_alloc_retries ?? null, ooms: r.cuda_ooms ?? null,
+        },
+      } : {}),
     };
   });
 }

@@ -34,6 +34,16 @@ async function readAll(pageSize: number) {
 }
 
 describe('step reports', () => {
+  // docs/gpu.md: torch.cuda.memory_stats() on a step reaches the tuner (its window's steps) as bytes and counts.
+  it('takes the CUDA allocator figures a step carries to the live run', async () => {
+    const [a, b] = steps(0, 2);
+    const res = await post({ steps: [a, { ...b, cuda_reserved_bytes: 17.6e9, cuda_allocated_bytes: 11.6e9, cuda_reserved_peak_bytes: 18e9, cuda_allocated_peak_bytes: 12e9, cuda_alloc_retries: 3, cuda_ooms: 0 }] });
+    expect(res.statusCode, res.body).toBe(202);
+    const recent = t.runs.live(t.runs.getRun(id)).recent;
+    expect(recent[0].cuda).toBeUndefined();
+    expect(recent[1].cuda).toEqual({ reservedBytes: 17.6e9, allocatedBytes: 11.6e9, reservedPeakBytes: 18e9, allocatedPeakBytes: 12e9, allocRetries: 3, ooms: 0 });
+  });
+
   it('stores 10 000 reports posted in batches of 500 and reads them back complete and in order', async () => {
     for (let b = 0; b < 20; b++) {
       const res = await post({ steps: steps(b * 500, 500) });
@@ -90,6 +100,8 @@ describe('step reports', () => {
     ['an unknown field', { steps: [{ ...good, bogus: 1 }] }, 400, /bogus/],
     ['a __proto__ key', '{"steps":[{"step":1,"duration_s":1,"data_wait_s":0,"samples":1,"__proto__":{"x":1}}]}', 400, /./],
     ['too many reports', { steps: steps(0, 5001) }, 400, /steps/],
+    ['a negative cuda_reserved_bytes', { steps: [{ ...good, cuda_reserved_bytes: -1 }] }, 400, /cuda_reserved_bytes/],
+    ['a fractional cuda_alloc_retries', { steps: [{ ...good, cuda_alloc_retries: 1.5 }] }, 400, /cuda_alloc_retries/],
   ];
   for (const [what, body, status, message] of bad) {
     it(`rejects ${what} with ${status} and stores nothing`, async () => {

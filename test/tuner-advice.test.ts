@@ -122,3 +122,41 @@ describe('advice from GPM activity', () => {
     expect(codes(adviceFor(cls('tensor_cores_idle', { gpu_tensor_active_ratio: 0.01 }), {}, cpu))).toEqual([]);
   });
 });
+
+// Fragmentation (docs/gpu.md): torch.cuda.memory_stats() on the steps, as the Python client sends them.
+describe('expandable_segments advice', () => {
+  const GiB = 1024 ** 3;
+  const withCuda = (cuda: NonNullable<Window['steps'][number]['cuda']>, over: Parameters<typeof makeSteps>[0] = { n: 60 }) => {
+    const steps = makeSteps(over);
+    steps[steps.length - 5] = { ...steps[steps.length - 5], cuda };
+    return steps;
+  };
+  // torchtune's figures (meta-pytorch/torchtune#1185): peak reserved 16.4 GiB against 10.8 GiB allocated.
+  const fragmented = { reservedBytes: 12 * GiB, allocatedBytes: 9 * GiB, reservedPeakBytes: 16.4 * GiB, allocatedPeakBytes: 10.8 * GiB, allocRetries: 3, ooms: 0 };
+  const pressed = { n: 60, memPeakBytes: 75e9 }; // 94 % of the fixture GPU's 80 GB
+
+  it('advised under memory pressure when reserved ≫ allocated, with the figures', () => {
+    const w = gpuWindow({ steps: withCuda(fragmented, pressed) });
+    const c = classify(w);
+    expect(c.bottleneck).toBe('gpu_memory_pressure');
+    expect(c.evidence).toMatchObject({ cuda_reserved_bytes: 16.4 * GiB, cuda_allocated_bytes: 10.8 * GiB, cuda_alloc_retries: 3 });
+    const a = adviceFor(c, {}, w).find((x) => x.code === 'expandable_segments');
+    expect(a?.why).toContain('PyTorch reserves 17.6 GB but tensors hold 11.6 GB at the peak (×1.52)'); // fmtBytes: decimal units
+    expect(a?.why).toContain('device memory is nearly full, 3 cudaMalloc retries');
+    expect(a?.why).toContain('PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True');
+  });
+
+  it('advised after an OOM even without the pressure verdict; not without OOM, retries or pressure', () => {
+    const calm = { ...fragmented, allocRetries: 0 };
+    expect(codes(adviceFor(classify(gpuWindow({ steps: withCuda(calm) })), {}, gpuWindow({ steps: withCuda(calm) })))).not.toContain('expandable_segments');
+    const oomed = gpuWindow({ steps: withCuda({ ...calm, ooms: 1 }) });
+    expect(codes(adviceFor(classify(oomed), {}, oomed))).toContain('expandable_segments');
+  });
+
+  it('not advised when reserved is close to allocated, nor to a job without a GPU', () => {
+    const tight = gpuWindow({ steps: withCuda({ ...fragmented, reservedPeakBytes: 11.5 * GiB }, pressed) });
+    expect(codes(adviceFor(classify(tight), {}, tight))).not.toContain('expandable_segments');
+    const cpu = cpuWindow({ steps: withCuda(fragmented, pressed) });
+    expect(codes(adviceFor(classify(cpu), {}, cpu))).not.toContain('expandable_segments');
+  });
+});

@@ -141,6 +141,17 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
   if (sm !== null) evidence.gpu_sm_active_ratio = round(sm);
   if (tensor !== null) evidence.gpu_tensor_active_ratio = round(tensor);
   if (fp32 !== null) evidence.gpu_fp32_active_ratio = round(fp32);
+  // The caching allocator's figures (torch.cuda.memory_stats()), the newest the client sent: peaks
+  // where given (fragmentation matters at the peak), else the current figures.
+  const cuda = [...w.steps].reverse().find((s) => s.cuda)?.cuda;
+  if (cuda) {
+    const reserved = cuda.reservedPeakBytes ?? cuda.reservedBytes;
+    const allocated = cuda.allocatedPeakBytes ?? cuda.allocatedBytes;
+    if (reserved !== null) evidence.cuda_reserved_bytes = reserved;
+    if (allocated !== null) evidence.cuda_allocated_bytes = allocated;
+    if (cuda.allocRetries !== null) evidence.cuda_alloc_retries = cuda.allocRetries;
+    if (cuda.ooms !== null) evidence.cuda_ooms = cuda.ooms;
+  }
   const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, evidence: { ...evidence, why } });
 
   if (w.configVersion > w.appliedVersion) return is('warming_up', `config version ${w.configVersion} not yet applied by the job`);

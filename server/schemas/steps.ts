@@ -17,6 +17,13 @@ export const StepReport = Type.Object(
     rank: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
     world_size: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
     config_version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1e9 })),
+    // torch.cuda.memory_stats() (docs/gpu.md): the client sends them on a step now and then.
+    cuda_reserved_bytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'reserved_bytes.all.current' })),
+    cuda_allocated_bytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'allocated_bytes.all.current' })),
+    cuda_reserved_peak_bytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'reserved_bytes.all.peak' })),
+    cuda_allocated_peak_bytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15, description: 'allocated_bytes.all.peak' })),
+    cuda_alloc_retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e15, description: 'num_alloc_retries' })),
+    cuda_ooms: Type.Optional(Type.Integer({ minimum: 0, maximum: 1e15, description: 'num_ooms' })),
   },
   { additionalProperties: false },
 );

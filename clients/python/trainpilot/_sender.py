@@ -12,6 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Deque, Dict, List, Optional
 
+from ._cuda_memory import Every as _CudaMemoryEvery
 from ._http import Api, HttpError, Unreachable
 
 log = logging.getLogger("trainpilot")
@@ -69,6 +70,7 @@ class Sender(threading.Thread):
         self._backoff = BACKOFF_START_S
         self._down_since: Optional[float] = None
         self._warned: set = set()
+        self._cuda_memory = _CudaMemoryEvery()
 
     # -- called from other threads ------------------------------------------------------
     def flush(self, timeout_s: float) -> bool:
@@ -124,6 +126,9 @@ class Sender(threading.Thread):
             del raw[:over - cut]
         self.stats["dropped"] = self._evicted + self._trimmed
         self._unsent.extend(self._report(t) for t in raw)
+        if raw:
+            # torch.cuda.memory_stats() now and then, on the newest step (docs/gpu.md), off the training thread.
+            self._unsent[-1].update(self._cuda_memory())
         while self.events:
             self._unsent_events.append(self.events.popleft())
         del self._unsent_events[:-EVENTS_KEPT]
