@@ -35,6 +35,14 @@ export const GpuReadingView = Type.Object({
   temperature_celsius: Num,
   sm_clock_hertz: Num,
   clock_event_reasons: Type.Array(Type.String()),
+  // docs/gpu.md: NVML GPM ratios, only on GPUs that have GPM (the key absent elsewhere).
+  activity: Type.Optional(Type.Object({
+    sm_active_ratio: Type.Optional(Num),
+    sm_occupancy_ratio: Type.Optional(Num),
+    tensor_active_ratio: Type.Optional(Num),
+    dram_active_ratio: Type.Optional(Num),
+    fp32_active_ratio: Type.Optional(Num),
+  })),
 });
 
 export const ProcessTreeView = Type.Object({
