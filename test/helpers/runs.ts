@@ -14,7 +14,7 @@ export function openRuns(opts: StoreOptions) {
     db: store.db,
     readWindow: ports.readWindow,
     applyDecision: ports.applyDecision,
-    setOutcome: ports.setOutcome,
+    // setOutcome is the hub's own (the port calls hub.setOutcome; assigning the port over it recursed).
   });
 }
 
