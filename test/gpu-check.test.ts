@@ -55,6 +55,33 @@ describe('scripts/gpu-check', () => {
   }, 120_000);
 });
 
+// The job path without a GPU: test/fixtures/gpu-check/fake-python answers the torch probe as CUDA and
+// plays the job (steps over HTTP as the client sends them, its pid on GPU 0 of the stand-in).
+describe('scripts/gpu-check, the job path against the stand-in and a stand-in python', () => {
+  const FAKE_PYTHON = join(REPO_ROOT, 'test/fixtures/gpu-check/fake-python');
+  const jobCheck = (name: string, extra: NodeJS.ProcessEnv = {}) => gpuCheck(['--nvidia-smi', STAND_IN, '--out', join(dir, name), '--python', FAKE_PYTHON, '--seconds', '8'],
+    { ...process.env, FAKE_NVIDIA_SMI_CONTROL: join(dir, `${name}-control.json`), ...extra });
+
+  it('runs the job under trainpilot run and finds attribution, memory, steps, energy per sample and decisions in agreement', async () => {
+    const r = await jobCheck('job');
+    expect(r.out).toContain('PyTorch stand-in with CUDA: a 8 s training job under trainpilot run --tune auto');
+    expect(r.out).toMatch(/run GPU attribution +0 +0 +same GPUs +ok/);
+    expect(r.out).toMatch(/run GPU memory vs torch reserved +2048 MiB +1600 MiB \(\+ context\)/);
+    expect(r.out).toMatch(/step reports +(\d+) +\1 +equal +ok/);
+    // 232.80 W (GPU 0 of the capture) × 0.1 s per step of 32 samples = 0.7275 J per sample, on both sides.
+    expect(r.out).toMatch(/energy per sample +0\.727\d J +0\.727\d J \(nvidia-smi power × job time\) +± 25 % +ok/);
+    expect(r.out).toMatch(/gpu-check: all \d+ checks agree/);
+    expect(r.code).toBe(0);
+  }, 120_000);
+
+  it('exits 1 when the sidecar saw fewer steps than the job made', async () => {
+    const r = await jobCheck('job-short', { FAKE_JOB_UNREPORTED: '3' });
+    expect(r.out).toMatch(/step reports +(\d+) +(\d+) +equal +MISMATCH/);
+    expect(r.out).toMatch(/gpu-check: 1 of \d+ checks disagree: step reports/);
+    expect(r.code).toBe(1);
+  }, 120_000);
+});
+
 describe('compare', () => {
   const g = (over: Partial<GpuFigures> = {}): GpuFigures => ({
     index: 0, utilizationRatio: 0.97, memoryUsedBytes: 31689 * 2 ** 20, memoryTotalBytes: 32510 * 2 ** 20, powerDrawWatts: 232.8,

@@ -153,9 +153,11 @@ export async function main(argv: string[]): Promise<number> {
         };
         const decisions = (await api(`/v1/runs/${r.id}/decisions`)) as { decisions?: Array<{ ts: number }> } | Array<{ ts: number }>;
         const ds = Array.isArray(decisions) ? decisions : decisions.decisions ?? [];
-        const body = scrape.samples.at(-1)?.body ?? '';
+        // The most the run's processes held on each GPU while it ran (its series go when the process does).
         const held: Record<string, number> = {};
-        for (const m of body.matchAll(/^trainpilot_run_gpu_memory_used_bytes\{run="gpu-check",gpu="(\d+)",[^}]*\} (\S+)$/gm)) held[m[1]] = Number(m[2]);
+        for (const { body } of scrape.samples) {
+          for (const m of body.matchAll(/^trainpilot_run_gpu_memory_used_bytes\{run="gpu-check",gpu="(\d+)",[^}]*\} (\S+)$/gm)) held[m[1]] = Math.max(held[m[1]] ?? 0, Number(m[2]));
+        }
         runFigures = {
           steps: view.summary.steps, joulesPerSample: view.summary.joules_per_sample, gpuMemoryBytes: held, decisions: ds.length,
           configVersion: view.config_version, appliedVersion: view.applied_version, bottleneck: view.bottleneck?.kind ?? null,
