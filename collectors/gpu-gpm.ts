@@ -13,7 +13,8 @@
 // per GPU per interval, columns separated by blanks: its usual columns first (gpu index, pwr, …,
 // the same layout as the real `dmon -c 5` sections of the captures in test/fixtures/nvidia-smi),
 // then one column per asked-for GPM metric, in the order asked, with unit `GPM:%`, and `-` while
-// a value is not available (the first interval, or a GPU without GPM).
+// a value is not available (the first interval, or a GPU without GPM) — as published output of
+// `dmon --gpm-metrics` shows it (test/fixtures/nvidia-smi/gpm/README.md names the sources).
 //
 // The short column names differ between driver releases and write-ups (smutil/smact, tensor/
 // mmaact, dram/dramact), so the parser does not rely on them: it takes the GPM columns by their
