@@ -4,6 +4,7 @@ import sys
 import types
 import unittest
 
+from support import SidecarCase
 from trainpilot import _cuda_memory
 
 
@@ -66,3 +67,32 @@ class CudaMemoryTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The wiring: the sender puts the figures on a step it sends (and on no other within the period).
+
+class SenderCarriesCudaMemoryTest(SidecarCase):
+    def setUp(self):
+        super().setUp()
+        self._saved_torch = sys.modules.get("torch")
+        sys.modules["torch"] = fake_torch([{"reserved_bytes.all.current": 12 * GiB, "allocated_bytes.all.current": 9 * GiB,
+                                            "num_alloc_retries": 3}])
+
+    def tearDown(self):
+        if self._saved_torch is None:
+            sys.modules.pop("torch", None)
+        else:
+            sys.modules["torch"] = self._saved_torch
+        super().tearDown()
+
+    def test_a_step_carries_torch_cuda_memory_stats(self):
+        run = self.start()
+        for _ in range(20):
+            with run.step():
+                pass
+        self.assertTrue(run.finish())
+        steps = self.sidecar.steps["r1"]
+        with_cuda = [s for s in steps if "cuda_reserved_bytes" in s]
+        self.assertEqual(len(with_cuda), 1, "once per period, on one step")
+        self.assertEqual({k: v for k, v in with_cuda[0].items() if k.startswith("cuda_")},
+                         {"cuda_reserved_bytes": 12 * GiB, "cuda_allocated_bytes": 9 * GiB, "cuda_alloc_retries": 3})
