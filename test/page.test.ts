@@ -40,7 +40,8 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
 }
 
 function sample(): void {
-  s.runs.recordSnapshot({ ts: Date.now() / 1000, host: null, gpus: null, processes: [tree()], health: [] });
+  // The capture's GPU 0, where the run holds memory (tree()): its power draw counts as the run's (energy per sample).
+  s.runs.recordSnapshot({ ts: Date.now() / 1000, host: null, gpus: GPUS, processes: [tree()], health: [] });
 }
 
 describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chromium', () => {
@@ -91,6 +92,9 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chr
     expect(await page.locator('[data-card="data_wait"] .value').textContent()).toMatch(/^\d+(\.\d)? %$/);
     expect(await page.locator('[data-card="samples_per_second"] .value').textContent()).toMatch(/^[\d,.]+ samples\/s$/);
     expect(await page.locator('#run-name').textContent()).toBe('resnet-live');
+    // docs/gpu.md: a run with a GPU attributed has its energy per sample (a CPU job has no such card).
+    expect(await page.locator('[data-card="joules_per_sample"] .label').textContent()).toBe('energy per sample (GPU 0)');
+    expect(await page.locator('[data-card="joules_per_sample"] .value').textContent()).toMatch(/^([\d,.]+ J|—)$/);
 
     const before = await points('samples_per_second');
     const last = (await api('GET', `/v1/runs/${runId}`)).summary.last_step_ts as number;
