@@ -1,4 +1,4 @@
-// trainpilot / Node: the machine under the job — per-GPU utilisation, memory,
+// trainpilot / Node: the machine under the job — per-GPU utilisation, GPM activity, memory,
 // power against its limit, temperature, SM clock and throttle reasons; host
 // CPU, iowait, memory, swap, disk and network; and the sidecar's own health.
 import type { Dashboard } from '@grafana/grafana-foundation-sdk/dashboard';
@@ -29,6 +29,15 @@ export function nodeDashboard(): Dashboard {
       targets: [
         target('A', `trainpilot_gpu_memory_used_bytes{${GPU}}`, 'GPU {{gpu}} used ({{instance}})'),
         target('B', `trainpilot_gpu_memory_total_bytes{${GPU}}`, 'GPU {{gpu}} total ({{instance}})'),
+      ],
+    }))
+    .withPanel(timeSeries({
+      id: id(), title: 'GPU activity (GPM)', unit: 'percentunit', min: 0, max: 1,
+      description: 'What utilisation hides (NVML GPM, Hopper and newer; docs/gpu.md): share of SMs busy, of time on tensor cores, and of DRAM bandwidth. No line for a GPU without GPM.',
+      targets: [
+        target('A', `trainpilot_gpu_sm_active_ratio{${GPU}}`, 'GPU {{gpu}} SM active ({{instance}})'),
+        target('B', `trainpilot_gpu_tensor_active_ratio{${GPU}}`, 'GPU {{gpu}} tensor active ({{instance}})'),
+        target('C', `trainpilot_gpu_dram_active_ratio{${GPU}}`, 'GPU {{gpu}} DRAM active ({{instance}})'),
       ],
     }))
     .withPanel(timeSeries({
