@@ -20,6 +20,8 @@ const E2E = [
   'test/multinode.test.ts',
   // The PyTorch example under trainpilot run, then its summary and report read for people.
   'test/people-text.test.ts',
+  // scripts/gpu-check end to end: real sidecars, `trainpilot run`, and a job that must be attributed its GPU in time.
+  'test/gpu-check.test.ts',
 ];
 
 export default defineConfig({

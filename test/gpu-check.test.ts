@@ -56,15 +56,16 @@ describe('scripts/gpu-check', () => {
 });
 
 // The job path without a GPU: test/fixtures/gpu-check/fake-python answers the torch probe as CUDA and
-// plays the job (steps over HTTP as the client sends them, its pid on GPU 0 of the stand-in).
+// plays the job (steps over HTTP as the client sends them, its pid on GPU 0 of the stand-in). 12 s: the
+// sidecar reads compute apps every 5 s, and the run's GPU must be known while steps still come.
 describe('scripts/gpu-check, the job path against the stand-in and a stand-in python', () => {
   const FAKE_PYTHON = join(REPO_ROOT, 'test/fixtures/gpu-check/fake-python');
-  const jobCheck = (name: string, extra: NodeJS.ProcessEnv = {}) => gpuCheck(['--nvidia-smi', STAND_IN, '--out', join(dir, name), '--python', FAKE_PYTHON, '--seconds', '8'],
+  const jobCheck = (name: string, extra: NodeJS.ProcessEnv = {}) => gpuCheck(['--nvidia-smi', STAND_IN, '--out', join(dir, name), '--python', FAKE_PYTHON, '--seconds', '12'],
     { ...process.env, FAKE_NVIDIA_SMI_CONTROL: join(dir, `${name}-control.json`), ...extra });
 
   it('runs the job under trainpilot run and finds attribution, memory, steps, energy per sample and decisions in agreement', async () => {
     const r = await jobCheck('job');
-    expect(r.out).toContain('PyTorch stand-in with CUDA: a 8 s training job under trainpilot run --tune auto');
+    expect(r.out).toContain('PyTorch stand-in with CUDA: a 12 s training job under trainpilot run --tune auto');
     expect(r.out).toMatch(/run GPU attribution +0 +0 +same GPUs +ok/);
     expect(r.out).toMatch(/run GPU memory vs torch reserved +2048 MiB +1600 MiB \(\+ context\)/);
     expect(r.out).toMatch(/step reports +(\d+) +\1 +equal +ok/);
