@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, Optional
 from .._http import HttpError
 from .._join import Joined, normalise_tune
 from .._link import JoinRequest, Link, Offer
+from .._gradnoise import DevicePeak, GradNoise
 from ._clock import Clock, LoaderInfo, Site
 from ._job import attach_reason, client_active, distributed, started_with
 from ._loaders import set_workers, start_method_forks
@@ -48,6 +49,7 @@ class Hook:
         self.started_with: Optional[Dict[str, Any]] = None  # the job's own config, at its first step
         self.train: Optional[Site] = None  # the site of the loader feeding the optimizer steps
         self.patches = Patches(torch, self)
+        self.noise: Optional[GradNoise] = None  # the sampled gradient norms, from the first step on
 
     # -- seen through the patches -------------------------------------------------------------
     def loader_built(self, loader: Any, where: str) -> None:
@@ -73,6 +75,24 @@ class Hook:
 
     def optimizer_built(self, optimizer: Any, where: str) -> None:
         self.optimizers[optimizer] = where
+
+    def before_step(self, optimizer: Any) -> None:
+        """Just before an optimizer step, its gradients in place: on a sampled step, the two
+        squared norms for the step's report. A failure here turns the norms off, not the hook."""
+        noise = self.noise
+        if noise is None or self.clock.standing_down:
+            return
+        try:
+            fields = noise.at_step(optimizer)
+        except Exception as e:
+            self.noise = None
+            log.warning("trainpilot: gradient norms off after an error (%s: %s); steps are still reported",
+                        type(e).__name__, e)
+            self.link.event("note", self.clock.step, message="gradient norms off after an internal error",
+                            error=f"{type(e).__name__}: {e}"[:300], source="zero-code hook")
+            return
+        if fields is not None:
+            self.clock.extra = fields
 
     def before_iter(self, loader: Any) -> Optional[Callable[[], None]]:
         """The safe point. Returns how to undo what it changed, when it changed the loader."""
@@ -139,6 +159,11 @@ class Hook:
         reason = attach_reason(site, own, optimizer, opt_where, knobs)
         lead = rank is None or rank == 0
         link = self.link
+        accum = int(own.get("grad_accum_steps") or 1)
+        self.noise = GradNoise(self.torch, lambda: (world or 1) * accum)
+        peak = DevicePeak(self.torch)
+        if peak.on:
+            self.clock.peak = peak.read
         link.open(rank, world)
         if lead:  # the other ranks only report
             request = JoinRequest("job", own, normalise_tune({"knobs": knobs}, optimizer), reason)

@@ -156,10 +156,12 @@ class Patches:
         register_post = getattr(module, "register_optimizer_step_post_hook", None)
         wrapped = self._undo  # class-level step wrappers (torch 1.13) are undone with the rest
 
-        def begin(*_: Any) -> None:
+        def begin(opt: Any, *_: Any) -> None:
             if hook.on:
                 try:
                     clock.step_begin()
+                    if clock.depth == 1:
+                        hook.before_step(opt)
                 except Exception as e:
                     hook.fail(e)
 
@@ -175,7 +177,7 @@ class Patches:
 
             @functools.wraps(step0)
             def step(self: Any, *args: Any, **kwargs: Any) -> Any:
-                begin()
+                begin(self)
                 out = step0(self, *args, **kwargs)
                 end(self)
                 return out
