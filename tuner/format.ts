@@ -147,6 +147,7 @@ const LABELS: Record<string, string> = {
   memory_per_sample_bytes: 'memory per sample', memory_fixed_bytes: 'memory fixed part',
   largest_fitting_batch: 'largest batch that fits', oom_batch_size: 'batch size that ran out of memory',
   gpu_memory_used_bytes: 'GPU memory used', lr_rule: 'learning-rate rule', b_noise: 'gradient noise scale',
+  statistical_efficiency_ratio: 'statistical efficiency per sample', noise_scale: 'gradient noise',
 };
 
 /** Shown first, in this order; everything else follows in the evidence's own order. */
