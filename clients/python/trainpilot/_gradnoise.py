@@ -83,6 +83,7 @@ class GradNoise:
         self.kept: Optional[List[Any]] = None  # the first step's gradients, while a pair is open
         self.optimizer: Any = None  # the one optimizer whose gradients are read
         self.pairs = 0
+        self.first_s = 0.0  # the open pair's first step, in seconds
         self.cost_s = 0.0  # training-thread seconds spent here, in all
 
     def at_step(self, optimizer: Any) -> Optional[Dict[str, Callable[[], Optional[float]]]]:
@@ -104,23 +105,27 @@ class GradNoise:
                 if self.kept is None or len(self.kept) != len(grads):
                     self.kept = [g.detach().clone() for g in grads]
                     self.countdown = 1  # the pair's second step is the next one
-                    self.cost_s += _pc() - t0
+                    self.first_s = _pc() - t0
                     return None
                 out = self._pair(self.kept, grads)
                 self.kept = None
-        cost = _pc() - t0
+        cost = _pc() - t0 + self.first_s  # the whole pair's, its first step's copy included
+        self.first_s = 0.0
         self.cost_s += cost
         self.countdown = max(2, min(MAX_GAP, int(cost / TARGET_S) + 1))
         return out
 
     def _pair(self, g1: List[Any], g2: List[Any]) -> Dict[str, Callable[[], Optional[float]]]:
         torch = self.torch
-        n1 = n2 = dot = None
+        norm = torch.linalg.vector_norm
+        sq1, sq2, dots = [], [], []
         for a, b in zip(g1, g2):
             a, b = a.reshape(-1).float(), b.detach().reshape(-1).float()
-            x, y, z = torch.dot(a, a), torch.dot(b, b), torch.dot(a, b)
-            n1, n2, dot = (x, y, z) if n1 is None else (n1 + x, n2 + y, dot + z)
-        pair = _Pair(torch.stack([n1, n2, dot]), max(2, int(self.parts())))
+            sq1.append(norm(a))
+            sq2.append(norm(b))
+            dots.append(torch.dot(a, b))
+        sums = torch.stack([torch.stack(sq1).square().sum(), torch.stack(sq2).square().sum(), torch.stack(dots).sum()])
+        pair = _Pair(sums, max(2, int(self.parts())))
         self.pairs += 1
         return {"grad_sq_norm": pair.big, "grad_sq_norm_small": pair.small}
 
