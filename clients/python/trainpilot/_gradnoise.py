@@ -157,7 +157,7 @@ def watch(optimizer: Any, log: Callable[..., None], parts: Callable[[], int]) ->
     import sys
 
     torch = sys.modules.get("torch")
-    if torch is None or not hasattr(optimizer, "param_groups"):
+    if torch is None or not hasattr(optimizer, "param_groups") or not callable(getattr(optimizer, "step", None)):
         return None
     noise = GradNoise(torch, parts)
     peak = DevicePeak(torch)
