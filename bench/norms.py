@@ -47,7 +47,7 @@ def hook_cost(width: int, steps: int) -> tuple:
 
     m = Model(width)
     hook = Hook(torch, "http://127.0.0.1:9", None, "bench")  # never started: bookkeeping only
-    hook.noise = GradNoise(torch, lambda: 2)
+    hook.noise = GradNoise(torch, lambda: (1, 2))
     before = hook.before_step
     t0 = ns()
     for _ in range(steps):
@@ -73,7 +73,7 @@ def client_cost(width: int, steps: int) -> float:
     base = (ns() - t0) / steps
     meter = Meter(collections.deque(maxlen=10), Applied(), first_step=0, safe_point=lambda s: None,
                   on_error=lambda e: False)
-    watch(m, meter.log, lambda: 2)
+    watch(m, meter.log, lambda: (1, 2))
     step = m.step
     t0 = ns()
     for _ in range(steps):

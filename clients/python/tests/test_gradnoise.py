@@ -10,7 +10,7 @@ from test_hook import HookCase, Squares
 torch = require_torch()
 from torch.utils.data import DataLoader  # noqa: E402
 
-from trainpilot._gradnoise import DevicePeak, GradNoise  # noqa: E402
+from trainpilot._gradnoise import DevicePeak, GradNoise, shares  # noqa: E402
 
 
 class Holder:
@@ -30,13 +30,13 @@ def tuner_b_noise(big, small, b_big, parts):
 
 
 class Estimate(HookCase):
-    def pairs(self, parts, b, sigma, n=400):
+    def pairs(self, parts, b, sigma, n=400, shares=None):
         """Gradients G + noise of per-sample variance sigma² per coordinate over a batch of b:
         the true noise scale tr(Σ)/|G|² = d·sigma²/|G|²."""
         torch.manual_seed(0)
         h = Holder([(50,), (10, 5)])
         truth = [torch.full_like(p, 0.3) for p in h.params]
-        noise = GradNoise(torch, lambda: parts)
+        noise = GradNoise(torch, lambda: shares or (1, parts))
         bigs, smalls = [], []
         for _ in range(n):
             noise.countdown = 1  # every step sampled
@@ -56,6 +56,13 @@ class Estimate(HookCase):
             est = tuner_b_noise(big, small, 32, parts)
             self.assertLess(abs(est / true_b - 1), 0.25, f"parts {parts}: {est} vs {true_b}")
 
+    def test_the_clients_micro_batch_steps_under_accumulation_give_the_same_scale(self):
+        # 4 micro-batches of 8 per optimizer step of 32: the client reports steps of 8 samples,
+        # the tuner reads grad_sq_norm over 8 and grad_sq_norm_small over 8 / max(2, 4) = 2.
+        big, small, true_b, _ = self.pairs(4, b=32, sigma=3.0, shares=shares(1, 4, micro_steps=True))
+        est = tuner_b_noise(big, small, 8, 4)
+        self.assertLess(abs(est / true_b - 1), 0.25, f"{est} vs {true_b}")
+
     def test_small_is_never_below_big_and_both_are_finite(self):
         big, small, _, _ = self.pairs(2, b=8, sigma=0.0, n=10)
         self.assertGreaterEqual(small, big)
@@ -63,7 +70,7 @@ class Estimate(HookCase):
 
     def test_pairs_are_spaced_by_their_cost(self):
         h = Holder([(1000,)])
-        noise = GradNoise(torch, lambda: 2)
+        noise = GradNoise(torch, lambda: (1, 2))
         for _ in range(2000):
             h.params[0].grad = torch.randn(1000)
             noise.at_step(h)
@@ -73,7 +80,7 @@ class Estimate(HookCase):
 
     def test_no_gradients_no_fields(self):
         h = Holder([(3,)])
-        noise = GradNoise(torch, lambda: 2)
+        noise = GradNoise(torch, lambda: (1, 2))
         self.assertEqual([noise.at_step(h) for _ in range(10)], [None] * 10)
 
     def test_a_cpu_job_reads_no_device_peak(self):

@@ -13,11 +13,12 @@ g2 the two steps' gradients:
     b = |(g1 + g2) / 2|²             an estimate of E|g_2B|² = |G|² + tr(Σ)/(2B)
 
 so |G|² = 2b − s and tr(Σ) = 2B(s − b). The tuner (tuner/goodput.ts, noiseBatchSizes) reads
-grad_sq_norm as the norm over the step's global batch and grad_sq_norm_small as the norm over one
-of `parts` equal shares of it; we report what those would be under the same model:
+grad_sq_norm as the norm over a reported step's global batch and grad_sq_norm_small as the norm
+over one of max(2, world × accum) equal shares of it; we report what those would be under the
+same model, for the batch B/m (m = 1 for the hook's optimizer steps; m = accum for the client's
+micro-batch steps, and × the shares for the small one):
 
-    grad_sq_norm       = |G|² + tr(Σ)/B           = s
-    grad_sq_norm_small = |G|² + parts·tr(Σ)/B      = s + 2(parts − 1)(s − b)
+    E|g_(B/m)|² = |G|² + m·tr(Σ)/B = s + 2(m − 1)(s − b)
 
 Both are ≥ 0 (b ≤ s always), and both are linear in (s, b), so the tuner's window average of
 them is the estimate from the average pair. The gradients are only read (under no_grad): the
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 _pc = time.perf_counter
 
@@ -47,11 +48,11 @@ MAX_GAP = 20000
 
 class _Pair:
     """The pair's three sums as one tensor, read (once) off the training thread."""
-    __slots__ = ("sums", "parts", "_v")
+    __slots__ = ("sums", "shares", "_v")
 
-    def __init__(self, sums: Any, parts: int):
+    def __init__(self, sums: Any, shares: Tuple[int, int]):
         self.sums = sums
-        self.parts = parts
+        self.shares = shares
         self._v: Optional[tuple] = None
 
     def _values(self) -> Optional[tuple]:
@@ -59,8 +60,9 @@ class _Pair:
             n1, n2, dot = (float(x) for x in self.sums.tolist())
             s = (n1 + n2) / 2
             b = max(0.0, min(s, (n1 + n2 + 2 * dot) / 4))
-            small = s + 2 * (self.parts - 1) * (s - b)
-            self._v = (s, small) if math.isfinite(s) and math.isfinite(small) else (None, None)
+            # E|g| ² over 1/m of the step's batch: |G|² + m·tr(Σ)/B = s + 2(m − 1)(s − b)
+            big, small = (s + 2 * (m - 1) * (s - b) for m in self.shares)
+            self._v = (big, small) if math.isfinite(big) and math.isfinite(small) else (None, None)
         return self._v
 
     def big(self) -> Optional[float]:
@@ -73,12 +75,14 @@ class _Pair:
 class GradNoise:
     """at_step(optimizer) just before an optimizer step (its gradients in place): None on most
     steps; on the second step of a sampled pair, the two fields for that step's report, as
-    callables the sender thread calls. parts(): how many shares the tuner splits the step's
-    global batch into for grad_sq_norm_small (world_size × grad_accum_steps, at least 2)."""
+    callables the sender thread calls. shares(): (m_big, m_small), the shares of the optimizer
+    step's global batch the tuner reads the two norms over (tuner/goodput.ts noiseBatchSizes):
+    the hook reports optimizer steps, (1, max(2, world × accum)); the client reports micro-batch
+    steps under accumulation, so its step is 1/accum of the optimizer's batch."""
 
-    def __init__(self, torch: Any, parts: Callable[[], int]):
+    def __init__(self, torch: Any, shares: Callable[[], Tuple[int, int]]):
         self.torch = torch
-        self.parts = parts
+        self.shares = shares
         self.countdown = FIRST_AFTER
         self.kept: Optional[List[Any]] = None  # the first step's gradients, while a pair is open
         self.optimizer: Any = None  # the one optimizer whose gradients are read
@@ -125,7 +129,8 @@ class GradNoise:
             sq2.append(norm(b))
             dots.append(torch.dot(a, b))
         sums = torch.stack([torch.stack(sq1).square().sum(), torch.stack(sq2).square().sum(), torch.stack(dots).sum()])
-        pair = _Pair(sums, max(2, int(self.parts())))
+        m_big, m_small = self.shares()
+        pair = _Pair(sums, (max(1, int(m_big)), max(2, int(m_small))))
         self.pairs += 1
         return {"grad_sq_norm": pair.big, "grad_sq_norm_small": pair.small}
 
@@ -150,7 +155,14 @@ class DevicePeak:
         return int(peak)
 
 
-def watch(optimizer: Any, log: Callable[..., None], parts: Callable[[], int]) -> Optional[GradNoise]:
+def shares(world: int, accum: int, micro_steps: bool) -> Tuple[int, int]:
+    """(m_big, m_small) for GradNoise: the tuner reads grad_sq_norm over a reported step's
+    samples × world and grad_sq_norm_small over 1/max(2, world × accum) of that."""
+    step = accum if micro_steps else 1
+    return step, step * max(2, world * accum)
+
+
+def watch(optimizer: Any, log: Callable[..., None], shares: Callable[[], Tuple[int, int]]) -> Optional[GradNoise]:
     """The client's side (run.attach_optimizer): just before each step of this optimizer, the
     sampled norms and, on CUDA, the device-memory peak go into the current step's report through
     log (Meter.log). A failure turns them off for the run; the step itself always goes on."""
@@ -159,7 +171,7 @@ def watch(optimizer: Any, log: Callable[..., None], parts: Callable[[], int]) ->
     torch = sys.modules.get("torch")
     if torch is None or not hasattr(optimizer, "param_groups") or not callable(getattr(optimizer, "step", None)):
         return None
-    noise = GradNoise(torch, parts)
+    noise = GradNoise(torch, shares)
     peak = DevicePeak(torch)
     state = {"on": True}
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Optional
 from .._http import HttpError
 from .._join import Joined, normalise_tune
 from .._link import JoinRequest, Link, Offer
-from .._gradnoise import DevicePeak, GradNoise
+from .._gradnoise import DevicePeak, GradNoise, shares
 from ._batch import refusal, requested, scale_lr, set_batch
 from ._clock import Clock, LoaderInfo, Site
 from ._job import attach_reason, client_active, distributed, started_with
@@ -201,7 +201,7 @@ class Hook:
         lead = rank is None or rank == 0
         link = self.link
         accum = int(own.get("grad_accum_steps") or 1)
-        self.noise = GradNoise(self.torch, lambda: (world or 1) * accum)
+        self.noise = GradNoise(self.torch, lambda: shares(world or 1, accum, micro_steps=False))
         peak = DevicePeak(self.torch)
         if peak.on:
             self.clock.peak = peak.read
