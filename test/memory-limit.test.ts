@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseMemoryCgroup, parseMemoryLimit, readProcessMemoryLimit } from '../collectors/memory-limit.js';
-import { hostMemoryBudget, workersWithin } from '../tuner/host-memory.js';
+import { hostMemoryBudget, perWorkerBytes, workersWithin } from '../tuner/host-memory.js';
 
 const V1 = '/sys/fs/cgroup/memory';
 const canCgroup = existsSync(`${V1}/memory.limit_in_bytes`) && process.getuid?.() === 0;
@@ -50,22 +50,34 @@ describe('host-memory budget', () => {
   const host = { memoryAvailableBytes: 8e9 } as never;
   const tree = (rss: number) => ({ residentMemoryBytes: rss, children: [] }) as never;
 
-  it('under a cgroup limit: the limit less what is in use and a margin, never past the host', () => {
-    const b = hostMemoryBudget({ host, process: tree(600e6), limit: { limitBytes: 2e9, usageBytes: 700e6, file: 'memory.limit_in_bytes' } })!;
-    expect(b.roomBytes).toBeCloseTo(2e9 - 700e6 - 256e6, 0); // margin: max(256 MB, 10 %) = 256 MB
-    expect(b.source).toMatch(/^cgroup memory limit 2000000000 bytes \(memory.limit_in_bytes\)/);
+  const w = (rss: number) => ({ pid: 2, name: 'w', cpuSecondsTotal: 0, residentMemoryBytes: rss });
+
+  it('under a cgroup limit: the limit less the rest of the job and a margin, workers present or not', () => {
+    const limit = { limitBytes: 2e9, usageBytes: 700e6, file: 'memory.limit_in_bytes' };
+    const withWorker = hostMemoryBudget({ host, process: { residentMemoryBytes: 900e6, children: [w(300e6)] } as never, limit })!;
+    expect(withWorker.workersBytes).toBe(2e9 - 600e6 - 256e6); // main 600 MB; margin max(256 MB, 10 %)
+    expect(withWorker.source).toMatch(/^cgroup memory limit 2000000000 bytes \(memory.limit_in_bytes\)/);
+    // Between epochs the worker is gone and the cgroup holds less: the same budget for workers.
+    const between = hostMemoryBudget({ host, process: tree(600e6), limit: { ...limit, usageBytes: 500e6 } })!;
+    expect(between.workersBytes).toBe(withWorker.workersBytes);
   });
 
   it('an override wins; without any limit, the host less a margin', () => {
-    expect(hostMemoryBudget({ host, process: tree(1e9), limit: null, overrideBytes: 3e9 })!.roomBytes).toBe(2e9);
-    expect(hostMemoryBudget({ host, process: null, limit: null })!.roomBytes).toBeCloseTo(8e9 * 0.9, 0);
+    expect(hostMemoryBudget({ host, process: tree(1e9), limit: null, overrideBytes: 3e9 })!.workersBytes).toBe(2e9);
+    expect(hostMemoryBudget({ host, process: null, limit: null })!.workersBytes).toBeCloseTo(8e9 * 0.9, 0);
   });
 
-  it('stops the workers at the room, naming the first refused count', () => {
-    const w = workersWithin(2, 300e6, { roomBytes: 700e6, source: 'cgroup memory limit' });
-    expect(w.max).toBe(4);
-    expect(w.refused).toBe(5);
-    expect(w.note).toBe('5 workers would pass the host-memory budget (300 MB per worker, room for 2 more; cgroup memory limit)');
-    expect(workersWithin(2, null, { roomBytes: 1, source: 'x' }).max).toBe(Infinity);
+  it('stops the workers at the budget, naming the first refused count', () => {
+    const r = workersWithin(2, 300e6, { workersBytes: 700e6, source: 'cgroup memory limit' });
+    expect(r.max).toBe(2);
+    expect(r.refused).toBe(3);
+    expect(r.note).toBe('3 workers would pass the host-memory budget (300 MB per worker, room for 2; cgroup memory limit)');
+    expect(workersWithin(2, null, { workersBytes: 1, source: 'x' }).max).toBe(Infinity);
+  });
+
+  it('remembers what a worker costs across readings without workers (they restart every epoch)', () => {
+    const r = (...rss: number[]) => ({ residentMemoryBytes: 0, children: rss.map((x, i) => ({ pid: i, name: 'w', cpuSecondsTotal: 0, residentMemoryBytes: x })) }) as never;
+    expect(perWorkerBytes([r(300e6), r()], r())).toBe(300e6);
+    expect(perWorkerBytes([], r())).toBeNull();
   });
 });

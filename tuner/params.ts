@@ -2,7 +2,7 @@
 // by its step rule, and what a move costs to apply — so the search (search.ts) treats every knob
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
-import { workersWithin } from './host-memory.js';
+import { perWorkerBytes, workersWithin } from './host-memory.js';
 import { boundOf, knobEnabled } from './guardrails.js';
 import { changes, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
@@ -151,7 +151,7 @@ function workersParam(x: ParamInputs): Param {
   }
   const rss = workerRssBytes(w.process);
   const ram = ramBudgetBytes(w.host);
-  const host = workersWithin(cur, rss, w.memoryBudget ?? null); // the job's host-memory budget (issue 22)
+  const host = workersWithin(cur, w.memoryBudget ? perWorkerBytes(w.processHistory, w.process) : null, w.memoryBudget ?? null); // the job's host-memory budget (issue 22)
   const byRam = w.memoryBudget ? host.max : rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
   const limit = Math.min(hardMax, cpuCap, byRam);
   if (byRam < Math.min(hardMax, cpuCap)) note = host.note ?? `RAM for ${byRam - cur} more`;
