@@ -97,6 +97,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=10_000)
     p.add_argument("--step-ms", type=float, default=1.0, help="the step's body, GIL released (default 1 ms)")
     p.add_argument("--url", help="a running sidecar (default: a stand-in started here)")
+    p.add_argument("--norm-steps", type=int, default=100_000, help="steps for the gradient-norm figure (bench/norms.py)")
     args = p.parse_args()
     os.environ.pop("TRAINPILOT_RUN_ID", None)
     step_s = args.step_ms / 1000
@@ -121,6 +122,11 @@ def main() -> None:
              lambda: trainpilot.start("bench-client", CONFIG, url=down, capacity=1000))
     scenario("no sidecar", args.steps, step_s, base, lambda: trainpilot.start("bench-client", CONFIG, url=""))
     print("budget (DESIGN §7): ≤ 20 µs per step on the training thread")
+    try:
+        from norms import report  # the sampled gradient norms on a ≥ 10 M-parameter model (needs torch)
+    except ImportError:
+        return
+    report(args.norm_steps)
 
 
 if __name__ == "__main__":

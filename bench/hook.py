@@ -81,6 +81,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=400)
     p.add_argument("--blocks", type=int, default=15)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--norm-steps", type=int, default=100_000, help="steps for the gradient-norm figure (bench/norms.py)")
     args = p.parse_args()
     torch.set_num_threads(1)
     url, proc = stand_in()
@@ -124,6 +125,9 @@ def main() -> None:
               f"{statistics.median(d) / 1000:.2f} µs (best {min(d) / 1000:.2f})")
     finally:
         proc.kill()
+    from norms import report  # the sampled gradient norms on a ≥ 10 M-parameter model
+
+    report(args.norm_steps)
 
 
 if __name__ == "__main__":

@@ -86,7 +86,9 @@ export function zeroCodeSummary(events: ReadonlyArray<{ kind: string; data: Reco
   if (attach) {
     const tuned = Array.isArray(attach.data.tuned) && attach.data.tuned.length ? `tuned: ${attach.data.tuned.join(', ')}` : 'nothing tuned';
     const where = attach.data.loader ? `DataLoader at ${String(attach.data.loader)}, optimizer at ${String(attach.data.optimizer)}` : `optimizer at ${String(attach.data.optimizer)}, no DataLoader`;
-    lines.push(`  zero-code hook: ${tuned}; batch size and learning rate are the script's (${where})`);
+    const own = Array.isArray(attach.data.tuned) && attach.data.tuned.includes('batch_size')
+      ? 'the learning rate follows the batch by the optimizer\'s rule' : 'batch size and learning rate are the script\'s';
+    lines.push(`  zero-code hook: ${tuned}; ${own} (${where})`);
   }
   const failed = notes.find((e) => 'error' in e.data);
   if (failed) lines.push(`  zero-code hook stopped: ${String(failed.data.message)} (${String(failed.data.error)})`);

@@ -11,6 +11,7 @@ import { injectOffByEnv, isPythonCommand, withHook, zeroCodeSummary } from './py
 import { gatherReport } from './report-data.js';
 import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
 import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
+import { KNOBS } from '../domain/config.js';
 import { resolveToken } from './token.js';
 
 const serveFlag = (name: string) => SERVE_FLAGS.find((f) => f.name === name)!;
@@ -23,6 +24,7 @@ const SPEC: CommandSpec = {
     // --url is optional here (no address: a sidecar is started in this process), so not `client`.
     { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
     CLIENT_FLAGS[1],
+    { name: 'knobs', default: null, help: `what the zero-code hook may change, comma-separated: ${KNOBS.join(', ')} (default: num_workers; the loader's knobs)` },
     { name: 'no-inject', default: null, boolean: true, help: 'no zero-code hook for a Python command (also TRAINPILOT_INJECT=0)' },
     ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
   ],
@@ -38,7 +40,13 @@ number when a signal killed it).
 A Python CMD (python…, or a script with a python shebang) gets the zero-code hook on its
 PYTHONPATH: once it imports torch, each optimizer step is reported (data wait, step time,
 samples, loss) and data-loader workers are tuned at epoch boundaries, with no change to the
-script. --no-inject (or TRAINPILOT_INJECT=0) starts it untouched.`,
+script. --no-inject (or TRAINPILOT_INJECT=0) starts it untouched.
+
+--knobs batch_size,learning_rate,num_workers lets the hook change the training loader's batch
+size at an epoch start and scale the learning rate by the optimizer's rule (linear for SGD,
+square root for Adam) in every param group and in the LR scheduler's base values. Where that is
+not safe (a scheduler keyed to a total step count such as OneCycleLR, an IterableDataset, a
+custom batch sampler) the batch is left as it is and the hook says why once, with the line.`,
 };
 
 export const RUN_HELP = commandHelp(SPEC);
@@ -97,6 +105,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const noInject = v['no-inject'];
   if (noInject !== null && !['true', 'false', '1', '0', ''].includes(noInject)) errors.push(`--no-inject: ${JSON.stringify(noInject)} is not true or false`);
   const inject = !(noInject === 'true' || noInject === '1') && !injectOffByEnv(env);
+  const knobs = v.knobs === null ? null : v.knobs.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  for (const k of knobs ?? []) if (!(KNOBS as readonly string[]).includes(k)) errors.push(`--knobs: ${JSON.stringify(k)} is not one of ${KNOBS.join(', ')}`);
   const serve = toServeOptions(
     { ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, f.default])), ...v, host: '127.0.0.1', port: '0', log: 'silent', 'metrics-listen': null },
     env,
@@ -118,6 +128,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (sidecar) childEnv.TRAINPILOT_URL = sidecar.client.url;
   if (registered) childEnv.TRAINPILOT_RUN_ID = registered.id;
   if (token) childEnv.TRAINPILOT_TOKEN = token; // from --token-file: the job's client needs it too
+  if (knobs) childEnv.TRAINPILOT_KNOBS = knobs.join(','); // what the zero-code hook may change (docs/zero-code.md)
+  else delete childEnv.TRAINPILOT_KNOBS;
   // Zero-code mode (DESIGN §10): only for a run the sidecar knows, and only for Python.
   const hooked = inject && registered !== null && isPythonCommand(cmd, childEnv);
   const jobEnv = hooked ? withHook(childEnv) : childEnv;

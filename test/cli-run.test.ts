@@ -270,4 +270,10 @@ describe('trainpilot run usage', () => {
     expect(r.stderr).toMatch(/--tune: "max"/);
     expect(r.stderr).toMatch(/--name: "-x"/);
   });
+
+  it('names a knob --knobs does not know', async () => {
+    const r = await cli(['run', '--knobs', 'batch_size,momentum', '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--knobs: "momentum" is not one of batch_size, learning_rate, num_workers/);
+  });
 });

@@ -94,6 +94,11 @@ describe("the summary's zero-code line", () => {
     expect(zeroCodeSummary([{ ...attach, data: { ...attach.data, loader: null, tuned: [] } }])).toMatch(/nothing tuned; .*\(optimizer at train\.py:44, no DataLoader\)/);
   });
 
+  it('says the learning rate follows the batch when --knobs let the hook change it', () => {
+    expect(zeroCodeSummary([{ ...attach, data: { ...attach.data, tuned: ['num_workers', 'batch_size', 'learning_rate'] } }])).toBe(
+      "  zero-code hook: tuned: num_workers, batch_size, learning_rate; the learning rate follows the batch by the optimizer's rule (DataLoader at train.py:41, optimizer at train.py:44)\n");
+  });
+
   it('says why the hook stopped', () => {
     const stopped = { kind: 'note', data: { source: 'zero-code hook', message: 'the zero-code hook stopped', error: 'RuntimeError: boom' } };
     expect(zeroCodeSummary([attach, stopped])).toMatch(/\n {2}zero-code hook stopped: the zero-code hook stopped \(RuntimeError: boom\)\n$/);

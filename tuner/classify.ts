@@ -3,6 +3,7 @@
 import type { GpuActivity, GpuReading } from '../collectors/readings.js';
 import { cpuUse, type CpuBudget } from './budget.js';
 import { MIN_MEASURE_STEPS, measure, round, type Measurement } from './measure.js';
+import { noiseEvidence } from './noise-words.js';
 import { median } from './stats.js';
 import type { Window } from './window.js';
 
@@ -133,6 +134,7 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
     worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio),
     cpu_budget_cores: budgetCores,
     cpu_budget_source: opts.cpuBudget?.source ?? (host ? 'host CPU count' : null),
+    ...noiseEvidence(m), // b_noise, statistical_efficiency_ratio, noise_scale (words), when steps carry the norms
   };
   // GPM figures only where the GPUs have them (an evidence key absent means "no GPM", as on /metrics).
   const sm = activityOf(gpus, 'smActiveRatio');

@@ -150,6 +150,7 @@ const LABELS: Record<string, string> = {
   gpu_tensor_active_ratio: 'tensor cores active (GPM)', gpu_fp32_active_ratio: 'FP32 math active (GPM)',
   cuda_reserved_bytes: 'CUDA memory reserved', cuda_allocated_bytes: 'CUDA memory allocated',
   cuda_alloc_retries: 'cudaMalloc retries', lr_rule: 'learning-rate rule', b_noise: 'gradient noise scale',
+  statistical_efficiency_ratio: 'statistical efficiency per sample', noise_scale: 'gradient noise',
 };
 
 /** Shown first, in this order; everything else follows in the evidence's own order. */

@@ -2,6 +2,7 @@
 // by its step rule, and what a move costs to apply — so the search (search.ts) treats every knob
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
+import { perWorkerBytes, workersWithin } from './host-memory.js';
 import { boundOf, knobEnabled } from './guardrails.js';
 import { changes, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
@@ -150,9 +151,10 @@ function workersParam(x: ParamInputs): Param {
   }
   const rss = workerRssBytes(w.process);
   const ram = ramBudgetBytes(w.host);
-  const byRam = rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
+  const host = workersWithin(cur, w.memoryBudget ? perWorkerBytes(w.processHistory, w.process) : null, w.memoryBudget ?? null); // the job's host-memory budget (issue 22)
+  const byRam = w.memoryBudget ? host.max : rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
   const limit = Math.min(hardMax, cpuCap, byRam);
-  if (byRam < Math.min(hardMax, cpuCap)) note = `RAM for ${byRam - cur} more`;
+  if (byRam < Math.min(hardMax, cpuCap)) note = host.note ?? `RAM for ${byRam - cur} more`;
   if (user.userMax && user.max <= cpuCap) note = `bound ${user.max}`;
   const want = new Set<number>([cur + 1, cur + 2, cur * 2, limit]);
   // The model's count: enough loaders that loading keeps up with compute, with headroom.

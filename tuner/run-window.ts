@@ -6,6 +6,7 @@ import type { DecisionRecord } from '../domain/decisions.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { RunEventPoint } from '../domain/events.js';
 import type { StepPoint } from '../domain/steps.js';
+import type { HostMemoryBudget } from './host-memory.js';
 import type { Window } from './window.js';
 
 /** What a window is built from: a run as stored, its live readings, its recent history. */
@@ -31,6 +32,8 @@ export interface RunWindowParts {
   gpus: readonly GpuReading[] | null;
   process: ProcessTreeReading | null;
   processHistory: ReadonlyArray<ProcessTreeReading & { ts: number }>;
+  /** The room the job's process tree may grow into (tuner/host-memory.ts), when known. */
+  memoryBudget?: HostMemoryBudget | null;
 }
 
 /** What a watch-only run is shown and classified with; never applied (batch 0 means "unknown"). */
@@ -63,6 +66,7 @@ export function buildWindow(p: RunWindowParts): Window | undefined {
     gpus: p.gpus ? p.gpus.slice() : null,
     process: p.process,
     processHistory: p.processHistory.slice(),
+    memoryBudget: p.memoryBudget ?? null,
   });
 }
 

@@ -5,6 +5,7 @@ import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { DecisionRecord } from '../domain/decisions.js';
 import type { RunEventPoint } from '../domain/events.js';
 import type { StepPoint } from '../domain/steps.js';
+import type { HostMemoryBudget } from './host-memory.js';
 
 export interface Window {
   runId: string;
@@ -29,4 +30,6 @@ export interface Window {
    * per second); without them it never steps workers down for idleness.
    */
   processHistory?: Array<ProcessTreeReading & { ts: number }>;
+  /** The room the job's process tree may grow into: the host-memory budget (tuner/host-memory.ts). */
+  memoryBudget?: HostMemoryBudget | null;
 }

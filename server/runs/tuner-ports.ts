@@ -1,6 +1,9 @@
 // The tuner loop's ports (tuner/loop.ts TunerPorts) over the live state of runs: windows built by
 // the one window builder (tuner/run-window.ts), decisions written through the hub.
 import { readProcessCpuBudget, type CpuBudget } from '../../collectors/cpu-budget.js';
+import { readProcessMemoryLimit, type MemoryLimit } from '../../collectors/memory-limit.js';
+import type { HostReading, ProcessTreeReading } from '../../collectors/readings.js';
+import { hostMemoryBudget } from '../../tuner/host-memory.js';
 import type { TunerPorts } from '../../tuner/loop.js';
 import { appliesDecision, buildWindow } from '../../tuner/run-window.js';
 import type { Window } from '../../tuner/window.js';
@@ -13,9 +16,14 @@ export const WINDOW_DECISIONS = 100;
 /** How long a budget read through /proc/PID is reused: quotas change rarely, the tuner asks every tick. */
 export const BUDGET_TTL_S = 10;
 
-export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: number) => CpuBudget | null } = {}): TunerPorts {
+export function createTunerPorts(hub: RunHub, opts: {
+  readProcessBudget?: (pid: number) => CpuBudget | null;
+  readMemoryLimit?: (pid: number) => MemoryLimit | null;
+} = {}): TunerPorts {
   const readProcess = opts.readProcessBudget ?? ((pid: number) => readProcessCpuBudget(pid));
   const budgets = new Map<string, { at: number; pid: number; budget: CpuBudget | null }>();
+  const readMemoryLimit = opts.readMemoryLimit ?? ((pid: number) => readProcessMemoryLimit(pid));
+  const limits = new Map<string, { at: number; pid: number; limit: MemoryLimit | null }>();
   return {
     /**
      * The job's budget. Its client's report wins when there is one: it is read inside the job's own
@@ -59,6 +67,7 @@ export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: 
         gpus: snap?.gpus ?? null,
         process: l.process,
         processHistory: l.processHistory,
+        memoryBudget: jobMemoryBudget(run.id, run.pid, snap?.host ?? null, l.process),
       });
     },
     applyDecision(runId, d) {
@@ -68,6 +77,30 @@ export function createTunerPorts(hub: RunHub, opts: { readProcessBudget?: (pid: 
     setOutcome: (runId, decisionId, outcome) => hub.setOutcome(runId, decisionId, outcome),
     setStatus: (runId, status) => hub.setStatus(runId, status),
   };
+
+  /**
+   * Under a cgroup memory limit, the room it leaves (tuner/host-memory.ts); without one, null: the
+   * worker knob keeps tf.data's half of available memory (tuner/budget.ts).
+   */
+  function jobMemoryBudget(runId: string, pid: number | null, host: HostReading | null, process: ProcessTreeReading | null) {
+    const limit = memoryLimitOf(runId, pid);
+    return limit ? hostMemoryBudget({ host, process, limit }) : null;
+  }
+
+  /** The job's cgroup memory limit, read through /proc/PID like its CPU budget and reused as long. */
+  function memoryLimitOf(runId: string, pid: number | null): MemoryLimit | null {
+    if (pid === null) return null;
+    const now = hub.now();
+    const hit = limits.get(runId);
+    if (hit && hit.pid === pid && now - hit.at < BUDGET_TTL_S) return hit.limit;
+    const limit = readMemoryLimit(pid);
+    limits.set(runId, { at: now, pid, limit });
+    if (limits.size > 2 * hub.activeRuns().length + 16) {
+      const active = new Set(hub.activeRuns().map((r) => r.id));
+      for (const id of limits.keys()) if (!active.has(id)) limits.delete(id);
+    }
+    return limit;
+  }
 
   function hostBudget(): CpuBudget | null {
     const n = hub.snapshot()?.host?.cpuCount;

@@ -259,9 +259,9 @@ class Privates(unittest.TestCase):
         self.assertEqual(elsewhere, [])
         there = {text for _, text, _ in uses[TORCH_PRIVATE]}
         self.assertEqual(there, {"from torch.utils.data.dataloader import _BaseDataLoaderIter",
-                                 "it._shutdown_workers", "loader._iterator"})
+                                 "it._shutdown_workers", "loader._iterator", "lr_scheduler._LRScheduler"})
         doc = ast.get_docstring(ast.parse(job_sources()[TORCH_PRIVATE])) or ""
-        for name in ("_BaseDataLoaderIter", "_iterator", "_shutdown_workers"):
+        for name in ("_BaseDataLoaderIter", "_iterator", "_shutdown_workers", "_LRScheduler"):
             self.assertIn(name, doc, "the module says where and why it touches each")
 
 

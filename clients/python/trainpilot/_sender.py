@@ -145,7 +145,16 @@ class Sender(threading.Thread):
         if self._rank_fields:
             s.update(self._rank_fields)
         if more:
-            s.update(more)
+            for k, v in more.items():
+                if callable(v):  # read here, off the training thread (the sampled gradient norms)
+                    try:
+                        v = v()
+                    except Exception as e:
+                        log.debug("trainpilot: %s not read: %r", k, e)
+                        v = None
+                    if v is None:
+                        continue
+                s[k] = v
         return s
 
     def _cycle(self) -> None:

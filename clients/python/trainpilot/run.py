@@ -15,6 +15,7 @@ import logging
 from typing import Any, Dict, Optional
 
 from ._follow import Follow
+from ._gradnoise import shares, watch
 from ._group import Group
 from ._link import JoinRequest, Link
 from ._lr import LearningRate
@@ -164,6 +165,8 @@ class Run:
         """The run sets this optimizer's learning rate from now on, keeping the ratios between
         its param groups (each group's lr scales with config.learning_rate)."""
         self._follow.lr.attach(optimizer)
+        # The sampled gradient norms (and a CUDA job's memory peak) for this optimizer's steps.
+        watch(optimizer, self._meter.log, lambda: shares(self.world_size or 1, self._follow.accum_steps, micro_steps=True))
 
     def safe_point(self) -> None:
         """Applies a new config version when one is due (a step's start does this too)."""

@@ -97,6 +97,8 @@ class Clock:
         self.depth = 0  # optimizer steps in progress (a subclass's step calling its base's)
         self.loss: Any = None
         self.standing_down = False  # the job uses the client: it reports, we do not
+        self.extra: Any = None  # fields for this step's report (the sampled gradient norms)
+        self.peak: Optional[Callable[[], Optional[int]]] = None  # a CUDA job's mem_peak_bytes
 
     def batch(self, info: LoaderInfo, data: Any, t0: float, t1: float) -> None:
         if not info.batches:
@@ -155,7 +157,10 @@ class Clock:
         loss, self.loss = self.loss, None
         if loss is not None and hasattr(loss, "detach"):
             loss = loss.detach()  # no graph kept while it waits to be read
-        self.queue.append((self.step, t - t_start, wait, samples, loss, _now(), self._version(), None))
+        extra, self.extra = self.extra, None
+        if self.peak is not None:
+            extra = dict(extra or (), mem_peak_bytes=self.peak())
+        self.queue.append((self.step, t - t_start, wait, samples, loss, _now(), self._version(), extra))
         self.step += 1
         self.t_prev = t
         if info is not None:

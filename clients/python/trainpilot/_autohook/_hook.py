@@ -21,6 +21,8 @@ from typing import Any, Callable, Dict, Optional
 from .._http import HttpError
 from .._join import Joined, normalise_tune
 from .._link import JoinRequest, Link, Offer
+from .._gradnoise import DevicePeak, GradNoise, shares
+from ._batch import refusal, requested, scale_lr, set_batch
 from ._clock import Clock, LoaderInfo, Site
 from ._job import attach_reason, client_active, distributed, started_with
 from ._loaders import set_workers, start_method_forks
@@ -48,6 +50,12 @@ class Hook:
         self.started_with: Optional[Dict[str, Any]] = None  # the job's own config, at its first step
         self.train: Optional[Site] = None  # the site of the loader feeding the optimizer steps
         self.patches = Patches(torch, self)
+        self.noise: Optional[GradNoise] = None  # the sampled gradient norms, from the first step on
+        self.schedulers: "weakref.WeakKeyDictionary[Any, str]" = weakref.WeakKeyDictionary()
+        self.knobs = requested()  # what the user allowed (--knobs); narrowed at the first step
+        self.optimizer: Any = None  # the one whose learning rate --knobs learning_rate scales
+        self.batch_size: Optional[int] = None  # the training loader's batch, once the sidecar set it
+        self.lr_now: Optional[float] = None  # the learning rate in effect (the config's)
 
     # -- seen through the patches -------------------------------------------------------------
     def loader_built(self, loader: Any, where: str) -> None:
@@ -74,12 +82,35 @@ class Hook:
     def optimizer_built(self, optimizer: Any, where: str) -> None:
         self.optimizers[optimizer] = where
 
+    def scheduler_built(self, scheduler: Any, where: str) -> None:
+        self.schedulers[scheduler] = where
+
+    def before_step(self, optimizer: Any) -> None:
+        """Just before an optimizer step, its gradients in place: on a sampled step, the two
+        squared norms for the step's report. A failure here turns the norms off, not the hook."""
+        noise = self.noise
+        if noise is None or self.clock.standing_down:
+            return
+        try:
+            fields = noise.at_step(optimizer)
+        except Exception as e:
+            self.noise = None
+            log.warning("trainpilot: gradient norms off after an error (%s: %s); steps are still reported",
+                        type(e).__name__, e)
+            self.link.event("note", self.clock.step, message="gradient norms off after an internal error",
+                            error=f"{type(e).__name__}: {e}"[:300], source="zero-code hook")
+            return
+        if fields is not None:
+            self.clock.extra = fields
+
     def before_iter(self, loader: Any) -> Optional[Callable[[], None]]:
         """The safe point. Returns how to undo what it changed, when it changed the loader."""
         site = self.info_of(loader).site
         newest = self.link.newest  # the poller may put a newer one there meanwhile: read it once
         if newest.version > self.applied_version and site is self.train:
             self._take(newest.version, newest.config, site, loader)
+        if site is self.train and self.batch_size is not None:
+            set_batch(loader, self.batch_size)  # a loader rebuilt at the same line: the same batch
         if site.tunable and site.workers is not None and loader.num_workers != site.workers:
             return set_workers(loader, site.workers)
         return None
@@ -94,15 +125,32 @@ class Hook:
     def _take(self, version: int, config: Dict[str, Any], site: Site, loader: Any) -> None:
         own = self.started_with or {}
         wanted = config.get("num_workers")
+        batch_lr = self._take_batch_lr(config, loader)
         not_applied = [k for k in ("batch_size", "learning_rate", "grad_accum_steps")
-                       if k in config and k in own and config[k] != own[k]]
+                       if k in config and k in own and config[k] != batch_lr.get(k, own[k])]
         if site.tunable and isinstance(wanted, int) and wanted >= 0:
             site.workers = wanted
         elif wanted is not None and wanted != loader.num_workers:
             not_applied.append("num_workers")
         self.applied_version = version
-        in_effect = dict(own, num_workers=site.workers if site.workers is not None else loader.num_workers)
+        in_effect = dict(own, num_workers=site.workers if site.workers is not None else loader.num_workers, **batch_lr)
         self.link.acknowledge(version, in_effect, self.clock.step, not_applied)
+
+    def _take_batch_lr(self, config: Dict[str, Any], loader: Any) -> Dict[str, Any]:
+        """--knobs batch_size,learning_rate: the new batch for the loader's next epoch and the
+        learning rate scaled to the config's (the tuner applied the optimizer's rule); what is now
+        in effect of the two."""
+        out: Dict[str, Any] = {}
+        bs = config.get("batch_size")
+        if "batch_size" in self.knobs and isinstance(bs, int) and bs > 0:
+            set_batch(loader, bs)
+            self.batch_size = out["batch_size"] = bs
+        lr = config.get("learning_rate")
+        if "learning_rate" in self.knobs and isinstance(lr, (int, float)) and lr > 0 and self.optimizer is not None:
+            if self.lr_now and lr != self.lr_now:
+                scale_lr(self.optimizer, self.schedulers, lr / self.lr_now)
+            self.lr_now = out["learning_rate"] = lr
+        return out
 
     def _offered(self, offer: Offer) -> None:
         """Poller thread. A run whose loader cannot change (or has none) acknowledges at once."""
@@ -134,11 +182,29 @@ class Hook:
         site = info.site if info is not None else None
         self.train = site
         self.started_with = own = started_with(info, optimizer)
-        knobs = ["num_workers"] if site is not None and site.tunable else []
+        knobs = ["num_workers"] if site is not None and site.tunable and "num_workers" in self.knobs else []
         opt_where = self.optimizers.get(optimizer, "?")
+        refused = None
+        if "batch_size" in self.knobs or "learning_rate" in self.knobs:
+            loader = next((ld for ld, i in list(self.loaders.items()) if i is info), None)
+            refused = refusal(loader, optimizer, dict(self.schedulers), site.where if site else "?")
+            if refused is None:
+                knobs += [k for k in ("batch_size", "learning_rate") if k in self.knobs]
+                self.optimizer, self.lr_now = optimizer, own["learning_rate"]
+            else:
+                log.warning("trainpilot: batch size and learning rate left as the script set them: %s", refused)
+        self.knobs = knobs
         reason = attach_reason(site, own, optimizer, opt_where, knobs)
+        if refused:
+            reason += f"; --knobs batch_size,learning_rate refused: {refused}"
+
         lead = rank is None or rank == 0
         link = self.link
+        accum = int(own.get("grad_accum_steps") or 1)
+        self.noise = GradNoise(self.torch, lambda: shares(world or 1, accum, micro_steps=False))
+        peak = DevicePeak(self.torch)
+        if peak.on:
+            self.clock.peak = peak.read
         link.open(rank, world)
         if lead:  # the other ranks only report
             request = JoinRequest("job", own, normalise_tune({"knobs": knobs}, optimizer), reason)

@@ -57,6 +57,7 @@ def attach_reason(site: Optional[Site], own: Dict[str, Any], optimizer: Any, opt
     loader_text = (f"the DataLoader built at {site.where} (batch size {own['batch_size']}, "
                    f"{own['num_workers']} workers)") if site is not None else "no DataLoader (samples unknown)"
     return (f"zero-code hook: {loader_text} feeds the steps of {type(optimizer).__name__} built at {opt_where} "
-            f"(lr {learning_rate(optimizer):g}); " + ("num_workers is tuned at epoch boundaries; " if knobs else
+            f"(lr {learning_rate(optimizer):g}); " + (f"{', '.join(knobs)} tuned at epoch boundaries; " if knobs else
                                                      f"nothing is tuned ({site.why_not if site else 'no loader'}); ")
-            + "batch size and learning rate are advised only: change them at those lines")
+            + ("the learning rate follows the batch by the optimizer's rule" if "batch_size" in knobs else
+               "batch size and learning rate are advised only: change them at those lines"))

@@ -9,6 +9,8 @@
                                     torch 1.13 has none: each Optimizer class's step is wrapped
                                     once, on its first instance, as torch's own profiler does
   Tensor.backward                   keeps the scalar it was called on (the loss)
+  LRScheduler.__init__              notes which optimizer a scheduler drives, and where it was
+                                    built (--knobs batch_size,learning_rate: _batch.py)
 
 Every wrapper calls the original with the job's arguments and lets the job's own exceptions
 through; what the hook does around the call is guarded, and an error in it disables the hook.
@@ -22,7 +24,7 @@ import time
 import weakref
 from typing import Any, Callable, List, Optional, Tuple
 
-from ._torch_private import iterator_class
+from ._torch_private import iterator_class, scheduler_class
 
 _pc = time.perf_counter
 _HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -143,6 +145,24 @@ class Patches:
         self._set(batches, "__next__", __next__)
         self._install_optimizer()
         self._install_backward()
+        self._install_scheduler()
+
+    def _install_scheduler(self) -> None:
+        """LR schedulers: which optimizer each drives, and where it was built (_batch.py)."""
+        base = scheduler_class()
+        hook, torch_dir = self.hook, self.torch_dir
+        init0 = base.__dict__["__init__"]
+
+        @functools.wraps(init0)
+        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+            init0(self, *args, **kwargs)
+            if hook.on:
+                try:
+                    hook.scheduler_built(self, caller_site(torch_dir, base))
+                except Exception as e:
+                    hook.fail(e)
+
+        self._set(base, "__init__", __init__)
 
     def _install_optimizer(self) -> None:
         import importlib
@@ -156,10 +176,12 @@ class Patches:
         register_post = getattr(module, "register_optimizer_step_post_hook", None)
         wrapped = self._undo  # class-level step wrappers (torch 1.13) are undone with the rest
 
-        def begin(*_: Any) -> None:
+        def begin(opt: Any, *_: Any) -> None:
             if hook.on:
                 try:
                     clock.step_begin()
+                    if clock.depth == 1:
+                        hook.before_step(opt)
                 except Exception as e:
                     hook.fail(e)
 
@@ -175,7 +197,7 @@ class Patches:
 
             @functools.wraps(step0)
             def step(self: Any, *args: Any, **kwargs: Any) -> Any:
-                begin()
+                begin(self)
                 out = step0(self, *args, **kwargs)
                 end(self)
                 return out

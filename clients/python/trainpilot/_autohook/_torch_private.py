@@ -15,6 +15,11 @@ and no other, write another object's private attribute.
       the next epoch with another number of workers, drop_persistent_workers() shuts the old
       ones down and clears it (_loaders.py).
 
+  torch.optim.lr_scheduler._LRScheduler
+      torch 1.13's name for the base class of the LR schedulers (2.x: LRScheduler, public, with
+      _LRScheduler kept as an alias): its __init__ is where the hook learns which scheduler
+      drives which optimizer, to scale its base_lrs with the learning rate (_batch.py).
+
 A torch without these names fails here, inside the hook's guard: the hook turns itself off and
 the job runs as it would without trainpilot.
 """
@@ -37,3 +42,10 @@ def drop_persistent_workers(loader: Any) -> None:
     if loader.persistent_workers and it is not None:
         it._shutdown_workers()
         loader._iterator = None
+
+
+def scheduler_class() -> type:
+    """The base class every LR scheduler but ReduceLROnPlateau derives from (torch 1.13 to 2.x)."""
+    from torch.optim import lr_scheduler
+
+    return getattr(lr_scheduler, "LRScheduler", None) or lr_scheduler._LRScheduler

@@ -1,0 +1,75 @@
+// The host-memory budget of the data-loader knobs (issue 22; pytorch#97432: prefetch_factor=8 with
+// pin_memory took ~90 % of a 500 GB host; pytorch#122935: host memory grows with workers). tf.data's
+// autotuner keeps a RAM budget for the same reason (model.cc, ram_budget). Pure: the readings come in.
+import type { HostReading, ProcessTreeReading } from '../collectors/readings.js';
+import type { MemoryLimit } from '../collectors/memory-limit.js';
+
+/**
+ * Kept free of the room the job may grow into: page cache, the allocator's slack, a batch in
+ * flight. A tenth of the limit (or of what is available), and at least 256 MB.
+ */
+export const MEMORY_MARGIN_RATIO = 0.1;
+export const MEMORY_MARGIN_MIN_BYTES = 256e6;
+
+export interface HostMemoryBudget {
+  /** Bytes the data-loader workers may hold in all: the budget less the rest of the job and a margin. */
+  workersBytes: number;
+  /** Where it came from, for a person. */
+  source: string;
+}
+
+/**
+ * What the workers may hold in all. The rest of the job is the main process's resident memory
+ * (the tree's less its workers'), or under a cgroup what the cgroup holds less the workers present
+ * when that is more (the launcher, the page cache charged to it); between epochs workers that
+ * restart are absent, so a budget taken as "room left now" would count their memory as free.
+ * Under a cgroup limit: the limit less that and a margin; an override (bytes for the whole job)
+ * wins; else the host's available memory plus what the workers hold now, less a margin.
+ */
+export function hostMemoryBudget(x: { host: HostReading | null; process: ProcessTreeReading | null; limit: MemoryLimit | null; overrideBytes?: number | null }): HostMemoryBudget | null {
+  const workers = x.process ? x.process.children.reduce((a, c) => a + c.residentMemoryBytes, 0) : 0;
+  const main = x.process ? Math.max(0, x.process.residentMemoryBytes - workers) : 0;
+  const margin = (total: number) => Math.max(MEMORY_MARGIN_MIN_BYTES, total * MEMORY_MARGIN_RATIO);
+  if (x.overrideBytes != null && x.overrideBytes > 0) {
+    return { workersBytes: Math.max(0, x.overrideBytes - main), source: `override ${x.overrideBytes} bytes for the job` };
+  }
+  if (x.limit) {
+    const rest = Math.max(main, (x.limit.usageBytes ?? 0) - workers);
+    return {
+      workersBytes: Math.max(0, x.limit.limitBytes - rest - margin(x.limit.limitBytes)),
+      source: `cgroup memory limit ${x.limit.limitBytes} bytes (${x.limit.file}) less ${rest} for the rest of the job and a margin`,
+    };
+  }
+  if (!x.host) return null;
+  const avail = x.host.memoryAvailableBytes;
+  return { workersBytes: Math.max(0, avail + workers - margin(avail)), source: 'host memory available less a margin' };
+}
+
+/**
+ * Worker counts the budget allows at `perWorker` bytes each (measured: a worker's RSS), and the
+ * smallest refused, named in the evidence. No measurement or no budget: no limit from here.
+ */
+export function workersWithin(current: number, perWorker: number | null, budget: HostMemoryBudget | null): { max: number; refused: number | null; note: string | null } {
+  if (!budget || perWorker === null || !(perWorker > 0)) return { max: Infinity, refused: null, note: null };
+  const max = Math.floor(budget.workersBytes / perWorker);
+  return {
+    max,
+    refused: max + 1,
+    note: `${max + 1} workers would pass the host-memory budget (${Math.round(perWorker / 1e6)} MB per worker, room for ${max}; ${budget.source})`,
+  };
+}
+
+/**
+ * Resident memory of one worker: the largest median worker over the recent readings. Workers that
+ * restart every epoch leave readings without children between epochs; the budget must not forget
+ * what a worker costs in those gaps.
+ */
+export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | undefined, latest: ProcessTreeReading | null): number | null {
+  let best: number | null = null;
+  for (const p of [...(history ?? []), ...(latest ? [latest] : [])]) {
+    if (p.children.length === 0) continue;
+    const rss = p.children.map((c) => c.residentMemoryBytes).sort((a, b) => a - b)[p.children.length >> 1];
+    if (best === null || rss > best) best = rss;
+  }
+  return best;
+}
