@@ -1,10 +1,10 @@
 // The tunable parameters as data: one entry per knob — its value, bounds, the values one move away
-// by its step rule, and what a move costs to apply — so the search (search.ts) treats every knob
+// by its step rule — so the search (search.ts) treats every knob
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
 import { perWorkerBytes, workersWithin } from './host-memory.js';
 import { boundOf, knobEnabled } from './guardrails.js';
-import { changes, oomCeilings, type Point } from './history.js';
+import { oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
 import type { Measurement } from './measure.js';
 import { largestFitting, memoryModel } from './models.js';
@@ -35,8 +35,11 @@ export interface Param {
   moves: number[];
   /** Moves that are trials whatever the model says (it cannot know: e.g. workers past the cores without CPU readings). */
   trials: number[];
-  /** Median seconds from a change of this knob to the first step under it, null before any. */
-  applyCostS: number | null;
+  /**
+   * Batch only: after one OOM with nothing to size memory by (no readings or no device capacity),
+   * the one bisection probe between the largest size that ran and the one that failed; else null.
+   */
+  bisect: number | null;
   /** What limits it, for a person. */
   note: string;
 }
@@ -50,18 +53,6 @@ export interface ParamInputs {
   budgetCores: number | null;
   workerBusy: number | null;
   freeHostCores: number | null;
-}
-
-function applyCost(w: Window, knob: Param['name']): number | null {
-  const costs: number[] = [];
-  for (const d of changes(w)) {
-    if (d.knob !== knob || d.configVersion === null) continue;
-    const first = w.steps.find((s) => s.configVersion === d.configVersion);
-    if (first) costs.push(Math.max(0, first.ts - first.durationS - d.ts));
-  }
-  if (costs.length === 0) return null;
-  costs.sort((a, b) => a - b);
-  return costs[costs.length >> 1];
 }
 
 export function knobTable(x: ParamInputs): Param[] {
@@ -82,14 +73,19 @@ function batchParam(x: ParamInputs): Param {
   let limit = Math.min(max, fit);
   let note = `bound ${max}`;
   if (Number.isFinite(fit) && fit < max) note = `fits up to ${fit}`;
+  let bisect: number | null = null;
   if (ceiling !== undefined) {
     limit = Math.min(limit, ceiling - 1);
     if (!mem || x.capacity === null) {
-      // Out of memory once with no memory model and device capacity to size against: never probe
-      // between the largest size known to run and the one that failed (each probe there may be a
-      // second OOM).
+      // Out of memory with no memory model and device capacity to size against: the model's moves
+      // stop at the largest size known to run; one bisection probe halfway to the size that failed
+      // is worth a second OOM at most (Lightning's binsearch batch-size finder makes the same trade,
+      // DESIGN §6: ≤ 2 OOMs without readings). After a second OOM, no more probes.
       const good = points.map((p) => p.batch).filter((s) => s < ceiling);
-      limit = Math.min(limit, good.length > 0 ? Math.max(...good) : b);
+      const top = good.length > 0 ? Math.max(...good) : b;
+      limit = Math.min(limit, top);
+      const mid = Math.floor((top + ceiling) / 2);
+      if (ceilings.length === 1 && b === top && mid > top && mid < ceiling && mid <= max && !w.tune.keep_global_batch) bisect = mid;
       note = `out of memory at ${ceiling}, no memory readings or device capacity to size below it`;
     } else {
       note = `out of memory at ${ceiling}`;
@@ -111,7 +107,7 @@ function batchParam(x: ParamInputs): Param {
     note += ', a divisor of the global batch';
   }
   moves = [...new Set(moves)].sort((a, c) => a - c);
-  return { name: 'batch_size', value: b, min, max, moves, trials: [], applyCostS: applyCost(w, 'batch_size'), note: moves.length ? note : `batch ${b} cannot grow: ${note}` };
+  return { name: 'batch_size', value: b, min, max, moves, trials: [], bisect, note: moves.length ? note : `batch ${b} cannot grow: ${note}` };
 }
 
 /** The smallest batch the model puts within MODEL_BEST_SHARE of the best it predicts up to `hi`. */
@@ -174,5 +170,5 @@ function workersParam(x: ParamInputs): Param {
     moves = [cur + 1];
     note += '; past them only as a trial (no CPU readings say whether the workers wait on storage)';
   }
-  return { name: 'num_workers', value: cur, min, max: moves.at(-1) ?? limit, moves, trials, applyCostS: applyCost(w, 'num_workers'), note: moves.length ? note : `workers ${cur} cannot grow: ${note}` };
+  return { name: 'num_workers', value: cur, min, max: moves.at(-1) ?? limit, moves, trials, bisect: null, note: moves.length ? note : `workers ${cur} cannot grow: ${note}` };
 }

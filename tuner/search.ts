@@ -12,6 +12,7 @@ import { changes, configKey, type Point } from './history.js';
 import { withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
 import { knobTable, type Param } from './params.js';
+import { measuredMove } from './search-measured.js';
 import { fitPerfModel, loadPerBatch, predictRatio, type ModelContext, type PerfModel } from './perf-model.js';
 import type { Proposal } from './proposal.js';
 import type { RunConfig } from '../domain/config.js';
@@ -23,6 +24,8 @@ export const JOB_CHANGED_RATIO = 0.15;
 export const NEAR_BEST_SHARE = 0.85;
 /** Trials in a row that did not pay before trials on an unpredictable move stop. */
 export const MAX_FAILED_EXPLORATIONS = 2;
+/** How a move was chosen: the model's prediction, a trial, a stepping stone, a bracketing probe, a bisection probe below an OOM, the way back to the best measured. */
+export type SearchKind = 'predicted' | 'trial' | 'stepping_stone' | 'bracket' | 'bisect' | 'return';
 
 export interface Candidate {
   knob: 'batch_size' | 'num_workers';
@@ -39,6 +42,8 @@ export interface Candidate {
   /** A stepping stone: the second move (on the other knob) that this one makes pay, and the two moves' predicted gain. */
   enables?: string;
   pathGain?: number;
+  /** Chosen by measurement rather than by the model (bracket, bisect, return). */
+  kind?: SearchKind;
 }
 
 export interface SearchInputs {
@@ -178,6 +183,9 @@ export function search(x: SearchInputs): SearchResult {
     }
   }
 
+  const trials = trialsSoFar(w);
+  const byMeasurement = measuredMove(x, points, candidates, params);
+  if (byMeasurement) return { proposal: toProposal(x, byMeasurement, candidates, model, fresh.changedAt, trials), candidates, model, params, note: byMeasurement.kind! };
   const open = candidates.filter((c) => !c.skipped);
   const bar = s.minPredictedGain;
   const order = knobOrder(cls);
@@ -194,7 +202,6 @@ export function search(x: SearchInputs): SearchResult {
     pick = ofKnob.sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
   }
   if (!pick) pick = steppingStone(x, model, params, candidates, measured, here);
-  const trials = trialsSoFar(w);
   let exploreNote = '';
   if (!pick) {
     // Trials: the smallest step of each knob whose gain the model cannot yet say, the verdict's knob first.
@@ -255,14 +262,22 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
   const { w, m, cls } = x;
   const { lrRule } = configWith(w, c.knob, c.to);
   const waitWords = `${fmtPercent(m.waitRatio)} of each step waited for data`;
-  const why = c.enables
-    ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
-    : c.explore
-      ? `a trial: the model cannot yet say what ${knobName(c.knob)} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
-      : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;
-  const others = all.filter((o) => o !== c);
+  const why = c.kind === 'return'
+    ? `back toward the best measured: ${c.basis}`
+    : c.kind === 'bracket'
+      ? `a bracketing probe: ${c.basis}`
+      : c.kind === 'bisect'
+        ? `a bisection probe: ${c.basis}`
+        : c.enables
+          ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
+          : c.explore
+            ? `a trial: the model cannot yet say what ${knobName(c.knob)} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
+            : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;
+  // For people: the move, what drove it and at most the runner-up; every candidate stays in the evidence.
+  const runnerUp = all.filter((o) => o !== c && !o.skipped && o.predictedGain !== null && !o.explore)
+    .sort((a, b) => b.predictedGain! - a.predictedGain!)[0];
   const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
-  const reason = `${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${others.length > 0 ? `. Also weighed: ${others.slice(0, 4).map(describeCandidate).join('; ')}` : ''}`;
+  const reason = `${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${runnerUp ? `; runner-up: ${describeCandidate(runnerUp)}` : ''}`;
   const here = x.points.at(-1); // the current configuration's measurement
   const load = here ? loadPerBatch(here) : null;
   return {
@@ -271,11 +286,13 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
     config: c.config,
     reason,
     evidence: {
-      search: c.enables ? 'stepping_stone' : c.explore ? 'trial' : 'predicted',
+      search: (c.kind ?? (c.enables ? 'stepping_stone' : c.explore ? 'trial' : 'predicted')) satisfies SearchKind,
       enables: c.enables ?? null,
       predicted_path_gain: c.pathGain === undefined ? null : round(c.pathGain),
       candidates: all.map(describeCandidate).join('; '),
-      chosen_because: c.enables
+      chosen_because: c.kind
+        ? `measured, not modelled: ${c.kind === 'return' ? 'another configuration measured better beyond noise' : c.kind === 'bracket' ? 'returns fall with batch size; golden-section probe between measured sizes' : 'one probe between the largest size that ran and the one that failed'}`
+        : c.enables
         ? 'no single move predicted to pay; this one opens the best two-move path the model predicts'
         : c.explore ? 'no move predicted to pay; the smallest untried step of the knob the verdict names first' : 'the largest predicted gain (the verdict\'s knob first among near ties, then the smallest step)',
       predicted_basis: c.basis,

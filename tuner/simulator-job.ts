@@ -4,6 +4,7 @@
 // config it had), and produces the host, GPU and process readings a sidecar would see.
 import type { GpuReading, HostReading, ProcessTreeReading } from '../collectors/readings.js';
 import { createRng, steadyState, type JobModel, type SteadyState } from './simulator.js';
+import { phaseAt, tailFactor } from './simulator-world.js';
 import type { RunConfig } from '../domain/config.js';
 import type { RunEventPoint } from '../domain/events.js';
 import type { StepPoint } from '../domain/steps.js';
@@ -27,11 +28,13 @@ export interface SimJob {
 }
 
 export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: number; startTs?: number; runId?: string }): SimJob {
-  const m = opts.model;
   const rng = createRng(opts.seed);
   const cache = new Map<string, SteadyState>();
+  // The job as it is now: its own model, or the phase it has reached (a change in the world).
+  let m = opts.model;
+  let phase = 0;
   const steadyOf = (c: RunConfig) => {
-    const k = `${c.batch_size}/${c.num_workers}`;
+    const k = `${phase}/${c.batch_size}/${c.num_workers}`;
     let s = cache.get(k);
     if (!s) cache.set(k, (s = steadyState(m, c.batch_size, c.num_workers)));
     return s;
@@ -52,7 +55,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
   const lognormal = (sigma: number) => Math.exp(sigma * rng.normal() - (sigma * sigma) / 2);
 
   const job: SimJob = {
-    model: m,
+    get model() { return m; },
     get t() { return t; },
     get step() { return step; },
     get applied() { return applied; },
@@ -83,6 +86,8 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       return [{ ts: t, kind: 'config_applied', step, data: { version } }];
     },
     runStep() {
+      const reached = opts.model.phases.filter((p) => step >= p.atStep).length;
+      if (reached !== phase) { phase = reached; m = phaseAt(opts.model, step); }
       const c = applied.config;
       const s = steadyOf(c);
       const sigma = m.noiseSigma;
@@ -91,6 +96,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       let duration = c.num_workers === 0 ? compute + load : Math.max(compute, load);
       const wait = c.num_workers === 0 ? load : Math.max(0, load - compute);
       if (m.spikeProb > 0 && rng.next() < m.spikeProb) duration += s.computeS * (m.spikeFactor - 1);
+      if (m.tailProb > 0) duration *= tailFactor(m, rng.next(), rng.next());
       t += duration;
       modelTimeS += s.stepS;
       step += 1;

@@ -3,6 +3,7 @@
 import type { JobModel } from './simulator.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import { BASE_TUNE as TUNE } from './window-fixtures.js';
+import { WORLD_SCENARIOS } from './simulator-scenarios-world.js';
 
 /** A simulated job: its model (what the tuner cannot see), where it starts, what it may tune. */
 export interface Scenario {
@@ -15,7 +16,7 @@ export interface Scenario {
 
 const GB = 1e9;
 
-export const SCENARIOS: Scenario[] = [
+const OWN_SCENARIOS: Scenario[] = [
   {
     name: 'input-bound',
     description: 'one data-loader worker on a 16-core host: steps wait for data most of the time',
@@ -144,6 +145,9 @@ export const SCENARIOS: Scenario[] = [
     tune: { ...TUNE, bounds: { ...TUNE.bounds, batch_size: { min: 8, max: 128 } } },
   },
 ];
+
+/** Every scenario: the first wave's and those from the world beyond the tuner's model (issue 21). */
+export const SCENARIOS: Scenario[] = [...OWN_SCENARIOS, ...WORLD_SCENARIOS];
 
 export function scenarioByName(name: string): Scenario {
   const s = SCENARIOS.find((x) => x.name === name);

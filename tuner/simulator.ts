@@ -1,6 +1,9 @@
 // The job simulator's model: step time, data-loading time and memory of a training job as
 // functions of batch size and data-loader workers on a host with N cores. Deterministic
 // given a seed. simulator-job.ts runs it step by step; the oracle searches it exhaustively.
+// The world's further costs (caches, contention, swapping, phases, heavy tails) are in
+// simulator-world.ts.
+import { contentionFactor, NO_WORLD_COSTS, perSampleFactor, swapFactor, type WorldCosts } from './simulator-world.js';
 
 /** mulberry32: a small, fast, seedable PRNG (public domain, Tommy Ettinger). */
 export function createRng(seed: number): { next(): number; normal(): number } {
@@ -19,7 +22,7 @@ export function createRng(seed: number): { next(): number; normal(): number } {
   };
 }
 
-export interface JobModel {
+export interface JobModel extends WorldCosts {
   /** Cores on the host (what the job's processes can be scheduled on). */
   cores: number;
   /** Cores other tenants take first (a starved host); the job shares what is left. */
@@ -97,6 +100,7 @@ export const DEFAULT_MODEL: JobModel = {
   hostMemoryBytes: 64e9,
   gradNoiseScale: null,
   lrDivergeAbove: null,
+  ...NO_WORLD_COSTS,
 };
 
 export interface SteadyState {
@@ -127,11 +131,12 @@ export interface SteadyState {
  */
 export function steadyState(m: JobModel, batch: number, workers: number): SteadyState {
   const avail = Math.max(0.25, m.cores - m.otherCpuCores);
-  const compute0 = m.stepPerSampleS * batch / m.throttle;
+  const slow = swapFactor(m, workers);
+  const compute0 = (m.stepPerSampleS * batch * perSampleFactor(m, batch) * slow) / m.throttle;
   const thrash = 1 / (1 + 0.03 * Math.max(0, workers + 1 - avail));
   const loadCpu = (m.loadCpuPerSampleS * batch + m.loadCpuPerBatchS) / (workers > 0 ? thrash : 1);
   const latency = m.ioLatencyPerSampleS * batch;
-  const mainCpu = m.cpuOnly ? m.stepFixedS + compute0 : m.stepFixedS;
+  const mainCpu = (m.cpuOnly ? m.stepFixedS * slow + compute0 : m.stepFixedS * slow) * contentionFactor(m, workers, avail);
   const deviceS = m.cpuOnly ? 0 : compute0;
   /** CPU share the main process and each worker need at step time `stepS`, or null when no share can do it. */
   const needs = (stepS: number): { main: number; worker: number } | null => {

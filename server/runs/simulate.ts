@@ -8,6 +8,7 @@ import type { TunerThresholds } from '../../tuner/guardrails.js';
 import { createTunerLoop, type TunerPorts } from '../../tuner/loop.js';
 import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from '../../tuner/simulator.js';
 import { createSimJob } from '../../tuner/simulator-job.js';
+import { lastPhase, phaseAt } from '../../tuner/simulator-world.js';
 import type { Scenario } from '../../tuner/simulator-scenarios.js';
 import type { DecisionRecord } from '../../domain/decisions.js';
 import type { RunConfig, TuneSettings } from '../../domain/config.js';
@@ -34,6 +35,10 @@ export interface SimResult {
   model: JobModel;
   /** Noise-free throughput of the config in effect at each step. */
   expected: number[];
+  /** The same as a share of the oracle of the job's phase at that step (a job that changes has one per phase). */
+  shares: number[];
+  /** The step each phase of the job began at (0 first). */
+  phaseStarts: number[];
   configs: RunConfig[];
   /** Simulated unix seconds when the job started. */
   startTs: number;
@@ -43,6 +48,7 @@ export interface SimResult {
   samplesTotal: number;
   ooms: number[];
   decisions: DecisionRecord[];
+  /** The best configuration of the job as it is at the end (its last phase). */
   oracle: { batch: number; workers: number; throughput: number };
   /** The run's status as the tuner last set it (bottleneck, evidence, advice). */
   status: RunStatus | null;
@@ -96,10 +102,6 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
       nextTick = job.t + interval;
     }
   }
-  const end = hub.getRun(run.id);
-  const live = hub.live(end);
-  const decisions = hub.decisions(run.id, Number.MAX_SAFE_INTEGER);
-  hub.close();
   // The oracle searches the user's bounds; without one, batch sizes to 4096 and a worker per core but the main process's.
   const batch = userBound(tune, 'batch_size');
   const workers = userBound(tune, 'num_workers');
@@ -107,10 +109,19 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
     batch: { min: batch.min, max: batch.userMax ? batch.max : 4096 },
     workers: { min: workers.min, max: workers.userMax ? workers.max : Math.max(0, model.cores - 1) },
   };
+  const end = hub.getRun(run.id);
+  const phaseStarts = [0, ...model.phases.map((p) => p.atStep).filter((n) => n > 0 && n < opts.steps)];
+  const oracles = phaseStarts.map((at) => oracle(phaseAt(model, at), bounds).throughput);
+  const phaseOf = (i: number) => phaseStarts.filter((at) => i >= at).length - 1;
+  const live = hub.live(end);
+  const decisions = hub.decisions(run.id, Number.MAX_SAFE_INTEGER);
+  hub.close();
   return {
     scenario: scenario.name,
     model,
     expected,
+    shares: expected.map((x, i) => x / oracles[phaseOf(i)]),
+    phaseStarts,
     configs,
     startTs: t0,
     simTimeS: job.t - t0,
@@ -118,13 +129,14 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
     samplesTotal: job.samplesTotal,
     ooms: job.ooms,
     decisions,
-    oracle: oracle(model, bounds),
+    oracle: oracle(lastPhase(model), bounds),
     status: live.status,
     configVersion: end.configVersion,
     recentSteps: live.recent.slice(),
   };
 }
 
+/** Noise-free throughput of a config on the job as it is at the end (its last phase). */
 export function throughputOf(model: JobModel, c: RunConfig): number {
-  return steadyState(model, c.batch_size, c.num_workers).throughput;
+  return steadyState(lastPhase(model), c.batch_size, c.num_workers).throughput;
 }
