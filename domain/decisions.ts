@@ -4,10 +4,13 @@ import type { Knob, RunConfig } from './config.js';
 export const DECISION_ACTIONS = ['increase', 'decrease', 'rollback', 'set', 'advise'] as const;
 export type DecisionAction = (typeof DECISION_ACTIONS)[number];
 
+/** Why a change was undone: it did not pay (or cost) in samples/s, or the loss turned non-finite or jumped. */
+export type RollbackCause = 'throughput' | 'loss';
+
 export type DecisionOutcome =
   | { status: 'pending' }
   | { status: 'kept'; gainRatio: number; note?: string; after?: Record<string, number | null> }
-  | { status: 'rolled_back'; gainRatio: number; note: string; after?: Record<string, number | null> }
+  | { status: 'rolled_back'; gainRatio: number; note: string; after?: Record<string, number | null>; cause?: RollbackCause }
   | { status: 'superseded'; note?: string };
 
 /** A decision as the tuner returns it; the store adds id, ts, run and version. */

@@ -1,7 +1,7 @@
 // Turns validated request bodies into store inputs: defaults, and the checks a schema can't say
 // (relations between fields). Each failure names the field.
 import type { RunConfig, TuneSettings } from '../domain/config.js';
-import type { StepPoint } from '../domain/steps.js';
+import { NON_FINITE_LOSS, type StepPoint } from '../domain/steps.js';
 import { DEFAULT_TUNE } from '../domain/tune-defaults.js';
 import { badRequest } from './errors.js';
 import type { ConfigInput, TuneInput } from './schemas/runs.js';
@@ -55,6 +55,9 @@ export function toStepPoints(reports: StepReportInput[], now: number): Array<Omi
     const worldSize = r.world_size ?? 1;
     const rank = r.rank ?? 0;
     if (rank >= worldSize) throw badRequest(`steps[${i}].rank: ${rank} must be below world_size ${worldSize}`);
+    if (r.loss_non_finite === true && r.loss !== undefined && r.loss !== null) {
+      throw badRequest(`steps[${i}].loss: must be null or left out when loss_non_finite is true`);
+    }
     if (r.grad_sq_norm_small !== undefined && r.grad_sq_norm === undefined) {
       throw badRequest(`steps[${i}].grad_sq_norm: required when grad_sq_norm_small is given`);
     }
@@ -64,7 +67,7 @@ export function toStepPoints(reports: StepReportInput[], now: number): Array<Omi
       durationS: r.duration_s,
       dataWaitS: r.data_wait_s,
       samples: r.samples,
-      loss: r.loss ?? null,
+      loss: r.loss_non_finite === true ? NON_FINITE_LOSS : r.loss ?? null,
       memPeakBytes: r.mem_peak_bytes ?? null,
       gradSqNorm: r.grad_sq_norm ?? null,
       gradSqNormSmall: r.grad_sq_norm_small ?? null,

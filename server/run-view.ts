@@ -2,7 +2,7 @@
 import { median } from '../tuner/stats.js';
 import { jobStepRate } from '../tuner/throughput.js';
 import type { DecisionRecord } from '../domain/decisions.js';
-import type { StepPoint } from '../domain/steps.js';
+import { finiteLoss, type StepPoint } from '../domain/steps.js';
 import type { RunHub } from './runs/hub.js';
 import { joulesPerSample } from './runs/energy.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
@@ -65,7 +65,7 @@ export function runView(runs: RunHub, run: RunRecord) {
       samples_per_second: t.samplesPerSecond,
       step_duration_seconds_p50: t.durationP50,
       data_wait_ratio: t.dataWaitRatio,
-      last_loss: live.lastLoss,
+      last_loss: finiteLoss(live.lastLoss),
       last_step_ts: live.lastStepTs,
       decisions,
       // DESIGN §11: the run's GPU energy over its steps (null without GPUs attributed to the run).
@@ -91,7 +91,8 @@ export function configView(run: RunRecord, v: ConfigVersionRecord | undefined) {
 
 export function stepView(s: StepPoint) {
   return {
-    step: s.step, ts: s.ts, duration_s: s.durationS, data_wait_s: s.dataWaitS, samples: s.samples, loss: s.loss,
+    step: s.step, ts: s.ts, duration_s: s.durationS, data_wait_s: s.dataWaitS, samples: s.samples, loss: finiteLoss(s.loss),
+    ...(s.loss !== null && !Number.isFinite(s.loss) ? { loss_non_finite: true } : {}),
     mem_peak_bytes: s.memPeakBytes, grad_sq_norm: s.gradSqNorm, grad_sq_norm_small: s.gradSqNormSmall,
     rank: s.rank, world_size: s.worldSize, config_version: s.configVersion,
   };

@@ -13,7 +13,7 @@ export const SERIES = {
   data_wait_ratio: { from: 'steps', expr: 'CASE WHEN duration_s > 0 THEN data_wait_s / duration_s ELSE 0 END' },
   // The job's samples/s over step time (tuner/throughput.ts, jobStepRate) of each rank-0 step.
   samples_per_second: { from: 'steps', expr: 'CASE WHEN duration_s > 0 THEN samples * world_size / duration_s ELSE NULL END' },
-  loss: { from: 'steps', expr: 'loss' },
+  loss: { from: 'steps', expr: 'CASE WHEN abs(loss) < 1e308 THEN loss END' },
   mem_peak_bytes: { from: 'steps', expr: 'mem_peak_bytes' },
   batch_size: { from: 'config', expr: "json_extract(config, '$.batch_size')" },
   learning_rate: { from: 'config', expr: "json_extract(config, '$.learning_rate')" },

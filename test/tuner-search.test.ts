@@ -7,7 +7,8 @@ import { tune } from '../tuner/decide.js';
 import { noiseScale } from '../tuner/goodput.js';
 import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import { measure } from '../tuner/measure.js';
-import { memoryModel, largestFitting } from '../tuner/models.js';
+import { pointFromMeasurement } from '../tuner/history.js';
+import { memoryModel, largestFitting } from '../tuner/memory-model.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
@@ -168,10 +169,15 @@ describe('search: batch size', () => {
     expect(d!.configAfter.batch_size).toBeLessThan(128);
   });
 
-  it('after an OOM with no memory readings, never probes between the largest size known to run and the one that failed', () => {
+  it('after one OOM with no memory readings, probes once halfway to the size that failed; after a second, never again', () => {
+    // Issue 21: one bisection probe (≤ 2 OOMs in such a run), as Lightning's binsearch finder.
     const w = makeWindow({ config: { ...BASE_CONFIG, batch_size: 96 }, steps: makeSteps({ n: 60, samples: 96 }), oomBatchSizes: [128] });
     const d = decide(w);
-    expect(d?.knob === 'batch_size' && d.configAfter.batch_size > 96).toBe(false);
+    expect(d?.configAfter.batch_size).toBe(112);
+    expect(d?.evidence.search).toBe('bisect');
+    const twice = makeWindow({ config: { ...BASE_CONFIG, batch_size: 96 }, steps: makeSteps({ n: 60, samples: 96 }), oomBatchSizes: [112, 128] });
+    const d2 = decide(twice);
+    expect(d2?.knob === 'batch_size' && d2.configAfter.batch_size > 96).toBe(false);
   });
 
   it('backs off after an OOM to the largest known-good size below it', () => {
@@ -219,7 +225,7 @@ describe('search: batch size', () => {
     const steps = makeSteps({ n: 40, samples: 512, gradSqNorm: 1 + 8 / 512, gradSqNormSmall: 1 + 8 / 256 });
     const w = makeWindow({ steps, config: { ...BASE_CONFIG, batch_size: 512 }, gpus: [gpu({ utilizationRatio: 0.99 })] });
     const m = measure(w, 1)!;
-    const r = goodputShrink({ w, m, cls: classify(w, { measurement: m }), points: [], capacity: 80e9, noise: noiseScale(m), settings: DEFAULT_THRESHOLDS });
+    const r = goodputShrink({ w, m, cls: classify(w, { measurement: m }), points: [pointFromMeasurement(m, null)], capacity: 80e9, noise: noiseScale(m), settings: DEFAULT_THRESHOLDS });
     expect(r.proposal?.config.batch_size).toBe(256);
   });
 });

@@ -12,7 +12,7 @@ const run = (name: string): SimResult => {
   if (!r) runs.set(name, (r = simulate(scenarioByName(name), { steps: STEPS, seed: 7 })));
   return r;
 };
-const endShare = (r: SimResult) => throughputOf(r.model, r.configs.at(-1)!) / r.oracle.throughput;
+const endShare = (r: SimResult) => throughputOf(r.model, r.configs.at(-1)!, r.configs.length - 1) / r.oracle.throughput;
 const configChanges = (r: SimResult) => r.decisions.filter((d) => !d.recommendOnly);
 
 describe('job simulator', () => {
@@ -46,6 +46,32 @@ describe.each(SCENARIOS.map((s) => [s.name]))('scenario %s', (name) => {
 });
 
 describe('scenario behaviour', () => {
+  it('storage-slows-halfway: after the change the search opens again and reaches ≥ 95 % of the new best', () => {
+    const r = simulate(scenarioByName('storage-slows-halfway'), { steps: 14000, seed: 7 });
+    expect(r.phaseStarts).toEqual([0, 10000]);
+    expect(endShare(r)).toBeGreaterThanOrEqual(0.95);
+    const after = r.shares.slice(10000).findIndex((x) => x >= 0.95);
+    expect(after).toBeGreaterThanOrEqual(0);
+    expect(after).toBeLessThanOrEqual(1000);
+  });
+
+  it('interior-batch-peak and kernel-cliff: batch sizes between measured ones, found from above as well as below', () => {
+    for (const name of ['interior-batch-peak', 'kernel-cliff']) {
+      const r = run(name);
+      const sizes = r.configs.map((c) => c.batch_size);
+      const top = Math.max(...sizes);
+      // It went past the best, then came back down into the bracket.
+      expect(sizes.at(-1)!).toBeLessThan(top);
+      expect(r.decisions.some((d) => d.evidence.search === 'bracket')).toBe(true);
+    }
+  });
+
+  it('blind-memory-ceiling: one bisection probe below the OOM, at most 2 OOMs', () => {
+    const r = run('blind-memory-ceiling');
+    expect(r.ooms.length).toBeLessThanOrEqual(2);
+    expect(r.decisions.filter((d) => d.evidence.search === 'bisect')).toHaveLength(1);
+  });
+
   it.each(['already-optimal', 'optimal-at-memory'])('%s: no lasting change', (name) => {
     const r = run(name);
     expect(r.configs.at(-1)).toEqual(r.configs[0]);
@@ -93,6 +119,18 @@ describe('scenario behaviour', () => {
     const rolled = r.decisions.find((d) => d.outcome.status === 'rolled_back');
     expect(rolled?.outcome).toMatchObject({ note: expect.stringMatching(/loss jumped/) });
     expect(r.configs.at(-1)!.learning_rate).toBeLessThanOrEqual(0.0015);
+  });
+
+  it('rolls back a change after which the loss turns non-finite, and says so in words', () => {
+    // SGD near its stability edge: a batch increase scales the learning rate past it (issue 21).
+    const s = scenarioByName('small-batch');
+    const r = simulate({ ...s, tune: { ...s.tune, optimizer: 'sgd' }, model: { ...s.model, lossBlowsUpAboveLr: 0.0015 } }, { steps: 1500, seed: 1 });
+    const rollback = r.decisions.find((d) => d.action === 'rollback');
+    expect(rollback?.reason).toMatch(/^back to batch size 8: at \d+ the loss turned non-finite/);
+    expect(r.decisions.find((d) => d.outcome.status === 'rolled_back')?.outcome).toMatchObject({ note: expect.stringMatching(/non-finite/) });
+    expect(r.configs.at(-1)!.learning_rate).toBeLessThanOrEqual(0.0015);
+    // The job trains on: finite losses again at the end.
+    expect(r.recentSteps.slice(-20).every((p) => p.loss !== null && Number.isFinite(p.loss))).toBe(true);
   });
 
   it('advise mode: recommendations only, the job keeps its config', () => {

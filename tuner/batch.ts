@@ -4,12 +4,13 @@
 import type { Classification } from './classify.js';
 import { efficiency, type NoiseScale } from './goodput.js';
 import { fmtGain, fmtPercent } from './format.js';
-import { boundOf, type TunerThresholds } from './guardrails.js';
+import { batchBound, type TunerThresholds } from './guardrails.js';
 import { oomCeilings, rejectedMoves, type Point } from './history.js';
 import { microBatchSizes, withBatchSize } from './lr.js';
 import { round, type Measurement } from './measure.js';
 import type { PolicyResult, Proposal } from './proposal.js';
-import { largestFitting, MEMORY_MARGIN, memoryModel, throughputRatio } from './models.js';
+import { largestFitting, MEMORY_MARGIN, memoryModel } from './memory-model.js';
+import { fitPerfModel, predictRatio } from './perf-model.js';
 import type { Window } from './window.js';
 
 /** A measured peak this close to capacity is memory pressure worth backing off from. */
@@ -49,16 +50,15 @@ export function oomBackoff(w: Window, points: Point[]): (PolicyResult & { doesNo
   const ceilings = oomCeilings(w);
   if (ceilings.length === 0 || w.config.batch_size < ceilings[0]) return undefined;
   const oom = ceilings[0];
-  const { min } = boundOf(w, 'batch_size', null);
+  const { min } = batchBound(w);
   const good = points.map((p) => p.batch).filter((b) => b < oom);
   const known = good.length > 0 ? Math.max(...good) : undefined;
   const target = snap(w, known ?? Math.min(oom - 1, oom * OOM_SHRINK), min, oom - 1, 'down');
   if (target === undefined) {
-    return { exhausted: true, doesNotFit: true, note: `OOM at batch ${oom} and no size at or above the minimum ${min} below it` };
+    return { doesNotFit: true, note: `OOM at batch ${oom} and no size at or above the minimum ${min} below it` };
   }
   const why = known !== undefined ? `the largest known-good size below it` : `×${OOM_SHRINK}, no known-good size below it`;
   return {
-    exhausted: false,
     doesNotFit: false,
     note: 'oom',
     proposal: proposal(w, target, 'decrease', `out of memory at batch ${oom}: back to ${target}, ${why}; ${oom} is now a ceiling`, {
@@ -71,13 +71,13 @@ export function oomBackoff(w: Window, points: Point[]): (PolicyResult & { doesNo
 export function memoryPressure(x: BatchInputs): PolicyResult | undefined {
   const { w, m, points, capacity } = x;
   const b = w.config.batch_size;
-  const { min } = boundOf(w, 'batch_size', null);
+  const { min } = batchBound(w);
   const mem = memoryModel(points);
   const fitLimit = largestFitting(mem, capacity);
   if (m.memPeakBytes === null || capacity === null || m.memPeakBytes / capacity < MEMORY_BACKOFF_RATIO || fitLimit >= b) return undefined;
   const target = snap(w, Math.max(min, fitLimit), min, b - 1, 'down');
   if (target === undefined) return undefined;
-  return { exhausted: false, note: 'memory pressure', proposal: proposal(w, target, 'decrease',
+  return { note: 'memory pressure', proposal: proposal(w, target, 'decrease',
     `device memory peaks at ${fmtPercent(m.memPeakBytes / capacity)} of capacity: batch ${b} → ${target}, predicted to fit with a ${fmtPercent(MEMORY_MARGIN)} margin`,
     {
       memory_model: mem?.source ?? null,
@@ -90,19 +90,20 @@ export function memoryPressure(x: BatchInputs): PolicyResult | undefined {
 
 export function goodputShrink(x: BatchInputs): PolicyResult {
   const { w, points, noise } = x;
-  if (!noise || w.tune.keep_global_batch) return { exhausted: true, note: 'no noise scale' };
+  if (!noise || w.tune.keep_global_batch) return { note: 'no noise scale' };
   const b = w.config.batch_size;
-  const { min } = boundOf(w, 'batch_size', null);
+  const { min } = batchBound(w);
   const target = snap(w, Math.max(min, b / 2), min, b - 1, 'down');
-  if (target === undefined) return { exhausted: true, note: 'at the minimum' };
-  if (rejectedMoves(w, 'batch_size').some((r) => r.from === b && r.to <= target)) return { exhausted: true, note: 'tried before' };
+  if (target === undefined) return { note: 'at the minimum' };
+  if (rejectedMoves(w, 'batch_size').some((r) => r.from === b && r.to <= target)) return { note: 'tried before' };
   const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
-  const tp = throughputRatio(b, target, points, gpuUtil);
-  if (tp.ratio === null) return { exhausted: true, note: 'no throughput model' };
+  const workers = w.config.num_workers;
+  const model = fitPerfModel(points, { budgetCores: null, gpuUtil, treeCores: null, workerBusy: null, freeHostCores: null, workers });
+  const tp = predictRatio(model, { batch: b, workers }, { batch: target, workers });
+  if (!tp || tp.assumed) return { note: 'no throughput model' };
   const predicted = tp.ratio * efficiency(noise.bNoise, b, target) - 1;
-  if (predicted < x.settings.minPredictedGain) return { exhausted: true, note: `shrinking predicted ${fmtGain(predicted)}` };
+  if (predicted < x.settings.minPredictedGain) return { note: `shrinking predicted ${fmtGain(predicted)}` };
   return {
-    exhausted: false,
     note: 'goodput',
     proposal: proposal(w, target, 'decrease',
       `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,

@@ -37,10 +37,6 @@ export interface TuneResult {
 /** Bottlenecks worth an advice-only entry in the decision log when no knob can help. */
 const ADVISE_ON = new Set<BottleneckKind>(['input_bound', 'io_bound', 'cpu_saturated', 'host_memory_pressure', 'gpu_memory_pressure', 'gpu_throttled', 'gpu_underutilized', 'tensor_cores_idle']);
 
-export function decide(w: Window, opts: TuneOptions = {}): Decision | undefined {
-  return tune(w, opts).decision;
-}
-
 export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   const s: TunerThresholds = { ...DEFAULT_THRESHOLDS, ...opts.settings };
   const budget = opts.cpuBudget ?? null;

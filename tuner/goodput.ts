@@ -46,8 +46,3 @@ export function efficiency(bNoise: number, m0: number, m: number): number {
   return (bNoise + m0) / (bNoise + m);
 }
 
-/** Goodput of `to` over goodput of `from`, given their throughput ratio. */
-export function goodputRatio(throughputRatio: number, bNoise: number | null, from: number, to: number): number {
-  if (bNoise === null) return throughputRatio;
-  return throughputRatio * efficiency(bNoise, from, to);
-}

@@ -42,13 +42,10 @@ export const DEFAULT_THRESHOLDS: TunerThresholds = {
   maxTrials: 16,
 };
 
-/** A knob's bound: the user's, else a default from the budget. */
-export function boundOf(w: Window, knob: 'batch_size' | 'num_workers', budget: CpuBudget | null): Bound {
-  const user = userBound(w.tune, knob);
-  if (knob === 'batch_size' || user.userMax) return { min: user.min, max: user.max };
-  // Default worker ceiling: one worker per budgeted core but the main process's own.
-  const cores = budget?.cores ?? w.host?.cpuCount ?? 1;
-  return { min: user.min, max: Math.max(0, Math.floor(cores) - 1) };
+/** Batch size's bounds: the user's, else the defaults (domain/bounds.ts). Workers are bounded in params.ts by the job's cores. */
+export function batchBound(w: Window): Bound {
+  const { min, max } = userBound(w.tune, 'batch_size');
+  return { min, max };
 }
 
 export function knobEnabled(w: Window, knob: Knob): boolean {
@@ -96,7 +93,7 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
   if (extra.length > 0) return `changes ${extra.join(', ')} besides ${d.knob}`;
   const a = d.configAfter;
   if (changed.includes('batch_size')) {
-    const b = boundOf(w, 'batch_size', budget);
+    const b = batchBound(w);
     if (a.batch_size < b.min || a.batch_size > b.max) return `batch ${a.batch_size} outside [${b.min}, ${b.max}]`;
     const ceiling = oomCeilings(w)[0];
     if (ceiling !== undefined && a.batch_size >= ceiling) return `batch ${a.batch_size} at or above the OOM ceiling ${ceiling}`;

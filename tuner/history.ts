@@ -82,7 +82,9 @@ export function measuredPoints(w: Window, current?: Point): Point[] {
   for (const d of w.decisions) {
     const before = pointFromEvidence(d.evidence, 'before_', d.ts);
     if (before) out.push(before);
-    const after = d.outcome.status === 'kept' || d.outcome.status === 'rolled_back' ? pointFromEvidence(d.outcome.after, '', d.ts) : undefined;
+    // A configuration whose loss blew up is no point to go back to, however fast it ran.
+    const usable = d.outcome.status === 'kept' || (d.outcome.status === 'rolled_back' && d.outcome.cause !== 'loss');
+    const after = usable && d.outcome.status !== 'pending' && d.outcome.status !== 'superseded' ? pointFromEvidence(d.outcome.after, '', d.ts) : undefined;
     if (after) out.push(after);
   }
   if (current) out.push(current);
@@ -105,6 +107,17 @@ export function rejectedMoves(w: Window, knob: Knob): Move[] {
   return w.decisions
     .filter((d) => d.knob === knob && d.outcome.status === 'rolled_back' && d.action !== 'rollback')
     .map((d) => ({ knob, from: valueOf(knob, d.configBefore), to: valueOf(knob, d.configAfter) }));
+}
+
+/**
+ * Batch sizes at which the loss turned non-finite or jumped after a batch increase (its learning
+ * rate scaled with it past the job's stability edge): no larger size is tried again, like an OOM.
+ */
+export function lossCeilings(w: Window): number[] {
+  return w.decisions
+    .filter((d) => d.knob === 'batch_size' && d.outcome.status === 'rolled_back' && d.outcome.cause === 'loss' && d.configAfter.batch_size > d.configBefore.batch_size)
+    .map((d) => d.configAfter.batch_size)
+    .sort((a, b) => a - b);
 }
 
 /** Batch sizes that hit an OOM: the store's list and the oom events in view. */

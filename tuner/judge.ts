@@ -2,10 +2,11 @@
 // that undoes it. Increases must pay, decreases must not cost, a loss jump undoes anything.
 import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
-import { fmtChange, fmtGain, fmtPercent } from './format.js';
+import { fmtChange, fmtGain, fmtNum, fmtPercent, knobName } from './format.js';
 import { KNOB_FIELDS, type TunerThresholds } from './guardrails.js';
 import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
-import { throughputRatio } from './models.js';
+import { efficiency } from './goodput.js';
+import { fitPerfModel, predictRatio } from './perf-model.js';
 import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
@@ -45,7 +46,13 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   const before = numberOf(d.evidence, 'before_samples_per_second');
   const use = cpuUse(w.processHistory, m.workers);
   const after = { ...measurementEvidence(m), worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio), process_cpu_cores: use ? round(use.treeCores) : null };
-  if (before === null || before <= 0 || d.action === 'rollback' || d.evidence.safety === true) {
+  if (d.action === 'rollback') {
+    // A rollback is judged against the trial it undid: it reads as the way back, not as a loss.
+    const rejected = numberOf(d.evidence, 'rejected_samples_per_second');
+    const gain = rejected ? m.throughput / rejected - 1 : 0;
+    return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `rolled back: ${round(m.throughput, 1)} samples/s again${rejected ? `, ${fmtGain(gain)} over the change undone` : ''}`, after } };
+  }
+  if (before === null || before <= 0 || d.evidence.safety === true) {
     const gain = before ? m.throughput / before - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: 'safety move', after } };
   }
@@ -61,7 +68,9 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   const increase = d.action === 'increase' && d.evidence.search !== 'stepping_stone';
   let note: string | undefined;
   if (lossJump) {
-    note = `loss jumped from ${lossBefore} to ${m.lossRecent === null ? 'non-finite' : round(m.lossRecent, 4)}`;
+    note = m.lossNonFinite
+      ? `the loss turned non-finite (NaN or inf; it was ${lossBefore === null ? 'finite' : round(lossBefore, 4)})`
+      : `the loss jumped from ${lossBefore} to ${round(m.lossRecent!, 4)}, beyond its noise`;
   } else if (increase) {
     // An increase must pay, beyond the two windows' noise band: batch by at least minBatchGain
     // too. A gain inside the band is not told from noise, and keeping it would let the config
@@ -93,11 +102,11 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   }
   return {
     decisionId: d.id,
-    outcome: { status: 'rolled_back', gainRatio: round(gain), note, after },
+    outcome: { status: 'rolled_back', gainRatio: round(gain), note, after, cause: lossJump ? 'loss' : 'throughput' },
     rollback: {
       knob: d.knob,
       action: 'rollback',
-      reason: `roll back decision ${d.id} (${d.knob} ${describe(d)}): ${note}`,
+      reason: rollbackWords(d, gain, note, lossJump),
       evidence: {
         rolled_back_decision: d.id,
         gain_ratio: round(gain),
@@ -124,22 +133,34 @@ function restore(config: RunConfig, d: Decision): RunConfig {
   return out;
 }
 
-/** The step model's gain for a batch decision, refitted with the new measurement. */
+/** The performance model's gain for a batch decision, refitted with the new measurement (the search's one model). */
 function modelGain(w: Window, d: DecisionRecord, m: Measurement): number | null {
-  const ratio = throughputRatio(d.configBefore.batch_size, d.configAfter.batch_size, measuredPoints(w, pointFromMeasurement(m, null)), null).ratio;
-  if (ratio === null) return null;
+  const workers = d.configAfter.num_workers;
+  const model = fitPerfModel(measuredPoints(w, pointFromMeasurement(m, null)), { budgetCores: null, gpuUtil: null, treeCores: null, workerBusy: null, freeHostCores: null, workers });
+  const r = predictRatio(model, { batch: d.configBefore.batch_size, workers }, { batch: d.configAfter.batch_size, workers });
+  if (!r || r.assumed) return null;
+  return r.ratio * goodputFactor(d) - 1;
+}
+
+/** The statistical efficiency of the decision's batch change when it was chosen by goodput, else 1. */
+function goodputFactor(d: DecisionRecord): number {
   const bNoise = numberOf(d.evidence, 'b_noise');
-  return ratio * (bNoise === null ? 1 : (bNoise + d.configBefore.batch_size) / (bNoise + d.configAfter.batch_size)) - 1;
+  return d.knob !== 'batch_size' || bNoise === null ? 1 : efficiency(bNoise, d.configBefore.batch_size, d.configAfter.batch_size);
 }
 
 /** Gain by the decision's own objective: throughput, or goodput when it was chosen by it. */
 function objectiveGain(d: DecisionRecord, m: Measurement, before: number): number {
-  const ratio = m.throughput / before;
-  const bNoise = numberOf(d.evidence, 'b_noise');
-  if (d.knob !== 'batch_size' || bNoise === null) return ratio - 1;
-  const from = d.configBefore.batch_size;
-  const to = d.configAfter.batch_size;
-  return ratio * ((bNoise + from) / (bNoise + to)) - 1;
+  return (m.throughput / before) * goodputFactor(d) - 1;
+}
+
+/** "back to 1 data-loader worker: 2 measured −15 % samples/s (noise band 3 %)": a rollback reads as one. */
+function rollbackWords(d: DecisionRecord, gain: number, note: string, lossJump: boolean): string {
+  const k = d.knob === 'none' ? 'config' : d.knob;
+  const from = d.knob === 'none' ? '' : fmtNum(d.configBefore[d.knob]);
+  const to = d.knob === 'none' ? '' : fmtNum(d.configAfter[d.knob]);
+  const rest = note.replace(/^[+−-]?[\d.]+ % samples\/s,?\s*/, '');
+  const why = lossJump ? `at ${to} ${note}` : `${to} measured ${fmtGain(gain)} samples/s${rest ? ` (${rest})` : ''}`;
+  return `back to ${knobName(k)} ${from}: ${why} (undoes decision ${d.id})`;
 }
 
 export function describe(d: Pick<Decision, 'knob' | 'configBefore' | 'configAfter'>): string {

@@ -3,11 +3,11 @@
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
 import { perWorkerBytes, workersWithin } from './host-memory.js';
-import { boundOf, knobEnabled } from './guardrails.js';
-import { oomCeilings, type Point } from './history.js';
+import { batchBound, knobEnabled } from './guardrails.js';
+import { lossCeilings, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
 import type { Measurement } from './measure.js';
-import { largestFitting, memoryModel } from './models.js';
+import { largestFitting, memoryModel } from './memory-model.js';
 import { LOADER_LIMITED_WAIT, predictStep, type PerfModel } from './perf-model.js';
 import type { Window } from './window.js';
 import { userBound } from '../domain/bounds.js';
@@ -65,7 +65,7 @@ export function knobTable(x: ParamInputs): Param[] {
 function batchParam(x: ParamInputs): Param {
   const { w, points } = x;
   const b = w.config.batch_size;
-  const { min, max } = boundOf(w, 'batch_size', null);
+  const { min, max } = batchBound(w);
   const ceilings = oomCeilings(w);
   const ceiling = ceilings[0];
   const mem = memoryModel(points);
@@ -90,6 +90,11 @@ function batchParam(x: ParamInputs): Param {
     } else {
       note = `out of memory at ${ceiling}`;
     }
+  }
+  const lossAt = lossCeilings(w)[0];
+  if (lossAt !== undefined && lossAt - 1 < limit) {
+    limit = lossAt - 1;
+    note = `the loss turned non-finite or jumped at ${lossAt}`;
   }
   const want = new Set<number>();
   if (limit > b) {

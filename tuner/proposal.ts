@@ -15,9 +15,8 @@ export interface Proposal {
   safety?: boolean;
 }
 
-/** What a policy concluded: maybe a proposal, and whether its knob has nowhere left to go. */
+/** What a policy concluded: maybe a proposal, and a note on why (not) for the status. */
 export interface PolicyResult {
   proposal?: Proposal;
-  exhausted: boolean;
   note: string;
 }

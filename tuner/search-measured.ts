@@ -33,15 +33,18 @@ export function measuredMove(x: SearchInputs, points: Point[], candidates: Candi
   const objective = (p: Point) => (x.noise ? p.throughput * efficiency(x.noise.bNoise, 1, p.batch) : p.throughput);
 
   // Back to the best measured: one knob per decision, batch size first.
-  const back = wayBack(points, current, s.noiseZ, s.noiseFloor, objective);
+  // The bar a move must clear to be kept (judge.ts): beyond both readings' noise and the least gain to act.
+  const back = wayBack(points, current, s.noiseZ, Math.max(s.noiseFloor, s.minPredictedGain, s.minBatchGain), objective);
   if (back) {
     const knob: Candidate['knob'] = back.to.batch !== current.batch && hasKnob('batch_size') ? 'batch_size' : 'num_workers';
     const to = knob === 'batch_size' ? back.to.batch : back.to.workers;
     const target = knob === 'batch_size' ? { ...current, batch: to } : { ...current, workers: to };
     const failed = changes(w).some((d) => d.evidence.search === 'return' && d.outcome.status === 'rolled_back'
       && d.configAfter.batch_size === target.batch && d.configAfter.num_workers === target.workers);
-    if (hasKnob(knob) && !failed && (knob === 'batch_size' || back.to.workers !== current.workers)) {
-      const words = `${knobName('batch_size')} ${back.to.batch} with ${back.to.workers} workers measured ${fmtGain(back.gain)} over this configuration`;
+    // With keep_global_batch a batch size moves only with its accumulation (params.ts); points at this accumulation are not that.
+    const keepsGlobal = knob === 'batch_size' && w.tune.keep_global_batch;
+    if (hasKnob(knob) && !failed && !keepsGlobal && (knob === 'batch_size' || back.to.workers !== current.workers)) {
+      const words = `${knobName('batch_size')} ${back.to.batch} with ${back.to.workers} worker${back.to.workers === 1 ? '' : 's'} measured ${fmtGain(back.gain)} over this configuration`;
       return candidate(x, knob, to, 'return', words, back.gain);
     }
   }

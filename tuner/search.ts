@@ -274,8 +274,10 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
             ? `a trial: the model cannot yet say what ${knobName(c.knob)} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
             : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;
   // For people: the move, what drove it and at most the runner-up; every candidate stays in the evidence.
-  const runnerUp = all.filter((o) => o !== c && !o.skipped && o.predictedGain !== null && !o.explore)
-    .sort((a, b) => b.predictedGain! - a.predictedGain!)[0];
+  // The runner-up: the best-predicted move of the other knob, else one of this knob well apart (not a near twin).
+  const rivals = all.filter((o) => o !== c && !o.skipped && o.predictedGain !== null && !o.explore)
+    .sort((a, b) => b.predictedGain! - a.predictedGain!);
+  const runnerUp = rivals.find((o) => o.knob !== c.knob) ?? rivals.find((o) => Math.abs(o.to - c.to) > 0.25 * Math.max(o.to, c.to, 1));
   const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
   const reason = `${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${runnerUp ? `; runner-up: ${describeCandidate(runnerUp)}` : ''}`;
   const here = x.points.at(-1); // the current configuration's measurement

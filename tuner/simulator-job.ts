@@ -7,7 +7,7 @@ import { createRng, steadyState, type JobModel, type SteadyState } from './simul
 import { phaseAt, tailFactor } from './simulator-world.js';
 import type { RunConfig } from '../domain/config.js';
 import type { RunEventPoint } from '../domain/events.js';
-import type { StepPoint } from '../domain/steps.js';
+import { NON_FINITE_LOSS, type StepPoint } from '../domain/steps.js';
 
 export interface SimJob {
   readonly model: JobModel;
@@ -51,6 +51,7 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
   let samplesTotal = 0;
   let modelTimeS = 0;
   let divergence = 0;
+  let blowUp = 0;
   const ooms: number[] = [];
   const lognormal = (sigma: number) => Math.exp(sigma * rng.normal() - (sigma * sigma) / 2);
 
@@ -114,7 +115,9 @@ export function createSimJob(opts: { model: JobModel; config: RunConfig; seed: n
       }
       // Above the stable rate the loss climbs; back below it, it recovers.
       if (m.lrDivergeAbove !== null) divergence = lr > m.lrDivergeAbove ? divergence + 0.05 : Math.max(0, divergence - 0.1);
-      const loss = (0.5 + 2 * Math.exp(-samplesTotal / 2e6)) * (1 + divergence) + 0.02 * rng.normal();
+      if (m.lossBlowsUpAboveLr !== null) blowUp = lr > m.lossBlowsUpAboveLr ? blowUp + 1 : 0;
+      const finite = (0.5 + 2 * Math.exp(-samplesTotal / 2e6)) * (1 + divergence) + 0.02 * rng.normal();
+      const loss = blowUp > 12 ? NON_FINITE_LOSS : finite;
       let gradSqNorm: number | null = null;
       let gradSqNormSmall: number | null = null;
       if (m.gradNoiseScale !== null) {

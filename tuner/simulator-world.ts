@@ -33,6 +33,11 @@ export interface WorldCosts {
   swapPenaltyPerGB: number;
   /** Changes of the job while it runs: from `atStep` on, these fields replace the job's own. */
   phases: Array<{ atStep: number; model: Partial<JobModel> }>;
+  /**
+   * SGD past its stability edge: with the learning rate above this the iterates grow until the loss
+   * overflows (NaN/inf after a dozen steps); null: never.
+   */
+  lossBlowsUpAboveLr: number | null;
   /** Heavy-tailed steps: with this probability a step is multiplied by a Pareto(tailAlpha) draw. */
   tailProb: number;
   tailAlpha: number;
@@ -47,6 +52,7 @@ export const NO_WORLD_COSTS: WorldCosts = {
   hostMemoryLimitBytes: null,
   swapPenaltyPerGB: 0,
   phases: [],
+  lossBlowsUpAboveLr: null,
   tailProb: 0,
   tailAlpha: 2,
 };

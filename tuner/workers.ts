@@ -37,7 +37,7 @@ export function hostMemoryRelief(x: WorkerInputs): PolicyResult | undefined {
   if (cls.bottleneck !== 'host_memory_pressure' || cur <= min) return undefined;
   const target = Math.max(min, Math.floor(cur / 2));
   const avail = typeof cls.evidence.host_memory_available_ratio === 'number' ? cls.evidence.host_memory_available_ratio : null;
-  return { exhausted: false, note: 'host memory', proposal: proposal(w, target, 'decrease',
+  return { note: 'host memory', proposal: proposal(w, target, 'decrease',
     `host memory is short (${fmtPercent(avail)} available, swap in use): data-loader workers ${cur} → ${target}`,
     { worker_rss_bytes: workerRssBytes(w.process) }, null, true) };
 }
@@ -52,7 +52,7 @@ export function idleWorkers(x: WorkerInputs): PolicyResult | undefined {
   const target = Math.max(min, 1, Math.ceil((cur * use.workerBusyRatio) / WORKER_TARGET_BUSY));
   const tried = rejectedMoves(w, 'num_workers').some((r) => r.from === cur && r.to <= target && r.to < r.from);
   if (target >= cur || tried) return undefined;
-  return { exhausted: false, note: 'idle', proposal: proposal(w, target, 'decrease',
+  return { note: 'idle', proposal: proposal(w, target, 'decrease',
     `data-loader workers are busy ${fmtPercent(use.workerBusyRatio)} of the time and steps wait ${fmtPercent(m.waitRatio)} for data: workers ${cur} → ${target} frees CPU and RAM`,
     { worker_busy_ratio: round(use.workerBusyRatio), worker_rss_bytes: workerRssBytes(w.process) }, 0) };
 }

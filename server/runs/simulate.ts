@@ -8,7 +8,7 @@ import type { TunerThresholds } from '../../tuner/guardrails.js';
 import { createTunerLoop, type TunerPorts } from '../../tuner/loop.js';
 import { DEFAULT_MODEL, oracle, steadyState, type JobModel } from '../../tuner/simulator.js';
 import { createSimJob } from '../../tuner/simulator-job.js';
-import { lastPhase, phaseAt } from '../../tuner/simulator-world.js';
+import { phaseAt } from '../../tuner/simulator-world.js';
 import type { Scenario } from '../../tuner/simulator-scenarios.js';
 import type { DecisionRecord } from '../../domain/decisions.js';
 import type { RunConfig, TuneSettings } from '../../domain/config.js';
@@ -48,7 +48,7 @@ export interface SimResult {
   samplesTotal: number;
   ooms: number[];
   decisions: DecisionRecord[];
-  /** The best configuration of the job as it is at the end (its last phase). */
+  /** The best configuration of the job as it is at the end (the phase it has reached). */
   oracle: { batch: number; workers: number; throughput: number };
   /** The run's status as the tuner last set it (bottleneck, evidence, advice). */
   status: RunStatus | null;
@@ -129,14 +129,14 @@ export function simulate(scenario: Scenario, opts: SimOptions): SimResult {
     samplesTotal: job.samplesTotal,
     ooms: job.ooms,
     decisions,
-    oracle: oracle(lastPhase(model), bounds),
+    oracle: oracle(phaseAt(model, opts.steps - 1), bounds),
     status: live.status,
     configVersion: end.configVersion,
     recentSteps: live.recent.slice(),
   };
 }
 
-/** Noise-free throughput of a config on the job as it is at the end (its last phase). */
-export function throughputOf(model: JobModel, c: RunConfig): number {
-  return steadyState(lastPhase(model), c.batch_size, c.num_workers).throughput;
+/** Noise-free throughput of a config on the job as it is at `step` (by default its last phase). */
+export function throughputOf(model: JobModel, c: RunConfig, step = Infinity): number {
+  return steadyState(phaseAt(model, step), c.batch_size, c.num_workers).throughput;
 }

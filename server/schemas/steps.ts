@@ -10,6 +10,9 @@ export const StepReport = Type.Object(
     data_wait_s: Seconds,
     samples: Type.Integer({ minimum: 0, maximum: 1e9 }),
     loss: Type.Optional(Type.Union([Type.Number({ minimum: -1e30, maximum: 1e30 }), Type.Null()])),
+    // JSON has no NaN or infinity: a step whose loss was non-finite says so here, its loss null or left out
+    // (DESIGN §4 leaves the way to the implementation; README "Step reports").
+    loss_non_finite: Type.Optional(Type.Boolean({ description: 'true when the step\'s loss was NaN or ±inf; loss is then null or left out' })),
     ts: Type.Optional(UnixSeconds),
     mem_peak_bytes: Type.Optional(Type.Number({ minimum: 0, maximum: 1e15 })),
     grad_sq_norm: Type.Optional(Type.Number({ minimum: 0, maximum: 1e30 })),
@@ -49,7 +52,7 @@ export const StepsQuery = Type.Object({
 
 export const StepView = Type.Object({
   step: Type.Integer(), ts: Type.Number(), duration_s: Type.Number(), data_wait_s: Type.Number(), samples: Type.Integer(),
-  loss: Type.Union([Type.Number(), Type.Null()]), mem_peak_bytes: Type.Union([Type.Number(), Type.Null()]),
+  loss: Type.Union([Type.Number(), Type.Null()]), loss_non_finite: Type.Optional(Type.Boolean()), mem_peak_bytes: Type.Union([Type.Number(), Type.Null()]),
   grad_sq_norm: Type.Union([Type.Number(), Type.Null()]), grad_sq_norm_small: Type.Union([Type.Number(), Type.Null()]),
   rank: Type.Integer(), world_size: Type.Integer(), config_version: Type.Integer(),
 });

@@ -71,7 +71,7 @@ class ReportingTest(SidecarCase):
             self.assertGreaterEqual(s["duration_s"], s["data_wait_s"] + 0.009)
             self.assertEqual(s["samples"], 5)
 
-    def test_loss_tensor_is_read_off_thread_and_non_finite_loss_left_out(self):
+    def test_loss_tensor_is_read_off_thread_and_non_finite_loss_sent_as_such(self):
         class Scalar:  # what a torch scalar tensor offers
             def __init__(self, v):
                 self.v = v
@@ -89,8 +89,11 @@ class ReportingTest(SidecarCase):
         run.finish()
         steps = self.sidecar.steps["r1"]
         self.assertEqual(steps[0]["loss"], 1.5)
-        self.assertNotIn("loss", steps[1])
-        self.assertNotIn("loss", steps[2])
+        self.assertNotIn("loss_non_finite", steps[0])
+        # JSON has no NaN or inf: the API's loss_non_finite flag says so, the loss left out.
+        for s in steps[1:]:
+            self.assertNotIn("loss", s)
+            self.assertIs(s["loss_non_finite"], True)
 
     def test_a_slow_sidecar_never_slows_the_training_thread(self):
         run = self.start()

@@ -30,13 +30,15 @@ BACKOFF_MAX_S = 5.0
 StepTuple = tuple
 
 
-def _finite(x: Any) -> Optional[float]:
-    """A loss as a JSON number: tensors are read here, off the training thread; NaN/inf dropped."""
+def _loss_fields(x: Any) -> Dict[str, Any]:
+    """A loss as the API takes it: a JSON number, or {"loss_non_finite": true} for NaN/inf (JSON has
+    neither; the tuner rolls back a change after which the loss turns non-finite). Tensors are read
+    here, off the training thread; something that is no number at all is left out."""
     try:
         v = float(x.item()) if hasattr(x, "item") else float(x)
     except (TypeError, ValueError, RuntimeError):
-        return None
-    return v if math.isfinite(v) else None
+        return {}
+    return {"loss": v} if math.isfinite(v) else {"loss_non_finite": True}
 
 
 class Sender(threading.Thread):
@@ -137,9 +139,7 @@ class Sender(threading.Thread):
         step, dur, wait, samples, loss, ts, version, more = t
         s: Dict[str, Any] = {"step": step, "duration_s": dur, "data_wait_s": wait, "samples": samples, "ts": ts}
         if loss is not None:
-            v = _finite(loss)
-            if v is not None:
-                s["loss"] = v
+            s.update(_loss_fields(loss))
         if version:
             s["config_version"] = version
         if self._rank_fields:

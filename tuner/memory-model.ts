@@ -1,8 +1,7 @@
-// The batch-size models, fitted over every size the run has measured: device memory
-// (peak ≈ a + c·batch) and the device's share of a step (compute ≈ α + β·batch).
+// The memory model, fitted over every size the run has measured: device memory peak ≈ a + c·batch.
+// Kept apart from the performance model (perf-model.ts), which predicts time, not memory.
 import type { Point } from './history.js';
-import { round } from './measure.js';
-import { linearFit, median } from './stats.js';
+import { linearFit } from './stats.js';
 
 /**
  * Keep predicted peak memory under 95 % of capacity. The peak a step reports
@@ -32,31 +31,3 @@ export function largestFitting(model: MemoryModel | undefined, capacity: number 
   if (!model || capacity === null) return Infinity;
   return Math.floor((capacity * (1 - MEMORY_MARGIN) - model.a) / model.c);
 }
-
-/** Compute time ≈ α + β·batch (the device's share of a step); needs two distinct sizes. */
-export function stepModel(points: Point[]): { alpha: number; beta: number } | undefined {
-  const byBatch = new Map<number, number[]>();
-  for (const p of points) byBatch.set(p.batch, [...(byBatch.get(p.batch) ?? []), p.computeS]);
-  const fit = linearFit([...byBatch].map(([b, cs]) => [b, median(cs)] as const));
-  if (!fit || fit.slope <= 0) return undefined;
-  return { alpha: Math.max(0, fit.intercept), beta: fit.slope };
-}
-
-/**
- * Throughput at `to` over throughput at `from`. With a fitted step model: exact under it.
- * Without one, a prior from GPU utilisation u: the idle share (1 − u) of a step is fixed
- * per-step overhead (launches, host work), the busy share scales with batch.
- */
-export function throughputRatio(from: number, to: number, points: Point[], gpuUtil: number | null): { ratio: number | null; basis: string } {
-  const sm = stepModel(points);
-  if (sm) {
-    const t = (b: number) => b / (sm.alpha + sm.beta * b);
-    return { ratio: t(to) / t(from), basis: `step model α=${round(sm.alpha, 5)} s, β=${round(sm.beta, 8)} s/sample` };
-  }
-  if (gpuUtil !== null) {
-    const k = to / from;
-    return { ratio: k / (1 - gpuUtil + gpuUtil * k), basis: `prior from GPU utilisation ${round(gpuUtil, 3)}` };
-  }
-  return { ratio: null, basis: 'no model yet: one size measured and no GPU readings' };
-}
-
