@@ -16,6 +16,11 @@ import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers } from './workers.js';
+import { recordedChange } from './job-change.js';
+
+function latest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.max(a, b);
+}
 
 export interface TuneOptions {
   cpuBudget?: CpuBudget | null;
@@ -111,6 +116,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
       budgetCores: typeof cls.evidence.cpu_budget_cores === 'number' ? cls.evidence.cpu_budget_cores : null,
       budgetSource: typeof cls.evidence.cpu_budget_source === 'string' ? cls.evidence.cpu_budget_source : null,
       capacity: batchInputs.capacity, noise, settings: s, treeCores: use?.treeCores ?? null, workerBusy: use?.workerBusyRatio ?? null,
+      jobChangedAt: latest(recordedChange(w.decisions), m.shift?.ts ?? null),
     });
     p = r.proposal;
     note = r.note;

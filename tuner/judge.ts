@@ -42,6 +42,10 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   // new rate does so only after the ramp.
   const ramp = d.configAfter.learning_rate > d.configBefore.learning_rate ? d.configAfter.lr_warmup_steps ?? 0 : 0;
   if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
+  if (m.shift && d.action !== 'rollback' && d.evidence.safety !== true) {
+    // The job changed under the trial: its reading says what the change did, not what the move did.
+    return { decisionId: d.id, outcome: { status: 'superseded', note: `the job changed at step ${m.shift.step} while this was measured (steps ${fmtGain(m.shift.ratio - 1)} at a fixed config): not judged on that reading; the search starts again from here` } };
+  }
   const complete = isComplete(m);
   const before = numberOf(d.evidence, 'before_samples_per_second');
   const use = cpuUse(w.processHistory, m.workers);

@@ -1,6 +1,7 @@
 // Measuring one config version from the window's step reports: the steady steps
 // (warm-up discarded) and robust figures over them. Every comparison the tuner
 // makes (classify, policies, outcomes) goes through one Measurement.
+import { findShift, type JobShift } from './job-change.js';
 import { median, robustSigma, trimmedMean } from './stats.js';
 import { jobStepRate } from './throughput.js';
 import type { RunConfig } from '../domain/config.js';
@@ -59,6 +60,8 @@ export interface Measurement {
   worldSize: number;
   lastStep: number;
   lastTs: number;
+  /** The job changed under this version (job-change.ts): only the steps since are measured. */
+  shift: JobShift | null;
 }
 
 /** The config a version stood for: the current one, or the one a decision created. */
@@ -102,7 +105,10 @@ function appliedInView(w: Window, version: number): boolean {
 }
 
 export function measure(w: Window, version: number): Measurement | undefined {
-  const steps = steadySteps(w, version);
+  const steady = steadySteps(w, version);
+  // A lasting shift at this config is the job changing, not noise: measure what it is now.
+  const shift = findShift(steady, MIN_MEASURE_STEPS);
+  const steps = shift ? steady.filter((s) => s.step >= shift.step) : steady;
   const config = configOfVersion(w, version);
   if (steps.length === 0 || !config) return undefined;
   const durations = steps.map((s) => s.durationS);
@@ -142,6 +148,7 @@ export function measure(w: Window, version: number): Measurement | undefined {
     worldSize,
     lastStep: last.step,
     lastTs: last.ts,
+    shift,
   };
 }
 

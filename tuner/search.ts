@@ -60,6 +60,8 @@ export interface SearchInputs {
   settings: TunerThresholds;
   treeCores: number | null;
   workerBusy: number | null;
+  /** When the job last changed under a fixed config (job-change.ts), null when never seen: older points are stale. */
+  jobChangedAt?: number | null;
 }
 
 export interface SearchResult {
@@ -72,11 +74,11 @@ export interface SearchResult {
 }
 
 /** The points since the job last changed: a configuration measured again that moved beyond noise marks a change. */
-export function sinceJobChanged(points: Point[]): { points: Point[]; changedAt: number | null } {
+export function sinceJobChanged(points: Point[], seenAt: number | null = null): { points: Point[]; changedAt: number | null } {
   const cur = points.at(-1);
   if (!cur) return { points, changedAt: null };
   const key = configKey(cur);
-  let changedAt: number | null = null;
+  let changedAt: number | null = seenAt;
   for (const p of points.slice(0, -1)) {
     if (configKey(p) !== key || p.throughput <= 0) continue;
     const ratio = cur.throughput / p.throughput;
@@ -104,8 +106,8 @@ function failedInARow(w: Window): number {
 }
 
 /** Trials so far: config changes the tuner made to measure a candidate (rollbacks and safety moves are not trials). */
-export function trialsSoFar(w: Window): number {
-  return changes(w).filter((d) => d.action !== 'rollback' && d.evidence.safety !== true).length;
+export function trialsSoFar(w: Window, since: number | null = null): number {
+  return changes(w).filter((d) => d.action !== 'rollback' && d.evidence.safety !== true && (since === null || d.ts > since)).length;
 }
 
 function configWith(w: Window, knob: Candidate['knob'], to: number): { config: RunConfig; lrRule?: string } {
@@ -129,7 +131,7 @@ export function knobOrder(cls: Classification): Array<Candidate['knob']> {
 
 export function search(x: SearchInputs): SearchResult {
   const { w, m, cls, settings: s } = x;
-  const fresh = sinceJobChanged(x.points);
+  const fresh = sinceJobChanged(x.points, x.jobChangedAt ?? null);
   const points = fresh.points;
   const gpuUtil = typeof cls.evidence.gpu_utilization_ratio === 'number' ? cls.evidence.gpu_utilization_ratio : null;
   const host = w.host;
@@ -183,7 +185,8 @@ export function search(x: SearchInputs): SearchResult {
     }
   }
 
-  const trials = trialsSoFar(w);
+  // After the job changed, the search opens again: its trial budget counts from there.
+  const trials = trialsSoFar(w, fresh.changedAt);
   const byMeasurement = measuredMove(x, points, candidates, params);
   if (byMeasurement) return { proposal: toProposal(x, byMeasurement, candidates, model, fresh.changedAt, trials), candidates, model, params, note: byMeasurement.kind! };
   const open = candidates.filter((c) => !c.skipped);
@@ -279,7 +282,8 @@ function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: Perf
     .sort((a, b) => b.predictedGain! - a.predictedGain!);
   const runnerUp = rivals.find((o) => o.knob !== c.knob) ?? rivals.find((o) => Math.abs(o.to - c.to) > 0.25 * Math.max(o.to, c.to, 1));
   const lead = cls.bottleneck === 'input_bound' || cls.bottleneck === 'cpu_saturated' || cls.bottleneck === 'io_bound' ? `${waitWords}; ` : '';
-  const reason = `${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${runnerUp ? `; runner-up: ${describeCandidate(runnerUp)}` : ''}`;
+  const changed = m.shift ? `the job changed at step ${m.shift.step} (steps ${fmtGain(m.shift.ratio - 1)} at a fixed config; the search opens again); ` : '';
+  const reason = `${changed}${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${runnerUp ? `; runner-up: ${describeCandidate(runnerUp)}` : ''}`;
   const here = x.points.at(-1); // the current configuration's measurement
   const load = here ? loadPerBatch(here) : null;
   return {
