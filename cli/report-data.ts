@@ -38,7 +38,12 @@ export interface RunReport {
   run: Run;
   duration_s: number;
   exit: { kind: string; exit_code: number | null; signal: string | null } | null;
-  throughput: { start: Throughput | null; end: Throughput | null; end_over_start: number | null };
+  /**
+   * Start and end samples/s: the starting config's own steps before the first change against the
+   * final config's (issue 21: a first quarter that already ran a change says nothing of the start),
+   * else, with one config throughout, the first and the last quarter.
+   */
+  throughput: { start: Throughput | null; end: Throughput | null; end_over_start: number | null; basis?: 'configs' | 'quarters' };
   /** Samples/s over the run in at most SERIES_POINTS stretches of (rank-0) steps. */
   throughput_series: ThroughputPoint[];
   config_history: ConfigVersion[];
@@ -66,15 +71,30 @@ function throughputOf(steps: Step[]): Throughput {
   };
 }
 
-/** Samples/s over the first and the last quarter of the run's (rank-0) steps. */
+/** Steps the tuner discards after a config change (tuner/measure.ts WARMUP_STEPS): a rebuilt loader refilling. */
+const WARMUP = 5;
+
+/**
+ * Samples/s at start and at end: the starting config's own steps (before the first change) against
+ * the final config's, each less its warm-up when it has steps to spare; with one config throughout,
+ * the first and the last quarter of the run's (rank-0) steps.
+ */
 export function quarterThroughput(all: Step[]): RunReport['throughput'] {
   const steps = all.filter((s) => s.rank === 0);
   if (steps.length === 0) return { start: null, end: null, end_over_start: null };
+  const ratioOf = (a: Throughput, b: Throughput) => (a.samples_per_second && b.samples_per_second !== null ? b.samples_per_second / a.samples_per_second : null);
+  const first = steps[0].config_version;
+  const last = steps[steps.length - 1].config_version;
+  if (first !== last) {
+    const own = (v: number) => { const s = steps.filter((x) => x.config_version === v); return s.length > 2 * WARMUP ? s.slice(WARMUP) : s; };
+    const start = throughputOf(own(first));
+    const end = throughputOf(own(last));
+    return { start, end, end_over_start: ratioOf(start, end), basis: 'configs' };
+  }
   const q = Math.max(1, Math.floor(steps.length / 4));
   const start = throughputOf(steps.slice(0, q));
   const end = throughputOf(steps.slice(-q));
-  const ratio = start.samples_per_second && end.samples_per_second !== null ? end.samples_per_second / start.samples_per_second : null;
-  return { start, end, end_over_start: ratio };
+  return { start, end, end_over_start: ratioOf(start, end), basis: 'quarters' };
 }
 
 const SERIES_POINTS = 60;
@@ -112,7 +132,11 @@ export function configHistory(series: Record<string, Array<[number, number | nul
   });
 }
 
-/** The run's current advice first, then what past decisions advised, each code once. */
+/**
+ * The run's current advice first, then what past decisions advised under the same verdict, each code
+ * once: advice given while the job read otherwise (compute-bound, before its data moved) would
+ * contradict the verdict the report shows (issue 21).
+ */
 export function collectAdvice(run: Run, decisions: Decision[]): Advice[] {
   const seen = new Map<string, Advice>();
   const add = (a: Record<string, unknown>) => {
@@ -120,7 +144,8 @@ export function collectAdvice(run: Run, decisions: Decision[]): Advice[] {
     if (code && !seen.has(code)) seen.set(code, { code, title: String(a.title ?? code), why: String(a.why ?? '') });
   };
   run.advice.forEach(add);
-  for (const d of decisions) d.advice.forEach(add);
+  const kind = run.bottleneck?.kind ?? null;
+  for (const d of decisions) if (kind === null || d.evidence?.bottleneck === undefined || d.evidence.bottleneck === kind) d.advice.forEach(add);
   return [...seen.values()];
 }
 

@@ -17,8 +17,8 @@ export function summaryText(r: RunReport, end: JobEnd): string {
   const { start, end: last, end_over_start: ratio } = r.throughput;
   if (start && last) {
     lines.push(
-      `  samples/s: ${fmtNum(start.samples_per_second)} at start (first quarter, ${fmtNum(start.steps)} steps, data wait ${fmtPercent(start.data_wait_ratio)})` +
-        ` → ${fmtNum(last.samples_per_second)} at end (last quarter, data wait ${fmtPercent(last.data_wait_ratio)})` +
+      `  samples/s: ${fmtNum(start.samples_per_second)} at start (${r.throughput.basis === 'configs' ? 'the starting config before any change' : 'first quarter'}, ${fmtNum(start.steps)} steps, data wait ${fmtPercent(start.data_wait_ratio)})` +
+        ` → ${fmtNum(last.samples_per_second)} at end (${r.throughput.basis === 'configs' ? `the final config, ${fmtNum(last.steps)} steps` : 'last quarter'}, data wait ${fmtPercent(last.data_wait_ratio)})` +
         (ratio !== null ? `, ${fmtTimes(ratio)}` : ''),
     );
     lines.push(`  steps: ${fmtNum(r.run.summary.steps)}, samples: ${fmtNum(r.run.summary.samples)}`);

@@ -24,6 +24,16 @@ describe('quarterThroughput', () => {
     expect(t.end_over_start).toBeCloseTo(3);
   });
 
+  it('with a config change, compares the starting config\'s own steps with the final config\'s, not quarters', () => {
+    // Issue 21: a run whose first quarter already ran the change read ×1.02 where the change gave +82 %.
+    const steps = [...Array.from({ length: 4 }, (_, i) => step(i, 10)), ...Array.from({ length: 20 }, (_, i) => step(4 + i, 30, { config_version: 2 }))];
+    const t = quarterThroughput(steps);
+    expect(t.basis).toBe('configs');
+    expect(t.start).toMatchObject({ steps: 4, samples_per_second: 20 });
+    expect(t.end).toMatchObject({ steps: 15, samples_per_second: 60 });
+    expect(t.end_over_start).toBeCloseTo(3);
+  });
+
   it('counts rank 0 only, scaled by world size', () => {
     const steps = [0, 1, 2, 3].flatMap((i) => [step(i, 8, { rank: 0, world_size: 2 }), step(i, 8, { rank: 1, world_size: 2 })]);
     expect(quarterThroughput(steps).start).toMatchObject({ steps: 1, samples: 16, samples_per_second: 32 });

@@ -15,7 +15,7 @@ import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
-import { hostMemoryRelief, idleWorkers } from './workers.js';
+import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
 import { recordedChange } from './job-change.js';
 
 function latest(a: number | null, b: number | null): number | null {
@@ -106,7 +106,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
   const workerInputs = { w, m, cls, budget, settings: s };
   // Safety and resource moves first: memory pressure, host memory, idle workers.
   const safety = (knobEnabled(w, 'batch_size') ? memoryPressure(batchInputs) : undefined)
-    ?? (knobEnabled(w, 'num_workers') ? hostMemoryRelief(workerInputs) ?? idleWorkers(workerInputs) : undefined);
+    ?? (knobEnabled(w, 'num_workers') ? hostMemoryRelief(workerInputs) ?? idleWorkers(workerInputs) ?? surplusWorkers(workerInputs) : undefined);
   let p: Proposal | undefined = safety?.proposal;
   let note = '';
   if (!p) {
@@ -132,7 +132,10 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     }
   }
   if (p && !p.safety && inCooldown(w, s)) return done('cooldown');
-  if (p && !p.safety && !preciseEnough(m, p.predictedGain, s)) return done(`measuring version ${w.appliedVersion} (${m.steps} steps, noise ${fmtPercent(m.relNoise)})`);
+  // Freeing workers is judged as must-not-cost (judge.ts), whose band already widens with the noise
+  // of the window before it: it need not wait for the precision a gain would.
+  const freeing = p?.knob === 'num_workers' && p.action === 'decrease';
+  if (p && !p.safety && !freeing && !preciseEnough(m, p.predictedGain, s)) return done(`measuring version ${w.appliedVersion} (${m.steps} steps, noise ${fmtPercent(m.relNoise)})`);
   if (p) return emit(w, cls, m, p, done, p.knob);
   if (ADVISE_ON.has(cls.bottleneck) && !advisedSinceLastChange(w, cls.bottleneck)) {
     const advice = adviceFor(cls, ctx, w);

@@ -5,6 +5,7 @@ import type { Classification } from './classify.js';
 import { fmtPercent } from './format.js';
 import type { TunerThresholds } from './guardrails.js';
 import { rejectedMoves } from './history.js';
+import { LOADER_LIMITED_WAIT } from './perf-model.js';
 import { round, type Measurement } from './measure.js';
 import type { PolicyResult, Proposal } from './proposal.js';
 import type { Window } from './window.js';
@@ -55,6 +56,34 @@ export function idleWorkers(x: WorkerInputs): PolicyResult | undefined {
   return { note: 'idle', proposal: proposal(w, target, 'decrease',
     `data-loader workers are busy ${fmtPercent(use.workerBusyRatio)} of the time and steps wait ${fmtPercent(m.waitRatio)} for data: workers ${cur} → ${target} frees CPU and RAM`,
     { worker_busy_ratio: round(use.workerBusyRatio), worker_rss_bytes: workerRssBytes(w.process) }, 0) };
+}
+
+/**
+ * More loaders than the job's cores whose CPU work would fit in fewer (issue 21): each extra process
+ * contends with the main process for the cores and holds its own memory. Fewer is tried; as a
+ * decrease it is kept unless it costs beyond noise, so at equal throughput the smaller wins. Without
+ * CPU readings, loaders beyond twice the cores come down to the cores.
+ */
+export function surplusWorkers(x: WorkerInputs): PolicyResult | undefined {
+  const { w, budget } = x;
+  const cur = w.config.num_workers;
+  const { min } = workerBounds(w);
+  const cores = budget?.cores ?? w.host?.cpuCount ?? null;
+  if (cores === null || cur <= Math.max(min, 1, Math.floor(cores))) return undefined;
+  const use = cpuUse(w.processHistory, cur);
+  const busy = use?.workerBusyRatio ?? null;
+  // Loaders that set the pace on a host with cores to spare wait on storage: more than cores pay there.
+  const host = w.host;
+  const freeCores = host?.cpuUtilizationRatio != null ? (1 - host.cpuUtilizationRatio) * host.cpuCount : null;
+  if (x.m.waitRatio >= LOADER_LIMITED_WAIT && (freeCores === null || freeCores >= 0.5)) return undefined;
+  const need = busy === null ? (cur > 2 * cores ? Math.floor(cores) : cur) : Math.ceil((cur * busy) / WORKER_TARGET_BUSY);
+  const target = Math.max(min, 1, Math.min(Math.floor(cores), need));
+  const tried = rejectedMoves(w, 'num_workers').some((r) => r.from === cur && r.to < r.from);
+  if (target >= cur || tried) return undefined;
+  const load = busy === null ? 'no CPU readings' : `their loading takes ${round(cur * busy, 2)} cores in all`;
+  return { note: 'surplus', proposal: proposal(w, target, 'decrease',
+    `${cur} data-loader workers on the job's ${round(cores, 2)} cores (${load}): workers ${cur} → ${target}; each extra one contends with the main process and holds memory`,
+    { worker_busy_ratio: busy === null ? null : round(busy), worker_rss_bytes: workerRssBytes(w.process), cpu_budget_cores: cores }, 0) };
 }
 
 function workerBounds(w: Window): { min: number } {

@@ -49,6 +49,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--width", type=int, default=3, help="model width: channels 16·W and 32·W (compute per sample)")
     p.add_argument("--tune", choices=["auto", "advise", "off"], default="auto")
     p.add_argument("--max-batch-size", type=int, default=256)
+    p.add_argument("--max-workers", type=int, default=0, help="tune.bounds.num_workers.max (0: the CPU count)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--nproc", type=int, default=1, help="data-parallel ranks to launch on this machine (gloo on CPU)")
@@ -126,7 +127,7 @@ def main() -> int:
         config={"batch_size": args.batch_size, "learning_rate": args.lr, "num_workers": args.workers,
                 "grad_accum_steps": args.grad_accum, "lr_warmup_steps": args.lr_warmup_steps},
         tune={"mode": args.tune, "bounds": {"batch_size": {"min": 8, "max": args.max_batch_size},
-                                            "num_workers": {"min": 0, "max": os.cpu_count() or 1}}},
+                                            "num_workers": {"min": 0, "max": max(args.workers, args.max_workers or os.cpu_count() or 1)}}},
         optimizer=opt,
     )
     dataset = SyntheticImages(args.samples, args.transform_cost, seed=args.seed)
