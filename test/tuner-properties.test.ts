@@ -163,7 +163,7 @@ describe('tuner properties', () => {
       ),
       { numRuns: 40 },
     );
-  });
+  }, 180_000);
 
   it('never ends on a configuration measured worse than another configuration of the run', () => {
     // Judged by the simulator's truth (noise-free throughput), with 5 % for the noise the tuner's
@@ -184,7 +184,7 @@ describe('tuner properties', () => {
           for (const c of measured) expect(throughputOf(r.model, c), `${JSON.stringify(c)} vs the end ${JSON.stringify(end)}`).toBeLessThanOrEqual(ends * 1.05);
         },
       ),
-      { numRuns: 30 },
+      { numRuns: 15 },
     );
-  });
+  }, 180_000);
 });

@@ -53,7 +53,7 @@ describe('scenario behaviour', () => {
     const after = r.shares.slice(10000).findIndex((x) => x >= 0.95);
     expect(after).toBeGreaterThanOrEqual(0);
     expect(after).toBeLessThanOrEqual(1000);
-  });
+  }, 120_000);
 
   it('interior-batch-peak and kernel-cliff: batch sizes between measured ones, found from above as well as below', () => {
     for (const name of ['interior-batch-peak', 'kernel-cliff']) {

@@ -78,14 +78,14 @@ function batchParam(x: ParamInputs): Param {
     limit = Math.min(limit, ceiling - 1);
     if (!mem || x.capacity === null) {
       // Out of memory with no memory model and device capacity to size against: the model's moves
-      // stop at the largest size known to run; one bisection probe halfway to the size that failed
-      // is worth a second OOM at most (Lightning's binsearch batch-size finder makes the same trade,
+      // stop at the largest size known to run. With no memory readings at all, one bisection probe
+      // halfway to the size that failed is worth a second OOM at most (with readings: at most one) (Lightning's binsearch batch-size finder makes the same trade,
       // DESIGN §6: ≤ 2 OOMs without readings). After a second OOM, no more probes.
       const good = points.map((p) => p.batch).filter((s) => s < ceiling);
       const top = good.length > 0 ? Math.max(...good) : b;
       limit = Math.min(limit, top);
       const mid = Math.floor((top + ceiling) / 2);
-      if (ceilings.length === 1 && b === top && mid > top && mid < ceiling && mid <= max && !w.tune.keep_global_batch) bisect = mid;
+      if (!mem && ceilings.length === 1 && b === top && mid > top && mid < ceiling && mid <= max && !w.tune.keep_global_batch) bisect = mid;
       note = `out of memory at ${ceiling}, no memory readings or device capacity to size below it`;
     } else {
       note = `out of memory at ${ceiling}`;
