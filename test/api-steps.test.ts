@@ -44,6 +44,19 @@ describe('step reports', () => {
     expect(recent[1].cuda).toEqual({ reservedBytes: 17.6e9, allocatedBytes: 11.6e9, reservedPeakBytes: 18e9, allocatedPeakBytes: 12e9, allocRetries: 3, ooms: 0 });
   });
 
+  it('takes a non-finite loss as data (loss_non_finite), answers it as such, and refuses a number beside the flag', async () => {
+    const base = { duration_s: 0.1, data_wait_s: 0, samples: 8 };
+    const ok = await post({ steps: [{ step: 1, ...base, loss: 1.5 }, { step: 2, ...base, loss: null, loss_non_finite: true }, { step: 3, ...base, loss_non_finite: true }] });
+    expect(ok.statusCode).toBe(202);
+    const read = (await t.app.inject({ url: `/v1/runs/${id}/steps` })).json().steps as Array<Record<string, unknown>>;
+    expect(read.map((s) => [s.loss, s.loss_non_finite])).toEqual([[1.5, undefined], [null, true], [null, true]]);
+    const run = (await t.app.inject({ url: `/v1/runs/${id}` })).json();
+    expect(run.summary.last_loss).toBeNull();
+    const bad = await post({ steps: [{ step: 4, ...base, loss: 2, loss_non_finite: true }] });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/steps\[0\]\.loss: must be null or left out when loss_non_finite is true/);
+  });
+
   it('stores 10 000 reports posted in batches of 500 and reads them back complete and in order', async () => {
     for (let b = 0; b < 20; b++) {
       const res = await post({ steps: steps(b * 500, 500) });
