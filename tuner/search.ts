@@ -209,7 +209,6 @@ export function search(x: SearchInputs): SearchResult {
       else pick = explorable.sort((a, b) => rank(a) - rank(b) || Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
     }
   }
-  if (!pick && !exploreNote && trials < s.maxTrials && failedInARow(w) < MAX_FAILED_EXPLORATIONS) pick = downTrial(x, points, params);
   if (!pick) {
     const weighed = open.map((c) => `${c.knob} ${c.from} → ${c.to} ${c.predictedGain === null ? 'unknown' : fmtGain(c.predictedGain)}`);
     return {
@@ -220,24 +219,6 @@ export function search(x: SearchInputs): SearchResult {
     };
   }
   return { proposal: toProposal(x, pick, candidates, model, fresh.changedAt, trials), candidates, model, params, note: pick.explore ? 'trial' : 'predicted' };
-}
-
-/**
- * Both ways (issue 21): once nothing upward is left to try, one trial of half the batch size, never
- * measured at these workers: a batch above an optimum that no larger size revealed (a cache spill, a
- * storage cap) is found from above. Judged as a decrease: kept unless it costs beyond noise, and a
- * cost measured there closes the way down (it is then a point the bracket search uses).
- */
-function downTrial(x: SearchInputs, points: Point[], params: Param[]): Candidate | undefined {
-  const { w } = x;
-  const p = params.find((q) => q.name === 'batch_size');
-  const b = w.config.batch_size;
-  const to = Math.floor(b / 2);
-  if (!p || w.tune.keep_global_batch || to < p.min || to < 1) return undefined;
-  if (points.some((q) => q.batch < b && q.workers === w.config.num_workers && q.accum === w.config.grad_accum_steps)) return undefined;
-  if (changes(w).some((d) => d.knob === 'batch_size' && d.configAfter.batch_size < b && d.configBefore.batch_size === b && d.outcome.status === 'rolled_back')) return undefined;
-  const { config } = configWith(w, 'batch_size', to);
-  return { knob: 'batch_size', from: b, to, config, predictedGain: null, basis: 'no smaller size measured at these workers', explore: true };
 }
 
 /** A first move on one knob that does not pay alone, and the second on the other knob that it makes pay. */
