@@ -1,5 +1,7 @@
 """trainpilot's zero-code hook (DESIGN §10): `trainpilot run` puts this folder first on a Python
-job's PYTHONPATH, so Python imports this module at start-up (site.py's `sitecustomize`).
+job's PYTHONPATH, so Python imports this module at start-up (site.py's `sitecustomize`); where
+nothing wraps the job, PYTHONPATH=$(trainpilot hook-path) does the same (a pod's trainer, a node's
+jobs, a launcher of its own), and the hook registers the run itself.
 
 It does three small things and nothing else until the job imports torch:
   1. runs the sitecustomize this one shadows (the next one on sys.path), so a site's or
@@ -7,7 +9,7 @@ It does three small things and nothing else until the job imports torch:
   2. when the job imports torch, loads the trainpilot package that sits beside this folder under
      a private module name (the job's `import trainpilot` is left as it was) and activates the
      hook (trainpilot/_autohook) once torch has finished importing;
-  3. nothing at all under TRAINPILOT_INJECT=0, or without TRAINPILOT_URL and TRAINPILOT_RUN_ID.
+  3. nothing at all under TRAINPILOT_INJECT=0, or without TRAINPILOT_URL.
 
 A failure of the hook itself is swallowed (one line on stderr): the job runs as without it.
 This folder holds this file alone, since everything in it is importable by the job.
@@ -21,7 +23,7 @@ def _trainpilot_watch():
     env = os.environ
     if env.get("TRAINPILOT_INJECT", "1").strip().lower() in ("0", "false", "no", "off"):
         return
-    if not env.get("TRAINPILOT_URL") or not env.get("TRAINPILOT_RUN_ID"):
+    if not env.get("TRAINPILOT_URL"):
         return
     here = os.path.dirname(os.path.abspath(__file__))
     package_dir = os.path.join(os.path.dirname(here), "trainpilot")

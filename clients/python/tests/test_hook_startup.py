@@ -55,10 +55,12 @@ class Startup(SidecarCase):
         self.assertEqual((r.returncode, r.stdout, r.stderr), (3, "plain\n", ""))
         self.assertEqual(self.sidecar.requests, [])
 
-    def test_off_without_a_run_or_under_TRAINPILOT_INJECT_0(self):
+    def test_off_without_a_sidecar_or_under_TRAINPILOT_INJECT_0(self):
         code = "import sys; print(any(type(f).__name__ == 'TorchWatch' for f in sys.meta_path))"
         self.assertEqual(self.run_py(code, pythonpath=HOOK, TRAINPILOT_INJECT="0").stdout, "False\n")
-        self.assertEqual(self.run_py(code, pythonpath=HOOK, TRAINPILOT_RUN_ID="").stdout, "False\n")
+        self.assertEqual(self.run_py(code, pythonpath=HOOK, TRAINPILOT_URL="").stdout, "False\n")
+        # Without a run registered for it the hook is on: it registers one of its own (issue 25).
+        self.assertEqual(self.run_py(code, pythonpath=HOOK, TRAINPILOT_RUN_ID="").stdout, "True\n")
 
     def test_activates_once_torch_is_imported(self):
         r = self.run_py("""

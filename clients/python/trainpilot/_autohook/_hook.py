@@ -26,6 +26,7 @@ from ._batch import refusal, requested, scale_lr, set_batch
 from ._clock import Clock, LoaderInfo, Site
 from ._job import attach_reason, client_active, distributed, started_with
 from ._loaders import set_workers, start_method_forks
+from ._own_run import OwnRun
 from ._torch import Patches, worker_process
 
 log = logging.getLogger("trainpilot")
@@ -36,8 +37,12 @@ _SAME_CONFIG = ("batch_size", "num_workers", "learning_rate")
 
 
 class Hook:
-    def __init__(self, torch: Any, url: str, token: Optional[str], run_id: str):
+    def __init__(self, torch: Any, url: str, token: Optional[str], run_id: Optional[str],
+                 own: Optional[OwnRun] = None):
+        """run_id: the run `trainpilot run` registered; None with own, the run the hook registers
+        itself (_own_run.py: no launcher of ours around the job)."""
         self.on = True
+        self.url, self.token, self.own = url, token, own
         self.torch = torch
         self.pid = os.getpid()
         self.run_id = run_id
@@ -206,7 +211,12 @@ class Hook:
         if peak.on:
             self.clock.peak = peak.read
         link.open(rank, world)
-        if lead:  # the other ranks only report
+        if self.own is not None:  # no `trainpilot run` around the job: the hook registers its run
+            name, tune = self.own.name, normalise_tune({"mode": self.own.mode, "knobs": knobs}, optimizer)
+            request = JoinRequest(name, own, tune, reason)
+            self.own.begin(link, self.torch, lambda: request, rank=rank, world_size=world, url=self.url,
+                           token=self.token, on_joined=self._joined, on_refused=self._refused)
+        elif lead:  # the other ranks only report
             request = JoinRequest("job", own, normalise_tune({"knobs": knobs}, optimizer), reason)
             link.join(lambda: request, attach_to=self.run_id, now=False, on_joined=self._joined,
                       on_refused=self._refused)
@@ -242,4 +252,6 @@ class Hook:
 
     def at_exit(self) -> None:
         if os.getpid() == self.pid:
+            if self.own is not None and self.started_with is not None:
+                self.own.end(self.link, self.clock.step, self.link.rank)
             self.link.close(EXIT_FLUSH_S)
