@@ -18,6 +18,7 @@ Commands:
   report RUN            a run's report with its decisions (--format markdown|json|html)
   dashboards --out DIR  write Grafana dashboards and provisioning files
   replay FILE           run the tuner over a recorded window or run and print its decisions
+  hook-path             the zero-code hook's folder, for PYTHONPATH where 'run' cannot wrap the job
 
 'trainpilot <command> --help' shows a command's flags.
 `;
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   report: async () => (await import('./report.js')).report,
   dashboards: async () => (await import('./dashboards.js')).dashboards,
   replay: async () => (await import('./replay.js')).replay,
+  'hook-path': async () => (await import('./hook-path.js')).hookPath,
 };
 
 export async function main(argv: string[]): Promise<number> {
