@@ -13,6 +13,7 @@ import { cli } from './cli-helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const LOOP = 'test/fixtures/zero-code/loop.py';
+const DDP = 'test/fixtures/zero-code/ddp.py';
 
 interface Step { step: number; duration_s: number; data_wait_s: number; samples: number }
 interface Event { kind: string; step: number | null; data: Record<string, any> }
@@ -45,9 +46,9 @@ async function send(url: string, path: string, method: string, body: unknown): P
 }
 
 /** The script as a launcher of its own starts it: plain python, only the two variables set. */
-function python(args: string[], env: Record<string, string>): Promise<Ran> {
+function python(args: string[], env: Record<string, string>, script = LOOP): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [LOOP, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env } });
+    const child = spawn(PYTHON, [script, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -156,6 +157,29 @@ describe('an unmodified PyTorch script with only PYTHONPATH=$(trainpilot hook-pa
       expect(r.workers[c.step! / (samples / batch)]).toBe(c.data.num_workers);
     }
     expect(evs.filter((e) => e.kind === 'finished').map((e) => e.data.exit_code)).toEqual([0]);
+  }, 120_000);
+
+  it('data-parallel ranks started by a launcher of their own (torchrun\'s environment) join one run', async () => {
+    // Debian's torch 1.13 torchrun fails on Python 3.11 before it starts a worker (its Std enum):
+    // the two ranks are started here as torchrun starts them, with its environment.
+    const port = String(20_000 + (process.pid % 20_000));
+    const before = (await api<{ runs: unknown[] }>(s.url, '/v1/runs')).runs.length;
+    const ranks = await Promise.all([0, 1].map((rank) => python([], {
+      PYTHONPATH: hookPath, TRAINPILOT_URL: s.url, RANK: String(rank), LOCAL_RANK: String(rank), WORLD_SIZE: '2',
+      MASTER_ADDR: '127.0.0.1', MASTER_PORT: port,
+    }, DDP)));
+    for (const r of ranks) expect(r.code, r.stderr).toBe(0);
+    const runs = (await api<{ runs: Array<Record<string, any>> }>(s.url, '/v1/runs')).runs;
+    expect(runs.length - before, 'one run for the job').toBe(1);
+    const id = runs[0].id as string;
+    const counted = ranks.map((r) => Number(/steps (\d+)/.exec(r.stdout)?.[1]));
+    const got = (await api<{ steps: Array<Step & { rank: number }> }>(s.url, `/v1/runs/${id}/steps?limit=10000`)).steps;
+    const evs = (await api<{ events: Event[] }>(s.url, `/v1/runs/${id}/events?limit=10000`)).events;
+    console.log(`zero-code own run, 2 ranks: stored ${[0, 1].map((k) => got.filter((x) => x.rank === k).length).join('+')}, ` +
+      `counted ${counted.join('+')}; ends ${evs.filter((e) => e.kind === 'finished' || e.kind === 'failed').map((e) => `${e.kind} ${e.data.exit_code}`)}`);
+    expect(runs[0].name).toBe('ddp.py');
+    expect([0, 1].map((k) => got.filter((x) => x.rank === k).length)).toEqual(counted);
+    expect(evs.filter((e) => e.kind === 'finished' || e.kind === 'failed').map((e) => [e.kind, e.data.exit_code])).toEqual([['finished', 0]]);
   }, 120_000);
 
   it('a job that exits 4: the run failed with that exit code', async () => {
