@@ -2,8 +2,9 @@
 // strict field names (as `kubectl apply --validate=strict`, through TypeScript's excess-property
 // check on the models' types), the PodMonitor CRD's shape, and the wiring between the files, the
 // image and the CLI: ports, probes, labels, the non-root user, the TRAINPILOT_* variables.
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, posix, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DaemonSet, type IDaemonSet } from 'kubernetes-models/apps/v1/DaemonSet';
 import { LabelSelector } from '@kubernetes-models/apimachinery/apis/meta/v1/LabelSelector';
@@ -15,6 +16,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { envName } from '../cli/flags.js';
+import { copyHook } from '../cli/hook-path.js';
 import { SERVE_FLAGS } from '../cli/serve-options.js';
 import { commandLineV8Flags } from '../cli/v8-settings.js';
 
@@ -207,6 +209,40 @@ describe('deploy/kubernetes', () => {
     for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
       for (const m of c.volumeMounts ?? []) expect(spec.volumes?.map((v) => v.name), `${c.name}: ${m.name}`).toContain(m.name);
     }
+  });
+
+  it('shares the zero-code hook with the trainer: an emptyDir the hook-path init step fills, read-only, first on PYTHONPATH', () => {
+    const { file, spec } = podSpecs().find((p) => p.file === 'pod-sidecar.yaml')!;
+    const inits = spec.initContainers ?? [];
+    const fill = inits.find((c) => c.args?.[0] === 'hook-path');
+    expect(fill, `${file}: an init container running trainpilot hook-path`).toBeDefined();
+    const sidecar = trainpilotIn(spec);
+    // A one-off init step (no restartPolicy: it completes before the sidecar and the trainer start),
+    // from the sidecar's image, with the sidecar's command and non-root settings.
+    expect(fill!.restartPolicy).toBeUndefined();
+    expect(inits.indexOf(fill!)).toBeLessThan(inits.indexOf(sidecar));
+    expect([fill!.image, fill!.command, fill!.securityContext]).toEqual([sidecar.image, sidecar.command, sidecar.securityContext]);
+    const to = fill!.args![fill!.args!.indexOf('--copy-to') + 1];
+    const mount = fill!.volumeMounts?.find((m) => m.mountPath === to);
+    expect(mount, `${file}: --copy-to ${to} is a mounted volume`).toBeDefined();
+    expect(spec.volumes?.find((v) => v.name === mount!.name)?.emptyDir, `${file}: ${mount!.name} is an emptyDir`).toBeDefined();
+    // The trainer: the script as it is (no trainpilot command, no RUN_ID), the hook mounted read-only
+    // and first on PYTHONPATH where --copy-to put it (cli/hook-path.ts: DIR/hook), the sidecar's URL.
+    const trainer = spec.containers.find((c) => c.name === 'trainer')!;
+    const at = trainer.volumeMounts?.find((m) => m.name === mount!.name);
+    expect(at?.readOnly).toBe(true);
+    const env = envOf(trainer);
+    const tmp = mkdtempSync(join(tmpdir(), 'trainpilot-hook-copy-'));
+    try {
+      const printed = copyHook(tmp); // what the init step prints, under the trainer's mount
+      expect(existsSync(join(printed, 'sitecustomize.py'))).toBe(true);
+      expect(env.PYTHONPATH.split(':')[0]).toBe(posix.join(at!.mountPath, relative(tmp, printed)));
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    expect(env.TRAINPILOT_URL).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(env.TRAINPILOT_RUN_ID).toBeUndefined();
+    expect(trainer.command?.join(' ')).not.toMatch(/trainpilot/);
   });
 
   it('runs the DaemonSet once per GPU node with the host\'s processes in view', () => {

@@ -15,7 +15,7 @@ const PYTHON = '/usr/bin/python3';
 const LOOP = 'test/fixtures/zero-code/loop.py';
 const DDP = 'test/fixtures/zero-code/ddp.py';
 
-interface Step { step: number; duration_s: number; data_wait_s: number; samples: number }
+interface Step { step: number; duration_s: number; data_wait_s: number; samples: number; config_version: number | null }
 interface Event { kind: string; step: number | null; data: Record<string, any> }
 interface Ran { code: number | null; stdout: string; stderr: string; result: Record<string, number>; workers: number[] }
 
