@@ -1,9 +1,11 @@
 // The image, built and run for real: a private dockerd, a locally made base image, the
-// project's Dockerfile unmodified, then health, metrics, non-root, persistence and a clean stop.
+// project's Dockerfile unmodified, then health, metrics, non-root, persistence and a clean stop;
+// then the pod of deploy/kubernetes/pod-sidecar.yaml as containers: zero-code in a trainer image
+// (Debian's python3-torch, nothing of trainpilot) that shares the sidecar's namespaces and hook.
 // Slow (minutes on a cold cache). Needs root, Debian's docker.io and debootstrap: fails in CI
 // without them, skips elsewhere.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +23,10 @@ const CACHE = process.env.TRAINPILOT_DOCKER_CACHE ?? '/var/tmp/trainpilot-docker
 const CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 const IMAGE = 'trainpilot:e2e';
 const VOLUME = 'trainpilot-e2e-data';
-const NAMES = ['trainpilot-e2e-1', 'trainpilot-e2e-2', 'trainpilot-e2e-defaults'];
+const NAMES = ['trainpilot-e2e-1', 'trainpilot-e2e-2', 'trainpilot-e2e-defaults', 'trainpilot-pod-sidecar', 'trainpilot-pod-trainer', 'trainpilot-pod-trainer-2'];
+/** The pod of deploy/kubernetes/pod-sidecar.yaml, as containers: the trainer's image and the hook's volume. */
+const TRAINER_IMAGE = 'trainpilot-trainer:e2e';
+const POD_VOLUMES = ['trainpilot-pod-hook', 'trainpilot-pod-data'];
 const TOKEN = 'e2e-token-0123456789abcdef';
 const TOKEN_IN_CONTAINER = '/run/secrets/trainpilot-token';
 
@@ -98,7 +103,7 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     if (missing.length) throw new Error(`the Docker end-to-end test needs: ${missing.join(', ')} (.ci/run installs docker.io and debootstrap)`);
     engine = await startEngine({ dataRoot: join(CACHE, 'engine') });
     for (const name of NAMES) await docker(['rm', '--force', name]).catch(() => undefined);
-    await docker(['volume', 'rm', '--force', VOLUME]).catch(() => undefined);
+    for (const v of [VOLUME, ...POD_VOLUMES]) await docker(['volume', 'rm', '--force', v]).catch(() => undefined);
     await ensureBaseImage(engine, CACHE, log);
 
     const args = ['build', '--progress', 'plain', '--tag', IMAGE];
@@ -120,7 +125,7 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
   afterAll(async () => {
     if (engine) {
       for (const name of NAMES) await docker(['rm', '--force', name]).catch(() => undefined);
-      await docker(['volume', 'rm', '--force', VOLUME]).catch(() => undefined);
+      for (const v of [VOLUME, ...POD_VOLUMES]) await docker(['volume', 'rm', '--force', v]).catch(() => undefined);
       // Superseded builds of the image and old build cache; the base image and recent cache stay for the next run.
       await docker(['image', 'prune', '--force']).catch(() => undefined);
       await docker(['builder', 'prune', '--force', '--keep-storage', '3gb']).catch(() => undefined);
@@ -219,4 +224,105 @@ describe.skipIf(missing.length > 0 && !inCi)('Docker image', () => {
     expect(stop2.exitCode).toBe(0);
     expect(stop2.ms).toBeLessThan(10_000);
   }, 5 * 60_000);
+
+  // deploy/kubernetes/pod-sidecar.yaml, as containers (issue 25): the hook copied into a volume by
+  // the init step, the sidecar, and a trainer image with nothing of trainpilot in it (Debian's
+  // python3-torch on the same locally made bookworm base) running an unmodified script, sharing
+  // the sidecar's loopback and process namespace and the hook volume read-only.
+  it('zero-code in a pod: an unmodified script in a trainer without trainpilot reports every step, takes new workers at an epoch start and ends its run', async () => {
+    const [SIDECAR, TRAINER] = [NAMES[3], NAMES[4]];
+    const [HOOK_VOLUME, DATA_VOLUME] = POD_VOLUMES;
+    const context = await mkdtemp(join(tmpdir(), 'tp-trainer-'));
+    try {
+      await copyFile(join(ROOT, 'test/fixtures/zero-code/loop.py'), join(context, 'train.py'));
+      await writeFile(join(context, 'Dockerfile'), [
+        `FROM ${BASE_IMAGE}`,
+        'RUN apt-get update && apt-get install -y --no-install-recommends python3-torch && rm -rf /var/lib/apt/lists/*',
+        'COPY train.py /workspace/train.py',
+        'CMD ["python3", "/workspace/train.py"]',
+        '',
+      ].join('\n'));
+      const t0 = performance.now();
+      await engine!.docker(['build', '--progress', 'plain', '--tag', TRAINER_IMAGE, context], { timeoutMs: 40 * 60_000 });
+      log(`trainer image (python3-torch): built in ${((performance.now() - t0) / 1000).toFixed(1)} s, ` +
+        `${(Number(await docker(['image', 'inspect', '--format', '{{.Size}}', TRAINER_IMAGE])) / 1e6).toFixed(1)} MB`);
+    } finally {
+      await rm(context, { recursive: true, force: true });
+    }
+    // Nothing of trainpilot in the trainer's image.
+    expect(await docker(['run', '--rm', TRAINER_IMAGE, 'python3', '-c',
+      'import importlib.util as u; print(u.find_spec("trainpilot"), u.find_spec("torch") is not None)'])).toBe('None True');
+
+    const t1 = performance.now();
+    const hardened = ['--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
+    // The emptyDir, group-writable for uid 10001 as the pod's fsGroup makes it, filled by the init step.
+    await docker(['run', '--rm', '--user', '0:0', '--entrypoint', 'chown', '--volume', `${HOOK_VOLUME}:/trainpilot-hook`, IMAGE, '10001:10001', '/trainpilot-hook']);
+    const printed = await docker(['run', '--rm', ...hardened, '--volume', `${HOOK_VOLUME}:/trainpilot-hook`, IMAGE, 'hook-path', '--copy-to', '/trainpilot-hook']);
+    expect(printed).toBe('/trainpilot-hook/hook');
+    // The sidecar holds the pod's namespaces here (a pod's pause container does in Kubernetes).
+    await docker(['run', '--detach', '--name', SIDECAR, ...hardened, '--volume', `${DATA_VOLUME}:/data`, IMAGE]);
+    const inPod = async <T>(method: string, path: string, body?: unknown): Promise<T> => JSON.parse(await docker(['exec', SIDECAR, 'node', '-e',
+      "fetch('http://127.0.0.1:9477'+process.argv[1],{method:process.argv[2],headers:{'content-type':'application/json'},body:process.argv[3]||undefined})" +
+      ".then(async r=>{const t=await r.text();if(!r.ok){console.error(r.status,t);process.exit(1)}process.stdout.write(t)},e=>{console.error(e.message);process.exit(1)})",
+      path, method, body === undefined ? '' : JSON.stringify(body)])) as T;
+    await waitFor('the sidecar answers in the pod', 60_000, () => inPod('GET', '/healthz').then(() => true, () => false));
+
+    const trainer = (name: string, args: string[]) => docker(['run', '--detach', '--name', name,
+      '--network', `container:${SIDECAR}`, '--pid', `container:${SIDECAR}`,
+      '--volume', `${HOOK_VOLUME}:/trainpilot-hook:ro`,
+      '--env', 'PYTHONPATH=/trainpilot-hook/hook', '--env', 'TRAINPILOT_URL=http://127.0.0.1:9477', '--env', 'TRAINPILOT_TUNE=off',
+      TRAINER_IMAGE, 'python3', '/workspace/train.py', ...args]);
+    type Run = { id: string; name: string; pid: number; state: string; config: Record<string, number> | null; config_version: number };
+    const samples = 160;
+    const batch = 8;
+    await trainer(TRAINER, ['--epochs', '8', '--samples', String(samples), '--batch-size', String(batch), '--transform-ms', '1', '--device-ms', '4']);
+    // The version the tuner would push (tune off: the tuner's own moves depend on the machine's load).
+    let run: Run | undefined;
+    await waitFor('the trainer registers its run', 120_000, async () => {
+      run = (await inPod<{ runs: Run[] }>('GET', '/v1/runs')).runs[0];
+      return !!run && run.config_version >= 1;
+    });
+    const pushed = await inPod<{ config_version: number }>('PUT', `/v1/runs/${run!.id}/config`, { config: { ...run!.config, num_workers: 1 }, reason: 'pod e2e' });
+    const exitCode = Number(await docker(['wait', TRAINER], 5 * 60_000));
+    const out = await engine!.docker(['logs', TRAINER]);
+    expect(exitCode, out.stderr).toBe(0);
+
+    type Step = { step: number; duration_s: number; data_wait_s: number; samples: number; config_version: number | null };
+    type Ev = { kind: string; step: number | null; data: Record<string, any> };
+    const lines = out.stdout.trimEnd().split('\n');
+    const result = JSON.parse(lines.find((l) => l.startsWith('result: '))!.slice(8)) as { steps: number; wait_ratio: number };
+    const workers = lines.map((l) => /^epoch \d+: workers (\d+)/.exec(l)).filter((m) => m !== null).map((m) => Number(m![1]));
+    const runs = (await inPod<{ runs: Run[] }>('GET', '/v1/runs')).runs;
+    const steps = (await inPod<{ steps: Step[] }>('GET', `/v1/runs/${run!.id}/steps?limit=10000`)).steps;
+    const events = (await inPod<{ events: Ev[] }>('GET', `/v1/runs/${run!.id}/events?limit=10000`)).events;
+    const ack = events.find((e) => e.kind === 'config_applied' && e.data.version === pushed.config_version);
+    const end = events.find((e) => e.kind === 'finished' || e.kind === 'failed');
+    const wait = steps.reduce((a, x) => a + x.data_wait_s, 0) / steps.reduce((a, x) => a + x.duration_s, 0);
+    log(`pod: ${steps.length} steps stored, ${result.steps} counted by the script; data wait ${wait.toFixed(3)} stored, ` +
+      `${result.wait_ratio.toFixed(3)} by the script; workers by epoch ${workers.join(',')}; v${pushed.config_version} applied at step ${ack?.step}; ` +
+      `end ${end?.kind} exit ${end?.data.exit_code}; trainer exit ${exitCode}`);
+    expect(runs.map((r) => r.name)).toEqual(['train.py']);
+    expect(runs[0].pid).toBeGreaterThan(0);
+    for (const line of lines) expect(line).toMatch(/^(epoch \d+: workers \d+, [\d.]+ samples\/s, wait [\d.]+|result: \{.*\})$/);
+    expect(steps.length).toBe(result.steps);
+    expect(steps.every((x) => x.samples === batch)).toBe(true);
+    expect(Math.abs(wait - result.wait_ratio)).toBeLessThanOrEqual(0.1 * result.wait_ratio);
+    expect(ack, JSON.stringify(events.map((e) => e.kind))).toBeDefined();
+    expect(ack!.step! % (samples / batch)).toBe(0);
+    expect(workers).toEqual(workers.map((_, i) => (i < ack!.step! / (samples / batch) ? 0 : 1)));
+    expect([end?.kind, end?.data.exit_code]).toEqual(['finished', 0]);
+    expect((await inPod<Run>('GET', `/v1/runs/${run!.id}`)).state).toBe('finished');
+
+    // A second job in the same pod that exits 3: its own run, failed with that code.
+    const second = NAMES[5];
+    await trainer(second, ['--epochs', '1', '--samples', '64', '--batch-size', '8', '--transform-ms', '0', '--exit', '3']);
+    expect(Number(await docker(['wait', second], 5 * 60_000))).toBe(3);
+    await docker(['rm', second]);
+    const failed = (await inPod<{ runs: Run[] }>('GET', '/v1/runs')).runs[0];
+    const ends = (await inPod<{ events: Ev[] }>('GET', `/v1/runs/${failed.id}/events?limit=10000`)).events.filter((e) => e.kind === 'failed' || e.kind === 'finished');
+    expect(ends.map((e) => [e.kind, e.data.exit_code])).toEqual([['failed', 3]]);
+    log(`pod: two jobs, runs ${runs[0].id} finished 0 and ${failed.id} failed 3, in ${((performance.now() - t1) / 1000).toFixed(1)} s (image build excluded)`);
+
+    expect((await stopContainer(SIDECAR)).exitCode).toBe(0);
+  }, 45 * 60_000);
 });
