@@ -2,8 +2,10 @@
 real child interpreter with only PYTHONPATH (the hook) and TRAINPILOT_URL set, as a pod's trainer
 container or a launcher of its own starts it — no `trainpilot run`, no TRAINPILOT_RUN_ID."""
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import unittest
 
@@ -33,27 +35,27 @@ print("steps", steps)
 
 
 def has_torch() -> bool:
-    return os.path.exists(PYTHON) and subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0
+    if not os.path.exists(PYTHON):
+        return False
+    return subprocess.run([PYTHON, "-c", "import torch"], capture_output=True).returncode == 0
 
 
 @unittest.skipUnless(has_torch(), f"{PYTHON} cannot import torch")
 class OwnRunInAChild(SidecarCase):
+    def setUp(self):
+        super().setUp()
+        self.dir = tempfile.mkdtemp(prefix="trainpilot-own-run-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+
     def run_script(self, tail="", *, url=None, **env):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINPILOT_", "PYTHON"))}
-        base.update({"TRAINPILOT_URL": url or self.sidecar.url, "PYTHONPATH": HOOK, "PYTHONDONTWRITEBYTECODE": "1", **env})
+        base.update({"TRAINPILOT_URL": url or self.sidecar.url, "PYTHONPATH": HOOK,
+                     "PYTHONDONTWRITEBYTECODE": "1", **env})
         code = textwrap.dedent(SCRIPT) + textwrap.dedent(tail)
         path = os.path.join(self.dir, "train.py")
         with open(path, "w") as f:
             f.write(code)
         return subprocess.run([PYTHON, path], env=base, capture_output=True, text=True, timeout=120, cwd=self.dir)
-
-    def setUp(self):
-        super().setUp()
-        import tempfile
-        import shutil
-
-        self.dir = tempfile.mkdtemp(prefix="trainpilot-own-run-")
-        self.addCleanup(shutil.rmtree, self.dir, True)
 
     def without_trainpilot(self, tail=""):
         base = {k: v for k, v in os.environ.items() if not k.startswith(("TRAINPILOT_", "PYTHON"))}
@@ -134,8 +136,8 @@ class Environment(unittest.TestCase):
         own.exit_code = 2
         self.assertEqual(own.outcome()[0], "failed")
         own.error, own.interrupted = "KeyboardInterrupt: ", True
-        self.assertEqual(own.outcome(), ("failed", {"exit_code": 130, "error": "KeyboardInterrupt: ", "signal": "SIGINT",
-                                                    "by": "zero-code hook"}))
+        self.assertEqual(own.outcome(), ("failed", {"exit_code": 130, "error": "KeyboardInterrupt: ",
+                                                    "signal": "SIGINT", "by": "zero-code hook"}))
 
 
 if __name__ == "__main__":
