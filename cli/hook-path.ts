@@ -22,7 +22,7 @@ The job needs nothing installed. Once it imports torch, the hook registers a run
 the script (TRAINPILOT_NAME overrides), reports every optimizer step, applies data-loader
 workers at epoch starts, and records 'finished' or 'failed' with the exit code. Tuning
 follows TRAINPILOT_TUNE (auto, advise or off; default auto) and TRAINPILOT_KNOBS (a comma
-list; default: what the hook can tune). TRAINPILOT_INJECT=0 turns it off. With the
+list, as 'trainpilot run --knobs'; default num_workers). TRAINPILOT_INJECT=0 turns it off. With the
 sidecar down, the job runs as it would without trainpilot.
 
 --copy-to DIR copies the hook into DIR (a volume shared with the trainer) and prints the
