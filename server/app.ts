@@ -1,12 +1,11 @@
 // buildApp(deps) returns the Fastify app without listening, so tests use app.inject().
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authPlugin } from './auth.js';
 import { RequestLog } from './log.js';
 import { errorHandling } from './error-handler.js';
-import { validatorCompiler } from './validation.js';
+import { lazySerializerFactory, validatorCompiler } from './validation.js';
+import { docsRoutes } from './routes/docs.js';
 import { configRoutes } from './routes/config.js';
 import { healthRoutes } from './routes/health.js';
 import { hostRoutes, type HostView } from './routes/host.js';
@@ -49,19 +48,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Response serializers are compiled on a route's first answer, not at start (validation.ts).
+    schemaController: { compilersFactory: { buildSerializer: lazySerializerFactory } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is a 415, not a string body that fails validation.
   app.removeContentTypeParser('text/plain');
 
-  await app.register(swagger, {
-    openapi: {
-      info: { title: 'trainpilot', version: deps.version, description: 'Sidecar API: runs, step reports, events, config long-poll, decisions, series, host.' },
-      components: deps.token ? { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } } : {},
-      security: deps.token ? [{ bearer: [] }] : [],
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  // First, so that it sees every route; Swagger UI and the description are built on first use.
+  await app.register(docsRoutes, { info: { version: deps.version, bearer: Boolean(deps.token) } });
   await app.register(errorHandling);
   if (deps.token) await app.register(authPlugin, { token: deps.token });
 
