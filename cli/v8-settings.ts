@@ -71,6 +71,19 @@ export const V8_MAJOR = Number(process.versions.v8.split('.')[0]);
  */
 export const SEMI_SPACE_FLAG = '--max-semi-space-size=2';
 
+/**
+ * The young generation held at its first size, set at run time by the launcher on every path
+ * (`trainpilot serve`, `run`, npx, a global install, the image). V8 starts each semi-space at
+ * 1 MB (V8 11/12 on 64-bit) and doubles it (this factor) whenever many objects survive a
+ * scavenge, up to 16 MB on a host with this much RAM; start-up's survivors grew it to 8 MB and
+ * it never shrank: ~12 MB of resident memory for the idle sidecar's life. Unlike
+ * --max-semi-space-size, which V8 reads only when it sets the heap up, this factor is read at each
+ * growth (v8 src/heap/new-spaces.cc, SemiSpaceNewSpace::Grow), so setting it before the CLI's bundle loads keeps
+ * the semi-spaces at 1 MB: measured (docs/footprint.md) the same resident memory as
+ * --max-semi-space-size=1 on node's command line. The cost is more, smaller scavenges under load.
+ */
+export const NEW_SPACE_GROWTH_FLAG = '--semi-space-growth-factor=1';
+
 /** How long after launch the late tier-up lasts: start-up is over well before (~1.5 CPU s). */
 export const START_UP_S = 10;
 
@@ -111,6 +124,7 @@ export function steadyStateV8Flags(): string[] {
  * other than ours is left alone. The timer does not keep a short command (status, report) alive.
  */
 export function applyRunTimeV8Settings(): void {
+  setFlagsFromString(NEW_SPACE_GROWTH_FLAG);
   const { late, normal } = tierUpFlags();
   const name = late.slice(0, late.indexOf('=') + 1);
   const given = process.execArgv.find((a) => a.startsWith(name));
