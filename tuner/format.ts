@@ -5,10 +5,23 @@
 
 const finite = (x: number | null | undefined): x is number => typeof x === 'number' && Number.isFinite(x);
 
+/**
+ * A whole number with commas between thousands: 1234567 → "1,234,567". By hand rather than
+ * toLocaleString('en-US'): that loads ICU's locale data into the sidecar (~6 MB of resident
+ * memory, docs/footprint.md) for one comma.
+ */
+function grouped(n: number): string {
+  const digits = String(Math.abs(n));
+  if (!/^\d+$/.test(digits)) return String(n); // 1e21 and above print with an exponent
+  let out = digits.slice(0, ((digits.length - 1) % 3) + 1);
+  for (let i = out.length; i < digits.length; i += 3) out += `,${digits.slice(i, i + 3)}`;
+  return n < 0 ? `-${out}` : out;
+}
+
 /** Significant digits that read well: 3 below 10, whole numbers from 100. */
 function sig(x: number): string {
   const a = Math.abs(x);
-  if (a >= 100) return Math.round(x).toLocaleString('en-US');
+  if (a >= 100) return grouped(Math.round(x));
   if (a >= 10) return String(Math.round(x * 10) / 10);
   if (a >= 1) return String(Math.round(x * 100) / 100);
   if (a === 0) return '0';
