@@ -12,6 +12,7 @@
 //   better-sqlite3       a native addon, found through `bindings` next to its package.json
 //   @fastify/swagger-ui  serves the UI's files from its own package directory
 import { build } from 'esbuild';
+import { bundleOptions } from './bundle-options.mjs';
 import { cpSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,32 +21,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outdir = join(root, 'dist/app');
 rmSync(outdir, { recursive: true, force: true });
 
-await build({
-  absWorkingDir: root,
-  entryPoints: { main: 'dist/cli/main.js' },
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  minify: true,
-  keepNames: true,
-  sourcemap: 'linked',
-  external: ['better-sqlite3', '@fastify/swagger-ui'],
-  // CommonJS dependencies call require() and read __dirname; an ES module has neither.
-  banner: {
-    js: [
-      "import { createRequire as __tpCreateRequire } from 'node:module';",
-      "import { dirname as __tpDirname } from 'node:path';",
-      "import { fileURLToPath as __tpFileURLToPath } from 'node:url';",
-      'const require = __tpCreateRequire(import.meta.url);',
-      'const __filename = __tpFileURLToPath(import.meta.url);',
-      'const __dirname = __tpDirname(__filename);',
-    ].join('\n'),
-  },
-  logLevel: 'warning',
-});
+await build(bundleOptions(root, { main: 'dist/cli/main.js' }, outdir));
 
 // The live page's static files (server/routes/page.ts serves them from dist/, so the npm package
 // and the image, which ship dist/, carry them).
