@@ -1,5 +1,10 @@
 // Collector samples: the run's process tree every tick, host and GPUs at a coarser interval
 // (a week of 1 s host+8 GPU rows would be ~1.5 GB; a 10 s grid keeps it ~150 MB).
+// The process rows of each tick are held and written with the host and GPU rows, one
+// transaction every HOST_SAMPLE_EVERY_S rather than one a second (a commit each second was the
+// idle sidecar's largest store cost, docs/footprint.md). A read of the series writes what is held
+// first, so reads see every tick; a crash loses at most those seconds of collector samples,
+// never anything a client sent.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Snapshot } from '../collectors/readings.js';
 
@@ -40,25 +45,37 @@ export function createSamplesRepo(db: Database) {
   }
   const deleteBefore = db.prepare(`DELETE FROM samples WHERE ts < ?`);
   let lastHostRow = -Infinity;
+  /** Process rows not written yet: ts, run id, pid, the reading as JSON. */
+  const held: Array<[number, string, string, string]> = [];
 
-  const write = db.transaction((s: Snapshot) => {
-    for (const p of s.processes) insert.run(s.ts, 'process', p.runId, String(p.pid), JSON.stringify(p));
-    if (s.ts - lastHostRow < HOST_SAMPLE_EVERY_S) return;
-    lastHostRow = s.ts;
+  // The held rows leave the buffer before the write: a store that cannot write (disk full) loses
+  // those samples rather than holding more each tick.
+  const write = db.transaction((rows: typeof held, s: Snapshot | null) => {
+    for (const [ts, runId, pid, data] of rows) insert.run(ts, 'process', runId, pid, data);
+    if (!s) return;
     if (s.host) insert.run(s.ts, 'host', null, '', JSON.stringify(s.host));
     for (const g of s.gpus ?? []) insert.run(s.ts, 'gpu', null, String(g.index), JSON.stringify(g));
   });
+  const flush = () => {
+    if (held.length > 0) write(held.splice(0), null);
+  };
 
   return {
-    /** One transaction per tick. */
+    /** Holds the tick's process rows; one transaction when host and GPU rows are due. */
     record(s: Snapshot): void {
-      write(s);
+      for (const p of s.processes) held.push([s.ts, p.runId, String(p.pid), JSON.stringify(p)]);
+      if (s.ts - lastHostRow < HOST_SAMPLE_EVERY_S) return;
+      lastHostRow = s.ts;
+      write(held.splice(0), s);
     },
+    /** Writes the held process rows (before reads, and at close). */
+    flush,
     /** Retention: drops samples older than the cutoff (unix seconds); returns how many. */
     deleteBefore(cutoff: number): number {
       return deleteBefore.run(cutoff).changes;
     },
     series(runId: string, name: SeriesName, from: number, to: number, limit: number): Array<[number, number | null]> {
+      if (SERIES[name].from === 'process') flush();
       const rows = series.get(name)!.all(runId, from, to, limit) as Array<{ ts: number; v: number | null }>;
       return rows.map((r) => [r.ts, r.v]);
     },

@@ -236,7 +236,13 @@ export function openStore(opts: StoreOptions) {
     },
 
     close(): void {
-      if (db.open) db.close();
+      if (!db.open) return;
+      try {
+        samples.flush();
+      } catch {
+        // collector samples only; a store that cannot write still closes
+      }
+      db.close();
     },
   };
 }
