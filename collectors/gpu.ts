@@ -2,7 +2,7 @@
 //   readings  — one long-lived `--query-gpu=… --format=csv,noheader,nounits -lms <interval>`
 //               stream, parsed line by line; collect() hands out the latest line per GPU;
 //   inventory — `-q -x` at start and every few minutes, in the background;
-//   processes — `--query-compute-apps` every few seconds, only while runs are watched
+//   processes — `--query-compute-apps` every 10 s, only while runs are watched
 //               (each call costs nvidia-smi's NVML start-up, tens of ms of CPU);
 //   activity  — `dmon --gpm-metrics …` where the GPU has GPM (gpu-gpm-stream.ts), merged into
 //               the readings; absent, never zero, where it has not.
@@ -40,7 +40,9 @@ export function defaultGpuTimings(intervalS: number): GpuTimings {
     commandTimeoutS: 10,
     inventoryRefreshS: 300,
     inventoryRetryS: 30,
-    processesRefreshS: Math.max(5, intervalS),
+    // Each run spawns nvidia-smi (~2 ms of the sidecar's CPU to fork at its size): every 10 s
+    // rather than 5 s halves that share of the idle budget (DESIGN §7, docs/footprint.md).
+    processesRefreshS: Math.max(10, intervalS),
     staleAfterS: Math.max(3, 3 * intervalS),
     hangAfterS: Math.max(10, 5 * intervalS),
     backoffInitialS: 1,
