@@ -6,7 +6,10 @@
 // and, in the same run as the reference, Debian's prometheus-node-exporter scraped at 1 Hz.
 // For attribution, the collectors alone (createSampler with the same settings and run, in a
 // bare Node process with no server or store) run in the same window.
-// Budget (DESIGN §7): ≤ 0.5 % of one core, ≤ 80 MB. Prints figures; asserts nothing.
+// The sidecar is started as users start it: bin/trainpilot.js serve with no node flags
+// (bench/lib/sidecar-process.ts; BENCH_NODE_FLAGS adds some to compare).
+// Budget (DESIGN §7, docs/footprint.md): ≤ 0.35 % of one core, ≤ 70 MB at the peak. Prints
+// figures; asserts nothing.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseChildren, parsePidStat } from '../collectors/process-parse.js';
 import { jsonClient } from './lib/http.js';
-import { LAUNCHER_FLAGS, REPO_ROOT, spawnSidecar } from './lib/sidecar-process.js';
+import { LAUNCHER_FLAGS, REPO_ROOT, SIDECAR_NODE_FLAGS, spawnSidecar } from './lib/sidecar-process.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 60);
 // Start-up (module loading, schema compilation, V8's memory-reducer GCs in the first ~10 s)
@@ -175,7 +178,8 @@ async function main(): Promise<void> {
     console.log(`collectors alone (no server)     ${pct(al1.self - al0.self).padStart(8)} %        ${(aloneHwm / MB).toFixed(1).padStart(7)} MB`);
     console.log(`prometheus-node-exporter         ${pct(ne1.self - ne0.self).padStart(8)} %        ${(neHwm / MB).toFixed(1).padStart(7)} MB         (${scrapes} scrapes at 1 Hz)`);
     console.log('');
-    console.log(`budget (DESIGN §7): sidecar ≤ 0.5 % of one core → ${pct(sidecarCpu)} %; ≤ 80 MB → ${(sidecarHwm / MB).toFixed(1)} MB`);
+    console.log(`budget (DESIGN §7): sidecar ≤ 0.35 % of one core → ${pct(sidecarCpu)} %; ≤ 70 MB peak → ${(sidecarHwm / MB).toFixed(1)} MB` +
+      ` (node flags: ${SIDECAR_NODE_FLAGS.length ? SIDECAR_NODE_FLAGS.join(' ') : 'none'})`);
   } finally {
     for (const p of procs) p.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });

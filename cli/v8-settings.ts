@@ -115,7 +115,7 @@ export function commandLineV8Flags(v8Major: number = V8_MAJOR): string[] {
  * in-process benchmarks, so their figures are the long-running sidecar's.
  */
 export function steadyStateV8Flags(): string[] {
-  return [SEMI_SPACE_FLAG];
+  return [NEW_SPACE_GROWTH_FLAG];
 }
 
 /**

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { commandLineV8Flags, steadyStateV8Flags } from '../../cli/v8-settings.js';
+import { steadyStateV8Flags } from '../../cli/v8-settings.js';
 
 /** The repository root, from bench/lib (source) or dist/bench/lib (built). */
 export const REPO_ROOT = (() => {
@@ -22,14 +22,13 @@ export const CLI = resolve(REPO_ROOT, 'bin/trainpilot.js');
 export const LAUNCHER_FLAGS: string[] = steadyStateV8Flags();
 
 /**
- * node's flags for the sidecar: as the image's ENTRYPOINT gives them, for this Node's V8
- * (cli/v8-settings.ts). BENCH_NODE_FLAGS (space-separated, may be empty) replaces them to
- * measure other settings; the launcher still applies its run-time part unless they give the
- * tier-up flag another value (cli/v8-settings.ts lists the variants measured so).
+ * node's flags for the sidecar: none by default, as users start it (`trainpilot run`, npx, a
+ * global install: bin/trainpilot.js, which sets its run-time V8 settings itself, cli/v8-settings.ts).
+ * BENCH_NODE_FLAGS (space-separated) adds command-line flags to measure other settings, e.g. the
+ * image's ENTRYPOINT (commandLineV8Flags()); the launcher still applies its run-time part unless
+ * they give the tier-up flag another value.
  */
-export const SIDECAR_NODE_FLAGS: string[] = process.env.BENCH_NODE_FLAGS !== undefined
-  ? process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean)
-  : commandLineV8Flags();
+export const SIDECAR_NODE_FLAGS: string[] = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 
 export interface SidecarProcess {
   proc: ChildProcess;
@@ -41,7 +40,7 @@ export interface SidecarProcess {
 
 export async function spawnSidecar(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<SidecarProcess> {
   if (!existsSync(join(REPO_ROOT, 'dist/cli/main.js'))) throw new Error('dist/ is missing: run `npm run build` first');
-  // Run the CLI as the image does: node's command-line V8 flags, then the launcher.
+  // Run the CLI as users do: the launcher, with no node flags unless BENCH_NODE_FLAGS gives some.
   const proc = spawn(process.execPath, [...SIDECAR_NODE_FLAGS, CLI, 'serve', '--port', '0', '--log', 'warn', ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...opts.env },
