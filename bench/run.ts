@@ -13,7 +13,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 // client on the training thread (torch optional), bench/hook.py the zero-code hook (needs torch),
 // bench/exchange.py the multi-node summaries in the job's collective (needs torch).
 const PYTHON_BENCHES = ['client', 'exchange', 'hook'];
-const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && f !== 'run.js').map((f) => f.slice(0, -3)), ...PYTHON_BENCHES].sort();
+// footprint-stages.js is not a benchmark of its own: bench/footprint bundles and runs it.
+const NOT_BENCHES = ['run.js', 'footprint-stages.js'];
+const available = [...readdirSync(here).filter((f) => f.endsWith('.js') && !NOT_BENCHES.includes(f)).map((f) => f.slice(0, -3)), ...PYTHON_BENCHES].sort();
 const pythonBench = (name: string) => join(here, '..', '..', 'bench', `${name}.py`);
 const wanted = process.argv.slice(2);
 const unknown = wanted.filter((w) => !available.includes(w));

@@ -1,7 +1,7 @@
 // `npm run build`, second step: bundles the compiled CLI (dist/cli/main.js, from tsc)
 // with its dependencies into dist/app/, minified, one chunk per command loaded on demand.
 //
-// Why: the sidecar's resident memory (budget, DESIGN §7: 80 MB). Node keeps every loaded
+// Why: the sidecar's resident memory (budget, DESIGN §7: 70 MB; docs/footprint.md). Node keeps every loaded
 // module's source text in the V8 heap for lazy compilation; ~60 modules of fastify, ajv,
 // typebox, prom-client and fast-xml-parser came to ~7 MB of strings, and one module record,
 // wrapper and scope each. Bundled and minified, `trainpilot serve` starts in ~0.35 s less
@@ -10,7 +10,8 @@
 //
 // Left out of the bundle, loaded from node_modules as before:
 //   better-sqlite3       a native addon, found through `bindings` next to its package.json
-//   @fastify/swagger-ui  serves the UI's files from its own package directory
+//   @fastify/swagger-ui  serves the UI's files from its own package directory; loaded only by the
+//                        docs app, on the first /docs request (server/routes/docs.ts)
 import { build } from 'esbuild';
 import { bundleOptions } from './bundle-options.mjs';
 import { cpSync, rmSync } from 'node:fs';
