@@ -13,7 +13,8 @@ const SPEC: CommandSpec = {
 
 A report of one run (its id, or its name for the newest run of that name): config history,
 decisions with their reasons, evidence, before/after configs and outcomes, advice, and
-samples/s over the first and the last quarter of its steps.`,
+samples/s of the starting config before any change against the final config's (the first and
+the last quarter of its steps when the config never changed).`,
   flags: [
     { name: 'format', default: 'markdown', help: 'markdown, json or html' },
     { name: 'out', default: null, help: 'write the report to this file instead of stdout' },
