@@ -91,10 +91,10 @@ function batchParam(x: ParamInputs): Param {
       note = `out of memory at ${ceiling}`;
     }
   }
-  const lossAt = lossCeilings(w)[0];
-  if (lossAt !== undefined && lossAt - 1 < limit) {
-    limit = lossAt - 1;
-    note = `the loss turned non-finite or jumped at ${lossAt}`;
+  const stable = lossCeilings(w)[0];
+  if (stable !== undefined && stable < limit) {
+    limit = stable;
+    note = `the loss turned non-finite or jumped above ${stable}: no larger batch (its learning rate would pass the job's stability edge)`;
   }
   const want = new Set<number>();
   if (limit > b) {
