@@ -55,7 +55,9 @@ describe.skipIf(!hasTorch && process.env.CI !== 'true')('the tuner on a real PyT
     expect(run.config_version).toBeGreaterThan(1);
     expect(run.applied_version).toBeGreaterThan(1);
     expect(lastVersion).toBeGreaterThan(1);
-    expect(end.steps, 'a steady stretch on the final configuration').toBeGreaterThanOrEqual(5);
+    // A steady stretch under a new config (the newest may be a rollback made in the last seconds).
+    const versions = [...new Set(steps.map((s) => s.config_version))].filter((v) => v > 1);
+    expect(versions.some((v) => versionRate(steps, v).steps >= 5), 'a steady stretch under a new config').toBe(true);
     expect(summary.loss_last_quarter).toBeLessThan(summary.loss_first_quarter);
   }, (TUNE_S + 120) * 1000);
 });
