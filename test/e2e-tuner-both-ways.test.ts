@@ -103,14 +103,15 @@ describe.skipIf(!hasTorch && process.env.CI !== 'true')('the tuner on real PyTor
       `edge of stability: ${summary.steps} steps, ${summary.non_finite_steps} with a non-finite loss, loss over the last 50 ${summary.loss_last_50}, end ${JSON.stringify(summary.config)}`,
       ...decisions.map((d) => `${d.knob} ${d.action} ${d.config_before?.batch_size} → ${d.config_after?.batch_size} (lr ${d.config_before?.learning_rate} → ${d.config_after?.learning_rate}) [${d.outcome?.status}]: ${d.reason}`),
     ].join('\n  '));
-    // The first batch increase whose loss turned non-finite (at batch 16 → 32 the learning rate
+    // The first batch increase whose loss turned non-finite or jumped (at batch 16 → 32 the learning rate
     // doubles to 2, where this job diverges only now and then, so that one may pass its judging
     // window; the next doubling diverges at once).
     const trial = decisions.find((d) => d.knob === 'batch_size' && d.action === 'increase' && d.outcome?.status === 'rolled_back');
     expect(trial, 'a larger batch tried and rolled back').toBeDefined();
-    expect(trial!.outcome).toMatchObject({ status: 'rolled_back', cause: 'loss', note: expect.stringMatching(/non-finite/) });
+    // Non-finite, or a jump beyond the loss's noise first (both are the loss's cause, in words).
+    expect(trial!.outcome).toMatchObject({ status: 'rolled_back', cause: 'loss', note: expect.stringMatching(/non-finite|jumped/) });
     const back = decisions.find((d) => d.action === 'rollback' && d.evidence?.rolled_back_decision === trial!.id);
-    expect(back?.reason).toMatch(new RegExp(`^back to batch size ${trial!.config_before.batch_size}: at ${trial!.config_after.batch_size} the loss turned non-finite`));
+    expect(back?.reason).toMatch(new RegExp(`^back to batch size ${trial!.config_before.batch_size}: at ${trial!.config_after.batch_size} the loss (turned non-finite|jumped)`));
     // No larger batch (and so no larger learning rate) than the stable one is tried again.
     const later = decisions.filter((d) => d.id > back!.id && d.knob === 'batch_size' && d.action === 'increase');
     expect(later.filter((d) => d.config_after.batch_size > trial!.config_before.batch_size)).toEqual([]);
