@@ -3,8 +3,8 @@
 // that cgroup's cpu.max on v2, cpu.cfs_quota_us / cpu.cfs_period_us on v1; a parent's quota caps
 // its children, so the smallest along the path counts). The sidecar's own affinity and cgroup never
 // enter: a sidecar limited to half a core can watch a job that has eight.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ancestors, readOr } from './cgroup.js';
 
 export interface CpuBudget {
   /** Cores the job may use: the smaller of the affinity mask and the cgroup quota. */
@@ -77,23 +77,7 @@ export function parseProcCgroup(text: string): CgroupMembership {
   return { v2, v1Cpu };
 }
 
-function readOr(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
-/** The cgroup and its ancestors up to the mount's root, innermost first. */
-function ancestors(mount: string, path: string): string[] {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  // A path outside our view ("/../x", another cgroup namespace) cannot be followed from here.
-  if (parts.includes('..')) return [];
-  const out: string[] = [];
-  for (let i = parts.length; i >= 0; i--) out.push(join(mount, ...parts.slice(0, i)));
-  return out;
-}
 
 interface Quota { cores: number; file: string }
 

@@ -3,8 +3,8 @@
 // on v1; a parent's limit caps its children, so the tightest along the path counts). The
 // sidecar's own cgroup never counts (DESIGN §6: the job's budget, not the sidecar's). The host
 // memory budget of the data-loader knobs (tuner/host-memory.ts) starts from it.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ancestors, readOr } from './cgroup.js';
 
 export interface MemoryLimit {
   /** The tightest limit along the job's cgroup path, bytes. */
@@ -39,21 +39,7 @@ export function parseMemoryCgroup(text: string): { v2: string | null; v1: string
   return { v2, v1 };
 }
 
-function readOr(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return null;
-  }
-}
 
-function dirsUp(mount: string, path: string): string[] {
-  const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) return []; // another namespace's path: not ours to follow
-  const out: string[] = [];
-  for (let i = parts.length; i >= 0; i--) out.push(join(mount, ...parts.slice(0, i)));
-  return out;
-}
 
 /** The tightest memory limit along the process's cgroup path (v1 memory controller, then v2), or null. */
 export function readProcessMemoryLimit(pid: number, cgroupRoot = '/sys/fs/cgroup', procRoot = '/proc'): MemoryLimit | null {
@@ -61,8 +47,8 @@ export function readProcessMemoryLimit(pid: number, cgroupRoot = '/sys/fs/cgroup
   if (text === null) return null;
   const { v2, v1 } = parseMemoryCgroup(text);
   const tries: Array<{ dirs: string[]; limit: string; usage: string }> = [];
-  if (v1 !== null) tries.push({ dirs: dirsUp(join(cgroupRoot, 'memory'), v1), limit: 'memory.limit_in_bytes', usage: 'memory.usage_in_bytes' });
-  if (v2 !== null) tries.push({ dirs: dirsUp(v1 !== null ? join(cgroupRoot, 'unified') : cgroupRoot, v2), limit: 'memory.max', usage: 'memory.current' });
+  if (v1 !== null) tries.push({ dirs: ancestors(join(cgroupRoot, 'memory'), v1), limit: 'memory.limit_in_bytes', usage: 'memory.usage_in_bytes' });
+  if (v2 !== null) tries.push({ dirs: ancestors(v1 !== null ? join(cgroupRoot, 'unified') : cgroupRoot, v2), limit: 'memory.max', usage: 'memory.current' });
   for (const t of tries) {
     let best: MemoryLimit | null = null;
     for (const dir of t.dirs) {
