@@ -3,27 +3,16 @@
 // norms the zero-code hook samples, and trains exactly as without trainpilot. Real PyTorch
 // (/usr/bin/python3) and a real sidecar; needs `npm run build`. Without torch this fails.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { describe, expect, it } from 'vitest';
 import { startCli } from './cli-helpers.js';
+import { torchSidecar } from './helpers/torch-sidecar.js';
 
 const PYTHON = '/usr/bin/python3';
 const NOISY = 'test/fixtures/zero-code/noisy.py';
-const dir = mkdtempSync(join(tmpdir(), 'trainpilot-goodput-'));
-let s: SidecarProcess;
-
-beforeAll(async () => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import torch (.ci/run installs python3-torch): ${probe.stderr}`);
-  s = await spawnSidecar(['--db', join(dir, 'goodput.db'), '--gpu', 'off', '--interval', '1s']);
-}, 60_000);
-afterAll(async () => {
-  await s?.stop('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const s = torchSidecar('goodput');
+const dir = s.dir;
 
 const get = async (path: string) => (await fetch(s.url + path)).json() as Promise<Record<string, any>>;
 

@@ -2,29 +2,16 @@
 // DESIGN §10): the hook changes the training loader's batch at epoch starts and scales the
 // learning rate by the optimizer's rule; a OneCycleLR script keeps its batch and says why, with
 // the line. Real PyTorch (/usr/bin/python3) and a real sidecar; needs `npm run build`.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { describe, expect, it } from 'vitest';
 import { cli, type CliResult } from './cli-helpers.js';
+import { torchSidecar } from './helpers/torch-sidecar.js';
 
 const PYTHON = '/usr/bin/python3';
 const NOISY = 'test/fixtures/zero-code/noisy.py';
 const KNOBS = ['--knobs', 'batch_size,learning_rate,num_workers'];
-const dir = mkdtempSync(join(tmpdir(), 'trainpilot-knobs-'));
-let s: SidecarProcess;
-
-beforeAll(async () => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import torch (.ci/run installs python3-torch): ${probe.stderr}`);
-  s = await spawnSidecar(['--db', join(dir, 'knobs.db'), '--gpu', 'off', '--interval', '1s']);
-}, 60_000);
-afterAll(async () => {
-  await s?.stop('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const s = torchSidecar('knobs');
+const dir = s.dir;
 
 interface Epoch { batch: number; lr: number; rate: number }
 const epochs = (r: CliResult): Epoch[] => [...r.stdout.matchAll(/^epoch \d+: batch (\d+), lr ([\d.e-]+), ([\d.]+) samples\/s$/gm)]

@@ -3,12 +3,12 @@
 // real sidecar process. Needs `npm run build` (dist/) and /usr/bin/python3 with torch: without
 // them these tests fail, in CI and out of it (the zero-code mode is nothing without torch).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { describe, expect, it } from 'vitest';
+import { spawnSidecar } from '../bench/lib/sidecar-process.js';
 import { cli, startCli, type CliResult } from './cli-helpers.js';
+import { torchSidecar } from './helpers/torch-sidecar.js';
 
 const PYTHON = '/usr/bin/python3';
 const LOOP = 'test/fixtures/zero-code/loop.py';
@@ -19,17 +19,8 @@ interface Event { kind: string; step: number | null; data: Record<string, any> }
 interface Epoch { workers: number; rate: number }
 interface Ran extends CliResult { id: string; epochs: Epoch[]; result: Record<string, number> }
 
-const dir = mkdtempSync(join(tmpdir(), 'trainpilot-zero-code-'));
-let s: SidecarProcess;
-beforeAll(async () => {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.status !== 0) throw new Error(`${PYTHON} cannot import torch (.ci/run installs python3-torch): ${probe.stderr}`);
-  s = await spawnSidecar(['--db', join(dir, 'zero-code.db'), '--gpu', 'off', '--interval', '1s']);
-}, 60_000);
-afterAll(async () => {
-  await s?.stop('SIGKILL');
-  rmSync(dir, { recursive: true, force: true });
-});
+const s = torchSidecar('zero-code');
+const dir = s.dir;
 
 async function api<T>(path: string, init?: RequestInit): Promise<T> {
   const r = await fetch(s.url + path, { ...init, headers: { 'content-type': 'application/json' } });
