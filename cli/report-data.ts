@@ -1,5 +1,6 @@
 // Everything `trainpilot report` and the end-of-run summary say about a run, fetched once and
 // computed here: throughput at start and end, config history, decisions, advice, peak RSS.
+import { WARMUP_STEPS } from '../tuner/measure.js';
 import { jobStepRate } from '../tuner/throughput.js';
 import type { ApiClient, Decision, Run, RunEvent, Step } from './api-client.js';
 
@@ -71,8 +72,8 @@ function throughputOf(steps: Step[]): Throughput {
   };
 }
 
-/** Steps the tuner discards after a config change (tuner/measure.ts WARMUP_STEPS): a rebuilt loader refilling. */
-const WARMUP = 5;
+/** Steps the tuner discards after a config change: a rebuilt loader refilling. */
+const WARMUP = WARMUP_STEPS;
 
 /**
  * Samples/s at start and at end: the starting config's own steps (before the first change) against

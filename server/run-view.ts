@@ -5,6 +5,7 @@ import type { DecisionRecord } from '../domain/decisions.js';
 import { finiteLoss, type StepPoint } from '../domain/steps.js';
 import type { RunHub } from './runs/hub.js';
 import { joulesPerSample } from './runs/energy.js';
+import { sinceStart } from './runs/live.js';
 import type { ConfigVersionRecord, RunRecord } from '../store/runs.js';
 
 /** Rank-0 steps of the recent window used for a run's summary figures. */
@@ -43,6 +44,7 @@ export function runView(runs: RunHub, run: RunRecord) {
   const live = runs.live(run);
   const ranks = ranksView(runs, run);
   const t = windowThroughput(live.recent);
+  const since = sinceStart(live);
   let decisions = 0;
   for (const c of runs.decisionCounts(run.id)) decisions += c.n;
   return {
@@ -72,6 +74,10 @@ export function runView(runs: RunHub, run: RunRecord) {
       energy_joules: live.energy?.joules ?? null,
       joules_per_sample: joulesPerSample(live.energy),
       energy_gpus: live.energy?.gpus ?? null,
+      since_start: since && {
+        start_config_version: since.startVersion, start_samples_per_second: since.startSamplesPerSecond,
+        config_version: since.nowVersion, samples_per_second: since.nowSamplesPerSecond, ratio: since.ratio,
+      },
     },
     ...(ranks.length > 0 ? { ranks } : {}),
   };

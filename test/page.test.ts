@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, spawnSidecar } from '../bench/lib/sidecar-process.js';
 import { parseNvidiaSmiXml } from '../collectors/gpu-xml.js';
+import { quarterThroughput } from '../cli/report-data.js';
 import { toTune } from '../server/run-input.js';
 import type { GpuReading, ProcessTreeReading } from '../collectors/readings.js';
 import { decision, listeningSidecar, type ListeningSidecar } from './cli-helpers.js';
@@ -128,6 +129,21 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chr
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
     s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81, after: { samples_per_second: 613.2 } });
     await expect.poll(() => item.locator('.outcome').textContent()).toBe('kept: +81 % samples/s, 339 → 613');
+    // Steps under the decision's config: the summary sets the start config's own samples/s (before the
+    // change) against the new config's, as the report computes them from the same steps.
+    expect(await page.locator('[data-card="since_start"]').count()).toBe(0);
+    const last = (await api('GET', `/v1/runs/${runId}`)).summary.last_step_ts as number;
+    const newer = liveSteps(180, 40, { samples: 64, duration: 0.05, wait: 0.001, after: last }).map((x) => ({ ...x, config_version: d.configVersion! }));
+    await api('POST', `/v1/runs/${runId}/steps`, { steps: newer });
+    const since = (await api('GET', `/v1/runs/${runId}`)).summary.since_start;
+    const all = (await api('GET', `/v1/runs/${runId}/steps?limit=1000`)).steps;
+    const report = quarterThroughput(all);
+    expect(report.basis).toBe('configs');
+    expect(since.start_samples_per_second).toBeCloseTo(report.start!.samples_per_second!, 6);
+    expect(since.samples_per_second).toBeCloseTo(report.end!.samples_per_second!, 6);
+    expect(since.ratio).toBeGreaterThan(2);
+    await expect.poll(() => page.locator('[data-card="since_start"] .value').textContent())
+      .toMatch(new RegExp(`^×${since.ratio.toFixed(2).replace('.', '\\.')} \\([\\d,.]+ → [\\d,.]+ samples/s\\)$`));
     await page.screenshot({ path: join(SCREENSHOTS, 'page-run.png'), fullPage: true });
     expect(errors).toEqual([]);
     await page.close();

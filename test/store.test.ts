@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCHEMA_VERSION } from '../store/migrations.js';
 import { openStore } from '../store/store.js';
+import { sinceStart } from '../server/runs/live.js';
 import { openRuns } from './helpers/runs.js';
 import { GOOD_RUN } from './helpers/app.js';
 
@@ -45,6 +46,30 @@ describe('store', () => {
     const again = b.getRun(run.id);
     expect(b.live(again)).toMatchObject({ stepsTotal: 2, samplesTotal: 16, lastLoss: 1 });
     expect(b.readWindow(run.id)!.steps.map((s) => s.step)).toEqual([0, 1]);
+    b.close();
+  });
+
+  it("rebuilds the start config's tally after a reopen, and counts the first batch after it once", () => {
+    const path = join(dir, 'reopen-start.db');
+    const a = openRuns({ path });
+    const run = a.registerRun({ name: 'x', pid: null, config, tune });
+    // 30 steps of the start config (version 1), the first 5 slow (a loader filling up), then 20 of version 2.
+    const v = (i: number, version: number, duration: number, samples: number) => ({ ...step(i, 100 + i), durationS: duration, samples, configVersion: version });
+    a.addSteps(run.id, Array.from({ length: 30 }, (_, i) => v(i, 1, i < 5 ? 1 : 0.1, 8)));
+    a.addSteps(run.id, Array.from({ length: 20 }, (_, i) => v(30 + i, 2, 0.1, 16)));
+    const live = sinceStart(a.live(a.getRun(run.id)))!;
+    expect(live).toMatchObject({ startVersion: 1, nowVersion: 2 });
+    expect(live.startSamplesPerSecond).toBeCloseTo(80, 9); // 25 steady steps of 8 samples in 0.1 s
+    expect(live.nowSamplesPerSecond).toBeCloseTo(160, 9);
+    a.close();
+    const b = openRuns({ path });
+    b.addSteps(run.id, [v(50, 2, 0.1, 16)]);
+    const again = b.live(b.getRun(run.id));
+    expect(again.stepsTotal).toBe(51);
+    const rebuilt = sinceStart(again)!;
+    expect(rebuilt).toMatchObject({ startVersion: 1, nowVersion: 2 });
+    expect(rebuilt.startSamplesPerSecond).toBeCloseTo(80, 9);
+    expect(rebuilt.ratio).toBeCloseTo(2, 9);
     b.close();
   });
 

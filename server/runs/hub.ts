@@ -9,13 +9,16 @@ import type { RunRecord } from '../../store/runs.js';
 import type { StepPoint } from '../../domain/steps.js';
 import { createConfigWatch } from './config-watch.js';
 import { createLabels } from './labels.js';
-import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, type LiveRun, type RunStatus } from './live.js';
+import { addLiveSteps, addProcessReading, newLiveRun, RECENT_STEPS, tallyStart, type LiveRun, type RunStatus } from './live.js';
 import { createRankBoard, mirrorApplied, type RankAnnounce, type RankSummary, rankViews, stragglersOf, withRanksGpus, withStragglers } from './ranks.js';
 
 export type HubEvent =
   | { type: 'steps'; run: RunRecord; label: string; steps: StepPoint[] }
   | { type: 'config'; run: RunRecord; version: number }
   | { type: 'ended'; run: RunRecord };
+
+/** Steps read back at most to rebuild a run's start tally after a restart (hub.ts rebuildStart). */
+const START_SCAN = 20_000;
 
 export function createRunHub(store: Store) {
   const live = new Map<string, LiveRun>();
@@ -55,9 +58,25 @@ export function createRunHub(store: Store) {
       l.lastLoss = t.lastLoss;
       l.lastStepTs = l.recent.at(-1)?.ts ?? null;
       l.status = store.lastStatus(run.id) as RunStatus | null; // a finished run's last word, kept in the store
+      rebuildStart(run.id, l);
       live.set(run.id, l);
     }
     return l;
+  };
+
+  /**
+   * The start tally of a run this process has not watched from its first step: its earliest steps
+   * read in pages until a newer config appears, at most START_SCAN steps (a start config that ran
+   * longer is measured on that much of it).
+   */
+  const rebuildStart = (runId: string, l: LiveRun) => {
+    for (let after = -1, read = 0; read < START_SCAN && !l.start?.changed;) {
+      const page = store.steps(runId, after, 1000);
+      if (page.length === 0) break;
+      tallyStart(l, page);
+      read += page.length;
+      after = page[page.length - 1].step;
+    }
   };
 
   const versionChanged = (runId: string) => {
@@ -120,6 +139,9 @@ export function createRunHub(store: Store) {
     },
 
     addSteps(runId: string, batch: NewStep[]): { accepted: number; duplicates: number; configVersion: number } {
+      // A run this process has not watched yet is rebuilt from SQLite before the batch is stored, so the batch counts once.
+      const known = live.has(runId) ? null : store.findRun(runId);
+      if (known) liveOf(known);
       const { run, fresh } = store.addSteps(runId, batch);
       if (fresh.length > 0) {
         addLiveSteps(liveOf(run), fresh);

@@ -5,6 +5,8 @@
 import type { GpuReading, ProcessTreeReading } from '../../collectors/readings.js';
 import type { RunStatusUpdate } from '../../tuner/decide.js';
 import type { StepPoint } from '../../domain/steps.js';
+import { jobStepRate } from '../../tuner/throughput.js';
+import { WARMUP_STEPS } from '../../tuner/measure.js';
 import { POWER_HISTORY, runPower, stepsEnergy, type PowerPoint } from './energy.js';
 
 /** Recent steps kept in memory per run (the tuner's window and metrics' ratios). */
@@ -29,6 +31,25 @@ export interface LiveRun {
   power: PowerPoint[];
   /** Energy of the steps the power trace covered since this sidecar watched the run; null before any. */
   energy: RunEnergy | null;
+  /** The run's first config's own rank-0 steps, summed: the start the run view compares with. */
+  start: StartTally | null;
+}
+
+/**
+ * Rank-0 steps of the config a run started with, summed as they arrive (O(1) a step): the start's
+ * own samples/s, measured before the first change, as the report computes it (cli/report-data.ts):
+ * its first WARMUP_STEPS steps dropped once it has twice as many. `changed` once a step of a newer
+ * config has arrived: only then is there a start to compare the run's present with.
+ */
+export interface StartTally {
+  version: number;
+  steps: number;
+  samples: number;
+  seconds: number;
+  /** The same sums over the first WARMUP_STEPS steps (a loader filling up), dropped from the rate. */
+  warmSamples: number;
+  warmSeconds: number;
+  changed: boolean;
 }
 
 export interface RunEnergy {
@@ -52,7 +73,54 @@ export function newLiveRun(): LiveRun {
     processHistory: [],
     power: [],
     energy: null,
+    start: null,
   };
+}
+
+/** Counts rank-0 steps of the start config into the tally (steps in step order; a newer config ends it). */
+export function tallyStart(live: LiveRun, steps: readonly StepPoint[]): void {
+  for (const s of steps) {
+    if (s.rank !== 0) continue;
+    const t = (live.start ??= { version: s.configVersion, steps: 0, samples: 0, seconds: 0, warmSamples: 0, warmSeconds: 0, changed: false });
+    if (s.configVersion !== t.version) {
+      if (s.configVersion > t.version) t.changed = true;
+      continue;
+    }
+    if (t.changed) continue;
+    const samples = s.samples * s.worldSize;
+    t.steps += 1;
+    t.samples += samples;
+    t.seconds += s.durationS;
+    if (t.steps <= WARMUP_STEPS) {
+      t.warmSamples += samples;
+      t.warmSeconds += s.durationS;
+    }
+  }
+}
+
+/** Samples/s of a tally: the job's over step time, less the warm-up when it has steps to spare. */
+export function tallyRate(t: StartTally): number | null {
+  const spare = t.steps > 2 * WARMUP_STEPS;
+  const seconds = spare ? t.seconds - t.warmSeconds : t.seconds;
+  const samples = spare ? t.samples - t.warmSamples : t.samples;
+  return seconds > 0 ? samples / seconds : null;
+}
+
+/**
+ * The run's present against its start (issue 21: a summary that compared quarters read ×1.02 on a
+ * run whose first quarter already ran the change): the start config's own samples/s against the
+ * current config's own recent steps, each less its warm-up. Null until the config has changed.
+ */
+export function sinceStart(live: LiveRun): { startVersion: number; startSamplesPerSecond: number; nowVersion: number; nowSamplesPerSecond: number; ratio: number } | null {
+  const t = live.start;
+  if (!t || !t.changed) return null;
+  const start = tallyRate(t);
+  const last = live.recent.filter((s) => s.rank === 0).at(-1);
+  if (start === null || !last || last.configVersion === t.version) return null;
+  const own = live.recent.filter((s) => s.rank === 0 && s.configVersion === last.configVersion);
+  const now = jobStepRate(own.length > 2 * WARMUP_STEPS ? own.slice(WARMUP_STEPS) : own).samplesPerSecond;
+  if (now === null) return null;
+  return { startVersion: t.version, startSamplesPerSecond: start, nowVersion: last.configVersion, nowSamplesPerSecond: now, ratio: now / start };
 }
 
 /** Adds steps to a live run, keeping the recent window in step order and bounded. */
@@ -69,6 +137,7 @@ export function addLiveSteps(live: LiveRun, steps: StepPoint[]): void {
     if (s.loss !== null) live.lastLoss = s.loss;
     if (live.lastStepTs === null || s.ts > live.lastStepTs) live.lastStepTs = s.ts;
   }
+  tallyStart(live, steps);
   if (live.power.length > 0) {
     const e = stepsEnergy(live.power, steps);
     if (e.steps > 0) {

@@ -130,6 +130,16 @@ export const RunView = Type.Object(
       energy_joules: Type.Union([Type.Number(), Type.Null()], { description: 'energy of the run\'s GPUs over its steps (DESIGN §11); null without GPUs attributed' }),
       joules_per_sample: Type.Union([Type.Number(), Type.Null()], { description: 'energy_joules over the samples of the steps it covers' }),
       energy_gpus: Type.Union([Type.Array(Type.Integer()), Type.Null()], { description: 'indexes of the GPUs whose power counts' }),
+      since_start: Type.Union([
+        Type.Object({
+          start_config_version: Type.Integer(),
+          start_samples_per_second: Type.Number({ description: 'the start config\'s own steps, measured before the first change, less their warm-up' }),
+          config_version: Type.Integer(),
+          samples_per_second: Type.Number({ description: 'the current config\'s own recent steps, less their warm-up' }),
+          ratio: Type.Number({ description: 'samples_per_second over start_samples_per_second' }),
+        }),
+        Type.Null(),
+      ], { description: 'the run now against its start config; null until the config has changed (an addition to DESIGN §4)' }),
     }),
     ranks: Type.Optional(Type.Array(RankView, { description: 'data-parallel runs: each rank this sidecar knows of (DESIGN §9)' })),
   },

@@ -97,6 +97,8 @@ function drawSummary(r) {
     card('loss', fmt.fmtNum(m.last_loss), 'loss'),
     card('steps', fmt.fmtNum(m.steps), 'steps'),
     card('config', configWords(r.config), 'config'),
+    // The start config's own samples/s (before the first change) against the current config's own.
+    m.since_start ? card('vs the start config', `${fmt.fmtTimes(m.since_start.ratio)} (${fmt.fmtNum(m.since_start.start_samples_per_second)} → ${fmt.fmtRate(m.since_start.samples_per_second)})`, 'since_start') : null,
     // DESIGN §11: only a run with GPUs attributed has an energy figure (a CPU job shows no card).
     m.energy_joules === null || m.energy_joules === undefined ? null
       : card(`energy per sample (GPU${m.energy_gpus?.length > 1 ? 's' : ''} ${(m.energy_gpus ?? []).join(', ')})`,
