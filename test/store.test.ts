@@ -73,6 +73,18 @@ describe('store', () => {
     b.close();
   });
 
+  it("hands the tuner the run's newest norm-bearing steps beyond its recent window", () => {
+    const a = openRuns({ path: ':memory:' });
+    const run = a.registerRun({ name: 'x', pid: null, config, tune });
+    a.addSteps(run.id, [{ ...step(0, 100), gradSqNorm: 2, gradSqNormSmall: 3 }]);
+    // More steps than the recent window keeps (RECENT_STEPS), none with norms.
+    a.addSteps(run.id, Array.from({ length: 600 }, (_, i) => step(1 + i, 101 + i)));
+    const w = a.readWindow(run.id)!;
+    expect(w.steps.some((s) => s.step === 0)).toBe(false);
+    expect(w.normSteps!.map((s) => [s.step, s.gradSqNorm, s.gradSqNormSmall])).toEqual([[0, 2, 3]]);
+    a.close();
+  });
+
   it('applies retention to old samples, steps and ended runs, and keeps the rest', () => {
     let now = 1_000_000;
     const s = openRuns({ path: join(dir, 'retention.db'), now: () => now });

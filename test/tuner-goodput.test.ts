@@ -21,4 +21,16 @@ describe('goodput', () => {
   it('is absent without both norms', () => {
     expect(noiseScale(measure(makeWindow(), 1)!)).toBeNull();
   });
+
+  it("keeps the run's older norms at the same batch when the measured steps carry none (sparse sampling)", () => {
+    const older = (samples: number, noise: number) => makeSteps({ n: 3, startStep: 5, samples, gradSqNorm: 1 + noise / samples, gradSqNormSmall: 1 + noise / (samples / 2) });
+    const steps = makeSteps({ n: 40, startStep: 100, samples: 64 });
+    const same = measure(makeWindow({ steps, normSteps: older(64, 100) }), 1)!;
+    expect(noiseScale(same)!.bNoise).toBeCloseTo(100, 6);
+    // Norms over another batch do not average with this one's: none is better than a wrong one.
+    expect(noiseScale(measure(makeWindow({ steps, normSteps: older(32, 100) }), 1)!)).toBeNull();
+    // The measured steps' own norms win over the older ones.
+    const own = makeSteps({ n: 40, startStep: 100, samples: 64, gradSqNorm: 1 + 400 / 64, gradSqNormSmall: 1 + 400 / 32 });
+    expect(noiseScale(measure(makeWindow({ steps: own, normSteps: older(64, 100) }), 1)!)!.bNoise).toBeCloseTo(400, 6);
+  });
 });

@@ -122,8 +122,9 @@ export function measure(w: Window, version: number): Measurement | undefined {
   const mems = steps.map((s) => s.memPeakBytes).filter((x): x is number => x !== null);
   const losses = steps.map((s) => s.loss).filter((x): x is number => x !== null);
   const finite = losses.filter((x) => Number.isFinite(x));
-  const gsq = steps.map((s) => s.gradSqNorm).filter((x): x is number => x !== null && Number.isFinite(x));
-  const gsqSmall = steps.map((s) => s.gradSqNormSmall).filter((x): x is number => x !== null && Number.isFinite(x));
+  const norms = normsOf(steps, w.normSteps ?? [], samplesPerRank, worldSize);
+  const gsq = norms.map((s) => s.gradSqNorm!);
+  const gsqSmall = norms.map((s) => s.gradSqNormSmall!);
   const last = steps[steps.length - 1];
   return {
     version,
@@ -142,14 +143,28 @@ export function measure(w: Window, version: number): Measurement | undefined {
     lossRecent: finite.length > 0 ? median(finite.slice(-MIN_MEASURE_STEPS)) : null,
     lossSigma: robustSigma(finite),
     lossNonFinite: finite.length < losses.length,
-    gradSqNorm: gsq.length > 0 && gsq.length === gsqSmall.length ? trimmedMean(gsq, TRIM) : null,
-    gradSqNormSmall: gsq.length > 0 && gsq.length === gsqSmall.length ? trimmedMean(gsqSmall, TRIM) : null,
+    gradSqNorm: gsq.length > 0 ? trimmedMean(gsq, TRIM) : null,
+    gradSqNormSmall: gsq.length > 0 ? trimmedMean(gsqSmall, TRIM) : null,
     samplesPerRank,
     worldSize,
     lastStep: last.step,
     lastTs: last.ts,
     shift,
   };
+}
+
+const hasNorms = (s: StepPoint) => s.gradSqNorm !== null && s.gradSqNormSmall !== null && Number.isFinite(s.gradSqNorm) && Number.isFinite(s.gradSqNormSmall);
+
+/**
+ * The steps whose two gradient norms a measurement averages: the measured steps' own, else the run's
+ * newest norm-bearing steps at the same batch (samples per rank and ranks): the job's side samples
+ * the norms sparsely, and a norm is over its step's batch, so only steps of the same batch average
+ * with each other (the noise scale itself does not depend on the loader or the other knobs).
+ */
+function normsOf(steps: readonly StepPoint[], older: readonly StepPoint[], samplesPerRank: number, worldSize: number): StepPoint[] {
+  const own = steps.filter(hasNorms);
+  if (own.length > 0) return own;
+  return older.filter((s) => hasNorms(s) && s.samples === samplesPerRank && Math.max(1, s.worldSize) === worldSize);
 }
 
 /** Enough steady steps to act on, or to judge a change by. */

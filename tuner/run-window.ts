@@ -34,6 +34,8 @@ export interface RunWindowParts {
   processHistory: ReadonlyArray<ProcessTreeReading & { ts: number }>;
   /** The room the job's process tree may grow into (tuner/host-memory.ts), when known. */
   memoryBudget?: HostMemoryBudget | null;
+  /** The newest norm-bearing steps, however old (Window.normSteps). */
+  normSteps?: readonly StepPoint[];
 }
 
 /** What a watch-only run is shown and classified with; never applied (batch 0 means "unknown"). */
@@ -67,6 +69,7 @@ export function buildWindow(p: RunWindowParts): Window | undefined {
     process: p.process,
     processHistory: p.processHistory.slice(),
     memoryBudget: p.memoryBudget ?? null,
+    normSteps: p.normSteps ? p.normSteps.slice() : [],
   });
 }
 

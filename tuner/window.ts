@@ -32,4 +32,9 @@ export interface Window {
   processHistory?: Array<ProcessTreeReading & { ts: number }>;
   /** The room the job's process tree may grow into: the host-memory budget (tuner/host-memory.ts). */
   memoryBudget?: HostMemoryBudget | null;
+  /**
+   * The run's newest rank-0 steps that carried both gradient norms, however old, oldest first: the
+   * job's side samples the norms sparsely, so a measured config's own steps often hold none.
+   */
+  normSteps?: StepPoint[];
 }

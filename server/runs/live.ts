@@ -33,7 +33,16 @@ export interface LiveRun {
   energy: RunEnergy | null;
   /** The run's first config's own rank-0 steps, summed: the start the run view compares with. */
   start: StartTally | null;
+  /**
+   * The newest rank-0 steps that carried both gradient norms, however old: the job's side samples
+   * them sparsely on a large model (one pair every few thousand steps), so the recent window alone
+   * would seldom hold one.
+   */
+  normSteps: StepPoint[];
 }
+
+/** Norm-bearing steps kept per run (live.normSteps). */
+export const NORM_STEPS = 32;
 
 /**
  * Rank-0 steps of the config a run started with, summed as they arrive (O(1) a step): the start's
@@ -74,6 +83,7 @@ export function newLiveRun(): LiveRun {
     power: [],
     energy: null,
     start: null,
+    normSteps: [],
   };
 }
 
@@ -136,7 +146,9 @@ export function addLiveSteps(live: LiveRun, steps: StepPoint[]): void {
     live.samplesTotal += s.samples;
     if (s.loss !== null) live.lastLoss = s.loss;
     if (live.lastStepTs === null || s.ts > live.lastStepTs) live.lastStepTs = s.ts;
+    if (s.rank === 0 && s.gradSqNorm !== null && s.gradSqNormSmall !== null) live.normSteps.push(s);
   }
+  if (live.normSteps.length > NORM_STEPS) live.normSteps.splice(0, live.normSteps.length - NORM_STEPS);
   tallyStart(live, steps);
   if (live.power.length > 0) {
     const e = stepsEnergy(live.power, steps);

@@ -68,6 +68,7 @@ export function createTunerPorts(hub: RunHub, opts: {
         process: l.process,
         processHistory: l.processHistory,
         memoryBudget: jobMemoryBudget(run.id, run.pid, snap?.host ?? null, l.process),
+        normSteps: l.normSteps,
       });
     },
     applyDecision(runId, d) {
