@@ -31,7 +31,7 @@ export function hostMemoryBudget(x: { host: HostReading | null; process: Process
   const main = x.process ? Math.max(0, x.process.residentMemoryBytes - workers) : 0;
   const margin = (total: number) => Math.max(MEMORY_MARGIN_MIN_BYTES, total * MEMORY_MARGIN_RATIO);
   if (x.overrideBytes != null && x.overrideBytes > 0) {
-    return { workersBytes: Math.max(0, x.overrideBytes - main), source: `override ${x.overrideBytes} bytes for the job` };
+    return { workersBytes: Math.max(0, x.overrideBytes - main), source: `the job's budget ${x.overrideBytes} bytes (tune.host_memory_budget_bytes) less ${main} for its main process` };
   }
   if (x.limit) {
     const rest = Math.max(main, (x.limit.usageBytes ?? 0) - workers);

@@ -1,0 +1,103 @@
+// The loader's knobs beside its workers (tuner/loader-knobs.ts, issue 22): persistent workers when
+// each epoch's workers start at a measured cost, prefetch_factor and pin_memory as trials when steps
+// still wait for data, each kept inside the host-memory budget (a refused candidate named), and none
+// of them on a run whose config does not carry the field (an older client).
+import { describe, expect, it } from 'vitest';
+import type { ProcessTreeReading } from '../collectors/readings.js';
+import type { RunEventPoint } from '../domain/events.js';
+import { tune } from '../tuner/decide.js';
+import { hostMemoryBudget } from '../tuner/host-memory.js';
+import { loaderTable, predictedLoaderBytes } from '../tuner/loader-knobs.js';
+import { measure } from '../tuner/measure.js';
+import { BASE_CONFIG, BASE_TUNE, host, makeSteps, makeWindow } from '../tuner/window-fixtures.js';
+import type { Window } from '../tuner/window.js';
+
+const LOADER = { ...BASE_CONFIG, num_workers: 2, prefetch_factor: 2, persistent_workers: false };
+
+function epochs(n: number, startS: number, epochS: number, over: Record<string, unknown> = {}): RunEventPoint[] {
+  return Array.from({ length: n }, (_, i) => ({
+    ts: 1_764_300_000 + i, kind: 'epoch_end' as const, step: i * 10,
+    data: { epoch: i + 1, config_version: 1, loader_start_s: startS, epoch_s: epochS, batch_bytes: 4e6, same_loader: i > 0, ...over },
+  })).map((e, i) => (i === 0 ? { ...e, data: { ...e.data, same_loader: true } } : e));
+}
+
+function tree(workerRss: number, workers = 2): ProcessTreeReading {
+  const children = Array.from({ length: workers }, (_, i) => ({ pid: 100 + i, name: 'python3', cpuSecondsTotal: 1, residentMemoryBytes: workerRss }));
+  return { runId: 'run-1', pid: 99, alive: true, cpuSecondsTotal: 3, residentMemoryBytes: 500e6 + workers * workerRss, children, workerCount: workers, gpuMemoryBytes: {} };
+}
+
+function win(over: Partial<Window>): Window {
+  return makeWindow({ config: LOADER, steps: makeSteps({ n: 60, jitter: 0.01 }), host: host(), ...over });
+}
+
+describe('persistent workers', () => {
+  it('are turned on when the workers\' start is a meaningful share of each epoch of the same loader', () => {
+    const w = win({ events: epochs(3, 0.5, 1.2), process: tree(200e6) });
+    const r = tune(w);
+    expect(r.decision?.knob).toBe('persistent_workers');
+    expect(r.decision?.configAfter.persistent_workers).toBe(true);
+    expect(r.decision?.reason).toMatch(/took 0\.50 s to start .* 42 % of a 1\.20 s epoch/);
+    expect(r.decision?.evidence.epoch_start_ratio).toBeCloseTo(0.417, 3);
+    // Only that field changes: the rest of the config is the job's.
+    expect({ ...r.decision!.configAfter, persistent_workers: false }).toEqual(LOADER);
+  });
+
+  it.each([
+    ['a cheap start (2 % of the epoch)', { events: epochs(3, 0.02, 1) }, /2 % of an epoch/],
+    ['a loader built anew each epoch', { events: epochs(3, 0.5, 1, { same_loader: false }) }, /built anew each epoch/],
+    ['one epoch measured', { events: epochs(1, 0.5, 1) }, /1 epoch measured/],
+    ['no workers', { events: epochs(3, 0.5, 1), config: { ...LOADER, num_workers: 0 } }, /no workers/],
+    ['epochs of another version', { events: epochs(3, 0.5, 1, { config_version: 7 }) }, /0 epochs measured/],
+  ])('are left off for %s', (_, over, why) => {
+    const w = win(over as Partial<Window>);
+    expect(tune(w).decision?.knob).not.toBe('persistent_workers');
+    expect(loaderTable(w, measure(w, 1)!).find((p) => p.name === 'persistent_workers')?.note).toMatch(why);
+  });
+
+  it('are never proposed to a run whose config lacks the field (an older client) or whose knobs leave it out', () => {
+    const old = win({ events: epochs(3, 0.5, 1.2), config: BASE_CONFIG });
+    expect(tune(old).decision?.knob).not.toBe('persistent_workers');
+    const off = win({ events: epochs(3, 0.5, 1.2), tune: { ...BASE_TUNE, knobs: ['num_workers'] } });
+    expect(tune(off).decision?.knob).not.toBe('persistent_workers');
+  });
+});
+
+describe('prefetch_factor and pin_memory inside the host-memory budget', () => {
+  // Input-bound with the workers at the user's bound: no worker or batch move is left.
+  const bound = { ...BASE_TUNE, bounds: { ...BASE_TUNE.bounds, num_workers: { min: 0, max: 2 }, batch_size: { min: 64, max: 64 } } };
+  const waiting = makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01 });
+
+  it('prefetch ×2 is tried when steps wait and the loader fits the budget', () => {
+    const w = win({ tune: bound, steps: waiting, process: tree(200e6), memoryBudget: { workersBytes: 2e9, source: 'test' }, events: epochs(1, 0.01, 1) });
+    const r = tune(w);
+    expect(r.decision?.knob).toBe('prefetch_factor');
+    expect(r.decision?.configAfter.prefetch_factor).toBe(4);
+    expect(r.decision?.evidence.loader_host_bytes_predicted).toBe(predictedLoaderBytes({ workers: 2, perWorker: 200e6, prefetch: 4, batchBytes: 4e6, pin: false }));
+  });
+
+  it('a prefetch that would pass the budget is not tried, and the status names it', () => {
+    // 2 workers × 200 MB + 2 × 4 × 4 MB = 432 MB predicted at prefetch 4; room for 420 MB.
+    const w = win({ tune: bound, steps: waiting, process: tree(200e6), memoryBudget: { workersBytes: 420e6, source: 'cgroup memory limit' }, events: epochs(1, 0.01, 1) });
+    const r = tune(w);
+    expect(r.decision?.knob === 'prefetch_factor').toBe(false);
+    // Said where the run's status shows it, and in the advice entry when one is made.
+    expect(`${String(r.status.evidence.tuner)} ${r.decision?.reason ?? ''}`).toMatch(/prefetch factor 4 would pass the host-memory budget \(predicted 432 MB for the loader: 2 workers × 200 MB \+ their prefetched batches of 4 MB; room for 420 MB; cgroup memory limit\)/);
+  });
+
+  it('pinned memory is offered on a CUDA job only', () => {
+    const cpu = win({ tune: { ...bound, bounds: { ...bound.bounds, prefetch_factor: { min: 2, max: 2 } } }, config: { ...LOADER, pin_memory: false }, steps: waiting, process: tree(200e6) });
+    expect(tune(cpu).decision?.knob ?? 'none').toBe('none');
+    expect(loaderTable(cpu, measure(cpu, 1)!).find((p) => p.name === 'pin_memory')?.note).toMatch(/CPU-only job/);
+    const cudaSteps = makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01, memPeakBytes: 1e9 });
+    const cuda = { ...cpu, steps: cudaSteps };
+    expect(tune(cuda).decision?.configAfter.pin_memory).toBe(true);
+  });
+});
+
+describe('the host-memory budget override', () => {
+  it('wins over the host\'s available memory: the job as a whole, less its main process', () => {
+    const b = hostMemoryBudget({ host: host(), process: tree(300e6, 1), limit: null, overrideBytes: 6 * 2 ** 30 })!;
+    expect(b.workersBytes).toBe(6 * 2 ** 30 - 500e6);
+    expect(b.source).toMatch(/tune\.host_memory_budget_bytes/);
+  });
+});
