@@ -56,7 +56,7 @@ describe('an unmodified PyTorch script under trainpilot run', () => {
       ['--tune', 'auto']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/zero-code hook on/);
-    expect(r.stderr).toMatch(/zero-code hook: tuned: num_workers; batch size and learning rate are the script's \(DataLoader at test\/fixtures\/zero-code\/loop\.py:\d+, optimizer at test\/fixtures\/zero-code\/loop\.py:\d+\)/);
+    expect(r.stderr).toMatch(/zero-code hook: tuned: num_workers, prefetch_factor, persistent_workers; batch size and learning rate are the script's \(DataLoader at test\/fixtures\/zero-code\/loop\.py:\d+, optimizer at test\/fixtures\/zero-code\/loop\.py:\d+\)/);
     for (const line of r.stdout.trimEnd().split('\n')) expect(line, 'stdout is the script\'s own').toMatch(OWN_LINE);
     const got = await steps(r.id);
     const evs = await events(r.id);
