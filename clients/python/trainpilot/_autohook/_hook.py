@@ -42,6 +42,18 @@ def cuda_initialised(torch: Any) -> bool:
         return False
 
 
+def budget_env() -> Dict[str, Any]:
+    """TRAINPILOT_HOST_MEMORY_BUDGET (bytes; `trainpilot run --host-memory-budget` sets it) as the
+    tune field of a run the hook registers itself; an unreadable value is ignored with a warning."""
+    raw = os.environ.get("TRAINPILOT_HOST_MEMORY_BUDGET", "").strip()
+    if not raw:
+        return {}
+    if raw.isdigit() and int(raw) > 0:
+        return {"host_memory_budget_bytes": int(raw)}
+    log.warning("trainpilot: TRAINPILOT_HOST_MEMORY_BUDGET %r is not a number of bytes; ignored", raw)
+    return {}
+
+
 # The config keys whose values tell whether the run's config is the one the job started with.
 _SAME_CONFIG = ("batch_size", "num_workers", "learning_rate")
 
@@ -274,7 +286,7 @@ class Hook:
             self.clock.peak = peak.read
         link.open(rank, world)
         if self.own is not None:  # no `trainpilot run` around the job: the hook registers its run
-            name, tune = self.own.name, normalise_tune({"mode": self.own.mode, "knobs": knobs}, optimizer)
+            name, tune = self.own.name, normalise_tune({"mode": self.own.mode, "knobs": knobs, **budget_env()}, optimizer)
             request = JoinRequest(name, own, tune, reason)
             self.own.begin(link, self.torch, lambda: request, rank=rank, world_size=world, url=self.url,
                            token=self.token, on_joined=self._joined, on_refused=self._refused)
