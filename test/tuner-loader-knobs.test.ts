@@ -26,6 +26,15 @@ function tree(workerRss: number, workers = 2): ProcessTreeReading {
   return { runId: 'run-1', pid: 99, alive: true, cpuSecondsTotal: 3, residentMemoryBytes: 500e6 + workers * workerRss, children, workerCount: workers, gpuMemoryBytes: {} };
 }
 
+/** Two readings 10 s apart with each worker busy `busy` of the time (budget.ts cpuUse). */
+function busyHistory(busy: number, workerRss = 200e6): Array<ProcessTreeReading & { ts: number }> {
+  const at = (ts: number, cpu: number) => {
+    const t = tree(workerRss);
+    return { ...t, ts, cpuSecondsTotal: 10 + 3 * cpu, children: t.children.map((c) => ({ ...c, cpuSecondsTotal: cpu })) };
+  };
+  return [at(1_764_300_000, 1), at(1_764_300_010, 1 + 10 * busy)];
+}
+
 function win(over: Partial<Window>): Window {
   return makeWindow({ config: LOADER, steps: makeSteps({ n: 60, jitter: 0.01 }), host: host(), ...over });
 }
@@ -67,8 +76,8 @@ describe('prefetch_factor and pin_memory inside the host-memory budget', () => {
   const bound = { ...BASE_TUNE, bounds: { ...BASE_TUNE.bounds, num_workers: { min: 0, max: 2 }, batch_size: { min: 64, max: 64 } } };
   const waiting = makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01 });
 
-  it('prefetch ×2 is tried when steps wait and the loader fits the budget', () => {
-    const w = win({ tune: bound, steps: waiting, process: tree(200e6), memoryBudget: { workersBytes: 2e9, source: 'test' }, events: epochs(1, 0.01, 1) });
+  it('prefetch ×2 is tried when steps wait, the workers keep up on average and the loader fits the budget', () => {
+    const w = win({ tune: bound, steps: waiting, process: tree(200e6), processHistory: busyHistory(0.5), memoryBudget: { workersBytes: 2e9, source: 'test' }, events: epochs(1, 0.01, 1) });
     const r = tune(w);
     expect(r.decision?.knob).toBe('prefetch_factor');
     expect(r.decision?.configAfter.prefetch_factor).toBe(4);
@@ -77,11 +86,21 @@ describe('prefetch_factor and pin_memory inside the host-memory budget', () => {
 
   it('a prefetch that would pass the budget is not tried, and the status names it', () => {
     // 2 workers × 200 MB + 2 × 4 × 4 MB = 432 MB predicted at prefetch 4; room for 420 MB.
-    const w = win({ tune: bound, steps: waiting, process: tree(200e6), memoryBudget: { workersBytes: 420e6, source: 'cgroup memory limit' }, events: epochs(1, 0.01, 1) });
+    const w = win({ tune: bound, steps: waiting, process: tree(200e6), processHistory: busyHistory(0.5), memoryBudget: { workersBytes: 420e6, source: 'cgroup memory limit' }, events: epochs(1, 0.01, 1) });
     const r = tune(w);
     expect(r.decision?.knob === 'prefetch_factor').toBe(false);
     // Said where the run's status shows it, and in the advice entry when one is made.
     expect(`${String(r.status.evidence.tuner)} ${r.decision?.reason ?? ''}`).toMatch(/prefetch factor 4 would pass the host-memory budget \(predicted 432 MB for the loader: 2 workers × 200 MB \+ their prefetched batches of 4 MB; room for 420 MB; cgroup memory limit\)/);
+  });
+
+  it.each([
+    ['busy workers (short on average)', busyHistory(0.95), /workers busy 95 %: short on average/],
+    ['no CPU readings of the workers', undefined, /no CPU readings/],
+    ['a saturated host CPU', busyHistory(0.5), /host's CPU is 95 % busy: the workers are starved/, { host: host({ cpuUtilizationRatio: 0.95 }) }],
+  ])('prefetch is not tried with %s', (_, history, why, over: Partial<Window> = {}) => {
+    const w = win({ tune: bound, steps: waiting, process: tree(200e6), processHistory: history, memoryBudget: { workersBytes: 2e9, source: 'test' }, ...over });
+    expect(tune(w).decision?.knob).not.toBe('prefetch_factor');
+    expect(loaderTable(w, measure(w, 1)!, history ? (over.host ? 0.5 : 0.95) : null).find((p) => p.name === 'prefetch_factor')?.note).toMatch(why);
   });
 
   it('pinned memory is offered on a CUDA job only', () => {

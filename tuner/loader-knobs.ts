@@ -24,6 +24,13 @@ export const START_SHARE_MIN = 0.05;
 export const MIN_EPOCHS = 2;
 /** torch's own prefetch_factor: what a loader without the field in its config is taken to use. */
 export const TORCH_PREFETCH = 2;
+/**
+ * A deeper prefetch queue hides uneven batches, not a loader that is short on average: it is tried
+ * only while the workers are busy less than this share of the time (they keep up on average).
+ */
+export const PREFETCH_BUSY_MAX = 0.8;
+/** A host this busy starves the workers: their low busy share says nothing of uneven batches. */
+export const HOST_CPU_BUSY = 0.9;
 
 /** One epoch as the job reported it in its `epoch_end` event (clients/python: the hook and TunedLoader). */
 export interface EpochStart {
@@ -93,7 +100,7 @@ function cudaJob(w: Window): boolean {
 }
 
 /** The loader's knob table: every knob the run's config carries, its move, or why none. */
-export function loaderTable(w: Window, m: Measurement): LoaderParam[] {
+export function loaderTable(w: Window, m: Measurement, workerBusy: number | null = null): LoaderParam[] {
   const c = w.config;
   const out: LoaderParam[] = [];
   const budget = budgetOf(w);
@@ -132,6 +139,9 @@ export function loaderTable(w: Window, m: Measurement): LoaderParam[] {
     if (c.num_workers === 0) p.note = noWorkers;
     else if (to <= prefetch) p.note = `at its bound ${max}`;
     else if (m.waitRatio < LOADER_LIMITED_WAIT) p.note = `steps wait ${fmtPercent(m.waitRatio)} for data: nothing to hide`;
+    else if ((w.host?.cpuUtilizationRatio ?? 0) >= HOST_CPU_BUSY) p.note = `the host's CPU is ${fmtPercent(w.host!.cpuUtilizationRatio!)} busy: the workers are starved, not uneven`;
+    else if (workerBusy === null) p.note = 'no CPU readings of the workers: whether they keep up on average is unknown';
+    else if (workerBusy >= PREFETCH_BUSY_MAX) p.note = `workers busy ${fmtPercent(workerBusy)}: short on average, which a deeper queue does not help`;
     else if (passes(bytes)) p.note = refusedWords(`prefetch factor ${to}`, bytes!);
     else p.move = to;
     out.push(p);
@@ -173,7 +183,7 @@ export function persistentWorkersMove(w: Window, m: Measurement): { proposal?: P
       knob: 'persistent_workers',
       action: 'set',
       config: withKnob(w.config, 'persistent_workers', true),
-      reason: `persistent workers on: each epoch's ${w.config.num_workers} workers took ${startS.toFixed(2)} s to start ` +
+      reason: `persistent workers on: each epoch's ${w.config.num_workers === 1 ? 'worker' : `${w.config.num_workers} workers`} took ${startS.toFixed(2)} s to start ` +
         `(loader iterator made → first batch), ${fmtPercent(startS / epochS)} of a ${epochS.toFixed(2)} s epoch; ` +
         `kept alive they start once`,
       evidence: {
@@ -192,15 +202,16 @@ export function persistentWorkersMove(w: Window, m: Measurement): { proposal?: P
 
 /**
  * prefetch_factor, then pin_memory: after the search found no move (the workers cannot grow or do
- * not pay) while steps still wait for data. Trials, judged like any increase: they must pay.
+ * not pay) while steps still wait for data — prefetch only while the workers keep up on average
+ * (busy under PREFETCH_BUSY_MAX). Trials, judged like any increase: they must pay.
  */
-export function loaderKnobTrial(w: Window, m: Measurement): { proposal?: Proposal; table: LoaderParam[] } {
-  const table = loaderTable(w, m);
+export function loaderKnobTrial(w: Window, m: Measurement, workerBusy: number | null): { proposal?: Proposal; table: LoaderParam[] } {
+  const table = loaderTable(w, m, workerBusy);
   for (const name of ['prefetch_factor', 'pin_memory'] as const) {
     const p = table.find((x) => x.name === name);
     if (!p || p.move === null) continue;
     const words = name === 'prefetch_factor'
-      ? `prefetch factor ${String(p.value)} → ${String(p.move)}: steps wait ${fmtPercent(m.waitRatio)} for data and no worker move pays; more batches kept ready hide uneven load times`
+      ? `prefetch factor ${String(p.value)} → ${String(p.move)}: steps wait ${fmtPercent(m.waitRatio)} for data while the workers are busy ${fmtPercent(workerBusy ?? 0)} (they keep up on average) and no worker move pays; more batches kept ready hide uneven load times`
       : `pinned memory on: steps wait ${fmtPercent(m.waitRatio)} for data on a CUDA job; page-locked batches copy to the device faster`;
     return {
       table,
