@@ -25,7 +25,7 @@ const SPEC: CommandSpec = {
     // --url is optional here (no address: a sidecar is started in this process), so not `client`.
     { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
     CLIENT_FLAGS[1],
-    { name: 'knobs', default: null, help: `what the zero-code hook may change, comma-separated: ${KNOBS.join(', ')} (default: num_workers; the loader's knobs)` },
+    { name: 'knobs', default: null, help: `what the zero-code hook may change, comma-separated: ${KNOBS.join(', ')} (default: the loader's knobs num_workers, prefetch_factor, persistent_workers, pin_memory)` },
     { name: 'host-memory-budget', default: null, help: "host memory the job's process tree may hold (6GiB, 512MiB, 8GB, bytes): the loader's knobs stay within it (default: the job's cgroup memory limit, else available memory, less a margin)" },
     { name: 'no-inject', default: null, boolean: true, help: 'no zero-code hook for a Python command (also TRAINPILOT_INJECT=0)' },
     ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
