@@ -47,6 +47,7 @@ describe('persistent workers on a script whose workers start anew every epoch', 
     const pw = decisions.find((d) => d.knob === 'persistent_workers');
     console.log(`persistent e2e: bare epoch ${bareS.toFixed(3)} s (start config), under trainpilot persistent from epoch ${on}, ` +
       `then ${afterS.toFixed(3)} s: ×${(bareS / afterS).toFixed(2)}; epoch start ${startOff?.toFixed(3)} s → ${startOn?.toFixed(3)} s; ` +
+      `loader host memory predicted ${(Number(pw?.evidence.loader_host_bytes_predicted) / 1e6).toFixed(0)} MB (2 workers); ` +
       `decisions: ${decisions.map((d) => `${d.knob} ${d.action} [${d.outcome.status}: ${d.outcome.note}] (${d.reason})`).join('; ')}`);
 
     expect(before.every((e) => !e.persistent && e.workers === 2)).toBe(true);
