@@ -17,8 +17,8 @@ const LOADER = { ...BASE_CONFIG, num_workers: 2, prefetch_factor: 2, persistent_
 function epochs(n: number, startS: number, epochS: number, over: Record<string, unknown> = {}): RunEventPoint[] {
   return Array.from({ length: n }, (_, i) => ({
     ts: 1_764_300_000 + i, kind: 'epoch_end' as const, step: i * 10,
-    data: { epoch: i + 1, config_version: 1, loader_start_s: startS, epoch_s: epochS, batch_bytes: 4e6, same_loader: i > 0, ...over },
-  })).map((e, i) => (i === 0 ? { ...e, data: { ...e.data, same_loader: true } } : e));
+    data: { epoch: i + 1, config_version: 1, loader_start_s: startS, epoch_s: epochS, batch_bytes: 4e6, same_loader: true, ...over },
+  }));
 }
 
 function tree(workerRss: number, workers = 2): ProcessTreeReading {
@@ -57,6 +57,7 @@ describe('persistent workers', () => {
     ['one epoch measured', { events: epochs(1, 0.5, 1) }, /1 epoch measured/],
     ['no workers', { events: epochs(3, 0.5, 1), config: { ...LOADER, num_workers: 0 } }, /no workers/],
     ['epochs of another version', { events: epochs(3, 0.5, 1, { config_version: 7 }) }, /0 epochs measured/],
+    ['only a loader\'s first epochs (nothing to compare with)', { events: epochs(3, 0.5, 1, { same_loader: undefined }) }, /0 epochs measured/],
   ])('are left off for %s', (_, over, why) => {
     const w = win(over as Partial<Window>);
     expect(tune(w).decision?.knob).not.toBe('persistent_workers');

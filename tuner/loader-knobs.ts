@@ -40,8 +40,8 @@ export interface EpochStart {
   epochS: number;
   /** Bytes of the tensors of one batch, when the job could measure them. */
   batchBytes: number | null;
-  /** The loader was the same object as the epoch before (not rebuilt at its line). */
-  sameLoader: boolean;
+  /** The loader was the same object as the epoch before (not rebuilt at its line); null on its first epoch. */
+  sameLoader: boolean | null;
 }
 
 export interface LoaderParam {
@@ -54,7 +54,7 @@ export interface LoaderParam {
   predictedBytes: number | null;
 }
 
-/** The newest epochs of the version the job runs now, from their `epoch_end` events. */
+/** The newest epochs of the version the job runs now, from their `epoch_end` events (a loader's first left out). */
 export function epochStarts(w: Window): EpochStart[] {
   const out: EpochStart[] = [];
   for (const e of w.events) {
@@ -63,7 +63,9 @@ export function epochStarts(w: Window): EpochStart[] {
     const epochS = Number(e.data.epoch_s);
     if (!(startS >= 0) || !(epochS > 0) || startS > epochS) continue;
     const bb = Number(e.data.batch_bytes);
-    out.push({ startS, epochS, batchBytes: bb > 0 ? bb : null, sameLoader: e.data.same_loader === true });
+    // A loader's first epoch (no same_loader) starts cold and has nothing to compare with: left out.
+    if (typeof e.data.same_loader !== 'boolean') continue;
+    out.push({ startS, epochS, batchBytes: bb > 0 ? bb : null, sameLoader: e.data.same_loader });
   }
   return out.slice(-10);
 }

@@ -298,7 +298,14 @@ class Tuning(HookCase):
         data = [e["data"] for e in self.events("r1", "epoch_end")]
         self.assertTrue(all(0 < d["loader_start_s"] <= d["epoch_s"] for d in data), data)
         self.assertEqual({d["batch_bytes"] for d in data}, {8 * 4 * 4 + 8 * 8})  # float32 (8, 4) + int64 (8,)
-        self.assertEqual([d["same_loader"] for d in data], [False, True, True])
+        self.assertEqual([d.get("same_loader") for d in data], [None, True, True])  # the first: nothing to compare
+
+    def test_a_loader_rebuilt_every_epoch_is_reported_as_not_the_same(self):
+        for _ in range(3):
+            self.train(DataLoader(Squares(16), batch_size=8))  # built anew at this line each epoch
+        self.hook.link.sender.flush(3.0)
+        self.assertTrue(self.sidecar.wait_for(lambda s: len([e for e in s.events["r1"] if e["kind"] == "epoch_end"]) >= 3))
+        self.assertEqual([e["data"].get("same_loader") for e in self.events("r1", "epoch_end")], [None, False, False])
 
     def test_prefetch_and_persistent_workers_wait_while_the_loader_has_no_workers(self):
         # torch raises on both without workers: never set then, and the job runs on.
@@ -312,6 +319,12 @@ class Tuning(HookCase):
         self.assertTrue(self.hook.on)
         ack = self.ack(2)
         self.assertEqual(ack["not_applied"], ["prefetch_factor", "persistent_workers"])
+        # pin_memory was never offered (a CPU job): a version asking for it says it is not applied.
+        self.sidecar.new_version("r1", pin_memory=True)
+        self.wait_version(3)
+        self.train(loader)
+        self.assertFalse(loader.pin_memory)
+        self.assertIn("pin_memory", self.ack(3)["not_applied"])
 
     def test_batch_size_and_learning_rate_are_not_applied_and_the_ack_says_so(self):
         loader = DataLoader(Squares(16), batch_size=8)

@@ -145,8 +145,9 @@ class TunedLoader:
         extra: Dict[str, Any] = {}
         if start_s is not None:
             extra = {"loader_start_s": round(start_s, 6), "epoch_s": round(time.perf_counter() - t_iter, 6),
-                     "same_loader": first_loader is not None and first_loader is self._loader,
                      "config_version": run.applied_version}
+            if first_loader is not None:  # the first epoch has nothing to compare with
+                extra["same_loader"] = first_loader is self._loader
             if batch_bytes:
                 extra["batch_bytes"] = batch_bytes
         run.event("epoch_end", epoch=self.epoch, **extra)

@@ -57,7 +57,7 @@ class LoaderInfo:
         self.t_epoch = 0.0
         self.start_s: Optional[float] = None
         self.batch_bytes: Optional[int] = None
-        self.same_loader = False
+        self.same_loader: Optional[bool] = None  # None: the first epoch at its site
 
 
 def leading_dim(batch: Any) -> int:

@@ -54,6 +54,9 @@ def budget_env() -> Dict[str, Any]:
     return {}
 
 
+# What a loader has when the job never said: torch's defaults.
+_TORCH_DEFAULT = {"prefetch_factor": 2, "persistent_workers": False, "pin_memory": False}
+
 # The config keys whose values tell whether the run's config is the one the job started with.
 _SAME_CONFIG = ("batch_size", "num_workers", "learning_rate")
 
@@ -155,8 +158,8 @@ class Hook:
         to its first batch (first_batch), and whether the site's loader is the one of its last epoch."""
         info = self.info_of(loader)
         site = info.site
-        prev = site.last_loader() if site.last_loader is not None else None
-        info.same_loader = prev is loader
+        # None on the site's first epoch (nothing to compare with); a dead reference is another loader.
+        info.same_loader = None if site.last_loader is None else site.last_loader() is loader
         site.last_loader = weakref.ref(loader)
         info.t_iter = info.t_epoch = t
         info.start_s = None
@@ -179,7 +182,9 @@ class Hook:
             if t is not None and info.start_s is not None and info.t_epoch:
                 # What the tuner weighs persistent workers by (tuner/loader-knobs.ts).
                 extra = {"loader_start_s": round(info.start_s, 6), "epoch_s": round(t - info.t_epoch, 6),
-                         "same_loader": info.same_loader, "config_version": self.applied_version}
+                         "config_version": self.applied_version}
+                if info.same_loader is not None:
+                    extra["same_loader"] = info.same_loader
                 if info.batch_bytes:
                     extra["batch_bytes"] = info.batch_bytes
             self.link.event("epoch_end", self.clock.step, epoch=site.epochs, **extra)
@@ -196,13 +201,16 @@ class Hook:
         elif wanted is not None and wanted != loader.num_workers:
             not_applied.append("num_workers")
         workers = site.workers if site.workers is not None else loader.num_workers
-        for k in LOADER_KNOBS:  # the loader's other knobs: those it was offered, as torch allows them
-            if k not in config or config[k] == own.get(k, config[k]) and k not in site.knobs:
+        for k in LOADER_KNOBS:  # the loader's other knobs: those it offered, as torch allows them
+            if k not in config:
                 continue
-            if site.tunable and k in self.knobs and knob_refused(k, config[k], workers, self.cuda) is None:
-                site.knobs[k] = config[k]
-            elif config[k] != own.get(k):
-                not_applied.append(k)
+            v, was = config[k], own.get(k, _TORCH_DEFAULT[k])
+            if v == was and k not in site.knobs:
+                continue  # as the job built it, and never changed
+            if k in own and site.tunable and k in self.knobs and knob_refused(k, v, workers, self.cuda) is None:
+                site.knobs[k] = v
+            elif v != was:
+                not_applied.append(k)  # not offered (pin_memory on a CPU job), or refused by torch
         self.applied_version = version
         in_effect = dict(own, num_workers=workers, **batch_lr)
         in_effect.update({k: v for k, v in site.knobs.items() if k in own})

@@ -106,7 +106,7 @@ class Patches:
                     undo()  # the workers the hook asked for did not start: the loader as built
                 except Exception:
                     pass
-                hook.fail(e, "the data loader did not start with the workers the sidecar asked for")
+                hook.fail(e, "the data loader did not start with the workers or loader settings the sidecar asked for")
                 it = iter0(self)
             if hook.on:
                 try:
