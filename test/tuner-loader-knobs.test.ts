@@ -9,7 +9,7 @@ import { tune } from '../tuner/decide.js';
 import { hostMemoryBudget } from '../tuner/host-memory.js';
 import { loaderTable, predictedLoaderBytes } from '../tuner/loader-knobs.js';
 import { measure } from '../tuner/measure.js';
-import { BASE_CONFIG, BASE_TUNE, host, makeSteps, makeWindow } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, BASE_TUNE, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { Window } from '../tuner/window.js';
 
 const LOADER = { ...BASE_CONFIG, num_workers: 2, prefetch_factor: 2, persistent_workers: false };
@@ -83,6 +83,14 @@ describe('prefetch_factor and pin_memory inside the host-memory budget', () => {
     expect(r.decision?.knob).toBe('prefetch_factor');
     expect(r.decision?.configAfter.prefetch_factor).toBe(4);
     expect(r.decision?.evidence.loader_host_bytes_predicted).toBe(predictedLoaderBytes({ workers: 2, perWorker: 200e6, prefetch: 4, batchBytes: 4e6, pin: false }));
+  });
+
+  it('a prefetch rolled back once is not tried again', () => {
+    const trial = record({ id: 7, knob: 'prefetch_factor', configBefore: LOADER, configAfter: { ...LOADER, prefetch_factor: 4 }, outcome: { status: 'rolled_back', gainRatio: -0.02, note: 'x' } });
+    const back = record({ id: 8, knob: 'prefetch_factor', action: 'rollback', configBefore: { ...LOADER, prefetch_factor: 4 }, configAfter: LOADER, configVersion: 3, outcome: { status: 'kept', gainRatio: 0, note: 'x' }, ts: 1_764_299_000 });
+    const w = win({ tune: bound, steps: makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01, version: 3 }), configVersion: 3, appliedVersion: 3, decisions: [{ ...trial, ts: 1_764_298_000 }, back], process: tree(200e6), processHistory: busyHistory(0.5), memoryBudget: { workersBytes: 2e9, source: 'test' } });
+    expect(tune(w).decision?.knob).not.toBe('prefetch_factor');
+    expect(loaderTable(w, measure(w, 3)!, 0.5).find((p) => p.name === 'prefetch_factor')?.note).toBe('4 was tried and rolled back (decision 7)');
   });
 
   it('a prefetch that would pass the budget is not tried, and the status names it', () => {

@@ -117,6 +117,10 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     `${what} would pass the host-memory budget (predicted ${mb(bytes)} for the loader: ${c.num_workers} workers × ${mb(perWorker ?? 0)}` +
     `${batchBytes !== null ? ` + their prefetched batches of ${mb(batchBytes)}` : ''}; room for ${mb(budget!.workersBytes)}; ${budget!.source})`;
   const enabled = (k: LoaderKnob) => knobEnabled(w, k) && c[k] !== undefined;
+  // A move of this knob to this value that was rolled back is not tried again (no try-undo loop).
+  const undone = (k: LoaderKnob, v: number | boolean) => w.decisions.find((d) => d.knob === k && d.action !== 'rollback'
+    && d.configAfter[k] === v && d.outcome.status === 'rolled_back');
+  const undoneWords = (k: LoaderKnob, v: number | boolean) => `${String(v)} was tried and rolled back (decision ${undone(k, v)!.id})`;
   const noWorkers = 'no workers (torch refuses it without them)';
 
   if (enabled('persistent_workers')) {
@@ -129,6 +133,7 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     else {
       const share = median(epochs.map((e) => e.startS / e.epochS));
       if (share < START_SHARE_MIN) p.note = `the workers' start is ${fmtPercent(share)} of an epoch (under ${fmtPercent(START_SHARE_MIN)})`;
+      else if (undone('persistent_workers', true)) p.note = undoneWords('persistent_workers', true);
       else p.move = true;
     }
     out.push(p);
@@ -144,6 +149,7 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     else if ((w.host?.cpuUtilizationRatio ?? 0) >= HOST_CPU_BUSY) p.note = `the host's CPU is ${fmtPercent(w.host!.cpuUtilizationRatio!)} busy: the workers are starved, not uneven`;
     else if (workerBusy === null) p.note = 'no CPU readings of the workers: whether they keep up on average is unknown';
     else if (workerBusy >= PREFETCH_BUSY_MAX) p.note = `workers busy ${fmtPercent(workerBusy)}: short on average, which a deeper queue does not help`;
+    else if (undone('prefetch_factor', to)) p.note = undoneWords('prefetch_factor', to);
     else if (passes(bytes)) p.note = refusedWords(`prefetch factor ${to}`, bytes!);
     else p.move = to;
     out.push(p);
@@ -154,6 +160,7 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     if (pin) p.note = 'already on';
     else if (!cudaJob(w)) p.note = 'a CPU-only job (pinned memory only speeds copies to a GPU)';
     else if (m.waitRatio < LOADER_LIMITED_WAIT) p.note = `steps wait ${fmtPercent(m.waitRatio)} for data: nothing to hide`;
+    else if (undone('pin_memory', true)) p.note = undoneWords('pin_memory', true);
     else if (passes(bytes)) p.note = refusedWords('pinned memory', bytes!);
     else p.move = true;
     out.push(p);
