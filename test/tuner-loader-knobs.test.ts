@@ -64,6 +64,17 @@ describe('persistent workers', () => {
     expect(loaderTable(w, measure(w, 1)!).find((p) => p.name === 'persistent_workers')?.note).toMatch(why);
   });
 
+  it('are recommended once under advise, and a recommendation of another loader knob is not taken for it', () => {
+    const advise = { ...BASE_TUNE, mode: 'advise' as const };
+    const w = win({ events: epochs(3, 0.5, 1.2), process: tree(200e6), tune: advise });
+    const first = tune(w).decision!;
+    expect(first).toMatchObject({ knob: 'persistent_workers', recommendOnly: true });
+    const rec = record({ id: 1, knob: 'persistent_workers', action: 'set', recommendOnly: true, configVersion: null, configBefore: LOADER, configAfter: first.configAfter });
+    expect(tune({ ...w, decisions: [rec] }).status.evidence.tuner).toBe('recommendation already made');
+    const other = record({ ...rec, knob: 'prefetch_factor', configAfter: { ...LOADER, prefetch_factor: 4 } });
+    expect(tune({ ...w, decisions: [other] }).decision?.knob).toBe('persistent_workers');
+  });
+
   it('are never proposed to a run whose config lacks the field (an older client) or whose knobs leave it out', () => {
     const old = win({ events: epochs(3, 0.5, 1.2), config: BASE_CONFIG });
     expect(tune(old).decision?.knob).not.toBe('persistent_workers');

@@ -13,7 +13,7 @@ import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } fro
 import type { Proposal } from './proposal.js';
 import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
-import type { RunConfig } from '../domain/config.js';
+import { LOADER_KNOBS, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
 import { recordedChange } from './job-change.js';
@@ -195,7 +195,8 @@ function withAdvice(d: Decision, advice: Advice[]): Decision {
 }
 
 function sameConfig(a: RunConfig, b: RunConfig): boolean {
-  return a.batch_size === b.batch_size && a.num_workers === b.num_workers && a.learning_rate === b.learning_rate && a.grad_accum_steps === b.grad_accum_steps;
+  return a.batch_size === b.batch_size && a.num_workers === b.num_workers && a.learning_rate === b.learning_rate && a.grad_accum_steps === b.grad_accum_steps
+    && LOADER_KNOBS.every((k) => a[k] === b[k]);
 }
 
 function alreadyRecommended(w: Window, config: RunConfig): boolean {
