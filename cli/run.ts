@@ -58,7 +58,8 @@ The loader's knobs (the default --knobs), applied when the training loader next 
                       take a measured share of the epoch to start (iterator made → first batch)
                       and the loader is the same object every epoch
   prefetch_factor     batches each worker keeps ready; doubled (up to 8) as a trial when steps
-                      still wait for data and no worker move pays
+                      still wait for data, no worker move pays and the workers keep up on
+                      average (a deeper queue hides uneven batches, not a slow loader)
   pin_memory          page-locked batches for faster copies to the GPU; CUDA jobs only
 Refused: prefetch_factor and persistent_workers without workers (torch raises), pin_memory on a
 CPU-only job, a loader over an IterableDataset, and any move whose predicted host memory

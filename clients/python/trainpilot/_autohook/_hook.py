@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 import weakref
 from typing import Any, Callable, Dict, Optional
@@ -42,15 +43,32 @@ def cuda_initialised(torch: Any) -> bool:
         return False
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+               "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40,
+               "ki": 2 ** 10, "mi": 2 ** 20, "gi": 2 ** 30, "ti": 2 ** 40}
+
+
+def parse_size(text: str) -> Optional[int]:
+    """"6GiB", "512MiB", "8GB", "6Gi" or bytes → bytes, as `trainpilot run --host-memory-budget`
+    reads them (cli/flags.ts parseSize); None for anything else (a bare 6G is ambiguous)."""
+    m = re.match(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$", text.strip())
+    factor = _SIZE_UNITS.get(m.group(2).lower()) if m else None
+    if factor is None:
+        return None
+    n = round(float(m.group(1)) * factor)
+    return n if 2 ** 20 <= n <= 2 ** 53 else None
+
+
 def budget_env() -> Dict[str, Any]:
-    """TRAINPILOT_HOST_MEMORY_BUDGET (bytes; `trainpilot run --host-memory-budget` sets it) as the
-    tune field of a run the hook registers itself; an unreadable value is ignored with a warning."""
+    """TRAINPILOT_HOST_MEMORY_BUDGET (a size; `trainpilot run --host-memory-budget` passes bytes)
+    as the tune field of a run the hook registers itself; an unreadable value is ignored, said once."""
     raw = os.environ.get("TRAINPILOT_HOST_MEMORY_BUDGET", "").strip()
     if not raw:
         return {}
-    if raw.isdigit() and int(raw) > 0:
-        return {"host_memory_budget_bytes": int(raw)}
-    log.warning("trainpilot: TRAINPILOT_HOST_MEMORY_BUDGET %r is not a number of bytes; ignored", raw)
+    n = parse_size(raw)
+    if n is not None:
+        return {"host_memory_budget_bytes": n}
+    log.warning("trainpilot: TRAINPILOT_HOST_MEMORY_BUDGET %r is not a size (6GiB, 512MiB, 8GB or bytes); ignored", raw)
     return {}
 
 
