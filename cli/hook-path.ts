@@ -23,7 +23,7 @@ the script (TRAINPILOT_NAME overrides), reports every optimizer step, applies th
 loader's knobs at epoch starts, and records 'finished' or 'failed' with the exit code. Tuning
 follows TRAINPILOT_TUNE (auto, advise or off; default auto), TRAINPILOT_KNOBS (a comma
 list, as 'trainpilot run --knobs'; default the loader's knobs num_workers, prefetch_factor,
-persistent_workers, pin_memory) and TRAINPILOT_HOST_MEMORY_BUDGET (bytes, as
+persistent_workers, pin_memory) and TRAINPILOT_HOST_MEMORY_BUDGET (a size such as 6GiB, as
 'trainpilot run --host-memory-budget'). TRAINPILOT_INJECT=0 turns it off. With the
 sidecar down, the job runs as it would without trainpilot.
 
