@@ -73,3 +73,13 @@ export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | unde
   }
   return best;
 }
+
+/**
+ * What the loader holds in host memory: each worker's resident memory, the batches it keeps ready
+ * (prefetch_factor of them; in shared memory until the main process takes them) and, with
+ * pin_memory, a page-locked copy of each in the main process. Batch bytes unknown: workers alone.
+ */
+export function predictedLoaderBytes(x: { workers: number; perWorker: number; prefetch: number; batchBytes: number | null; pin: boolean }): number {
+  const batches = x.batchBytes === null ? 0 : x.workers * x.prefetch * x.batchBytes * (x.pin ? 2 : 1);
+  return x.workers * x.perWorker + batches;
+}

@@ -5,7 +5,8 @@
 // it) and inside the host-memory budget: a candidate whose predicted host memory would pass it is
 // not tried, and the evidence names it. Pure: the window comes in.
 import { knobEnabled } from './guardrails.js';
-import { hostMemoryBudget, perWorkerBytes, type HostMemoryBudget } from './host-memory.js';
+import { batchBytesOf, epochStarts } from './epoch-starts.js';
+import { hostMemoryBudget, perWorkerBytes, predictedLoaderBytes, type HostMemoryBudget } from './host-memory.js';
 import { fmtPercent } from './format.js';
 import type { Measurement } from './measure.js';
 import { median } from './stats.js';
@@ -32,18 +33,6 @@ export const PREFETCH_BUSY_MAX = 0.8;
 /** A host this busy starves the workers: their low busy share says nothing of uneven batches. */
 export const HOST_CPU_BUSY = 0.9;
 
-/** One epoch as the job reported it in its `epoch_end` event (clients/python: the hook and TunedLoader). */
-export interface EpochStart {
-  /** Iterator made → first batch handed out: the workers' start (or, when they persist, a refill). */
-  startS: number;
-  /** Iterator made → last batch handed out. */
-  epochS: number;
-  /** Bytes of the tensors of one batch, when the job could measure them. */
-  batchBytes: number | null;
-  /** The loader was the same object as the epoch before (not rebuilt at its line); null on its first epoch. */
-  sameLoader: boolean | null;
-}
-
 export interface LoaderParam {
   name: LoaderKnob;
   value: number | boolean | undefined;
@@ -52,42 +41,6 @@ export interface LoaderParam {
   note: string;
   /** Predicted host memory of the loader (workers, their prefetched batches, pinned copies) after the move, bytes. */
   predictedBytes: number | null;
-}
-
-/** The newest epochs of the version the job runs now, from their `epoch_end` events (a loader's first left out). */
-export function epochStarts(w: Window): EpochStart[] {
-  const out: EpochStart[] = [];
-  for (const e of w.events) {
-    if (e.kind !== 'epoch_end' || Number(e.data.config_version) !== w.appliedVersion) continue;
-    const startS = Number(e.data.loader_start_s);
-    const epochS = Number(e.data.epoch_s);
-    if (!(startS >= 0) || !(epochS > 0) || startS > epochS) continue;
-    const bb = Number(e.data.batch_bytes);
-    // A loader's first epoch (no same_loader) starts cold and has nothing to compare with: left out.
-    if (typeof e.data.same_loader !== 'boolean') continue;
-    out.push({ startS, epochS, batchBytes: bb > 0 ? bb : null, sameLoader: e.data.same_loader });
-  }
-  return out.slice(-10);
-}
-
-/** The bytes of one batch (median of what the epochs reported), or null when not measurable. */
-export function batchBytesOf(w: Window): number | null {
-  const all: number[] = [];
-  for (const e of w.events) {
-    const b = e.kind === 'epoch_end' ? Number(e.data.batch_bytes) : NaN;
-    if (b > 0) all.push(b);
-  }
-  return all.length > 0 ? median(all.slice(-10)) : null;
-}
-
-/**
- * What the loader holds in host memory: each worker's resident memory, the batches it keeps ready
- * (prefetch_factor of them; in shared memory until the main process takes them) and, with
- * pin_memory, a page-locked copy of each in the main process. Batch bytes unknown: workers alone.
- */
-export function predictedLoaderBytes(x: { workers: number; perWorker: number; prefetch: number; batchBytes: number | null; pin: boolean }): number {
-  const batches = x.batchBytes === null ? 0 : x.workers * x.prefetch * x.batchBytes * (x.pin ? 2 : 1);
-  return x.workers * x.perWorker + batches;
 }
 
 /** The budget the loader is kept within: the window's (override or cgroup), else available memory less a margin. */

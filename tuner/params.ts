@@ -2,8 +2,9 @@
 // by its step rule — so the search (search.ts) treats every knob
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
-import { perWorkerBytes, workersWithin } from './host-memory.js';
-import { batchBytesOf, predictedLoaderBytes, TORCH_PREFETCH } from './loader-knobs.js';
+import { batchBytesOf } from './epoch-starts.js';
+import { perWorkerBytes, predictedLoaderBytes, workersWithin } from './host-memory.js';
+import { TORCH_PREFETCH } from './loader-knobs.js';
 import { batchBound, knobEnabled } from './guardrails.js';
 import { lossCeilings, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
