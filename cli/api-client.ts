@@ -35,7 +35,7 @@ export class UnreachableError extends Error {
 
 export interface ApiClient {
   readonly url: string;
-  register(body: { name: string; pid?: number; tune?: { mode: string } }): Promise<Run>;
+  register(body: { name: string; pid?: number; tune?: { mode: string; host_memory_budget_bytes?: number } }): Promise<Run>;
   /** Gives a run registered before its process started the job's pid (PATCH /v1/runs/:id). */
   attachPid(id: string, pid: number): Promise<Run>;
   runs(query?: { state?: string; limit?: number }): Promise<Run[]>;

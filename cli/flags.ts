@@ -63,6 +63,31 @@ export function parseDuration(text: string): number | null {
   return n * unit;
 }
 
+const SIZE_UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
+  kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40, ki: 2 ** 10, mi: 2 ** 20, gi: 2 ** 30, ti: 2 ** 40,
+};
+
+/**
+ * A size for people → whole bytes: "6GiB", "512MiB", "8GB", "1.5 TiB", "6Gi" (Kubernetes) or plain
+ * bytes. A bare K/M/G/T is refused: Docker reads "6g" as GiB and Kubernetes "6G" as 10^9 bytes.
+ */
+export function parseSize(text: string): { bytes: number } | { error: string } {
+  const t = text.trim();
+  const m = /^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$/.exec(t);
+  if (!m) return { error: `${JSON.stringify(text)} is not a size (e.g. 6GiB, 512MiB, 8GB, or bytes)` };
+  const unit = m[2].toLowerCase();
+  if (/^[kmgt]$/.test(unit)) {
+    return { error: `${JSON.stringify(text)} is ambiguous: write ${m[1]}${m[2].toUpperCase()}B (10^${'kmgt'.indexOf(unit) * 3 + 3} bytes) or ${m[1]}${m[2].toUpperCase()}iB (2^${'kmgt'.indexOf(unit) * 10 + 10})` };
+  }
+  const factor = unit === '' ? 1 : SIZE_UNITS[unit];
+  if (factor === undefined) return { error: `${JSON.stringify(text)}: unknown unit ${JSON.stringify(m[2])} (B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)` };
+  const bytes = Math.round(Number(m[1]) * factor);
+  if (!(bytes >= 2 ** 20)) return { error: `${JSON.stringify(text)} is under 1 MiB: too small for a job's host memory` };
+  if (bytes > 2 ** 53) return { error: `${JSON.stringify(text)} is too large` };
+  return { bytes };
+}
+
 export function flagsHelp(specs: FlagSpec[]): string {
   const rows = specs.map((s) => [`--${s.name}${s.boolean ? '' : ' V'}`, envName(s.name), s.default ?? '', s.help]);
   const w = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c].length)));

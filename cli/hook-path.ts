@@ -19,10 +19,12 @@ of your own):
   PYTHONPATH=$(trainpilot hook-path) TRAINPILOT_URL=http://127.0.0.1:9477 python train.py
 
 The job needs nothing installed. Once it imports torch, the hook registers a run named for
-the script (TRAINPILOT_NAME overrides), reports every optimizer step, applies data-loader
-workers at epoch starts, and records 'finished' or 'failed' with the exit code. Tuning
-follows TRAINPILOT_TUNE (auto, advise or off; default auto) and TRAINPILOT_KNOBS (a comma
-list, as 'trainpilot run --knobs'; default num_workers). TRAINPILOT_INJECT=0 turns it off. With the
+the script (TRAINPILOT_NAME overrides), reports every optimizer step, applies the data
+loader's knobs at epoch starts, and records 'finished' or 'failed' with the exit code. Tuning
+follows TRAINPILOT_TUNE (auto, advise or off; default auto), TRAINPILOT_KNOBS (a comma
+list, as 'trainpilot run --knobs'; default the loader's knobs num_workers, prefetch_factor,
+persistent_workers, pin_memory) and TRAINPILOT_HOST_MEMORY_BUDGET (a size such as 6GiB, as
+'trainpilot run --host-memory-budget'). TRAINPILOT_INJECT=0 turns it off. With the
 sidecar down, the job runs as it would without trainpilot.
 
 --copy-to DIR copies the hook into DIR (a volume shared with the trainer) and prints the

@@ -12,6 +12,7 @@ import { gatherReport } from './report-data.js';
 import { bareSummary, summaryText, type JobEnd } from './report-summary.js';
 import { SERVE_FLAGS, toServeOptions, type ServeOptions } from './serve-options.js';
 import { KNOBS } from '../domain/config.js';
+import { parseSize } from './flags.js';
 import { resolveToken } from './token.js';
 
 const serveFlag = (name: string) => SERVE_FLAGS.find((f) => f.name === name)!;
@@ -24,7 +25,8 @@ const SPEC: CommandSpec = {
     // --url is optional here (no address: a sidecar is started in this process), so not `client`.
     { ...CLIENT_FLAGS[0], default: null, help: 'use the sidecar at this address instead of starting one here' },
     CLIENT_FLAGS[1],
-    { name: 'knobs', default: null, help: `what the zero-code hook may change, comma-separated: ${KNOBS.join(', ')} (default: num_workers; the loader's knobs)` },
+    { name: 'knobs', default: null, help: `what the zero-code hook may change, comma-separated: ${KNOBS.join(', ')} (default: the loader's knobs num_workers, prefetch_factor, persistent_workers, pin_memory)` },
+    { name: 'host-memory-budget', default: null, help: "host memory the job's process tree may hold (6GiB, 512MiB, 8GB, bytes): the loader's knobs stay within it (default: the job's cgroup memory limit, else available memory, less a margin)" },
     { name: 'no-inject', default: null, boolean: true, help: 'no zero-code hook for a Python command (also TRAINPILOT_INJECT=0)' },
     ...['db', 'interval', 'nvidia-smi', 'gpu'].map((n) => ({ ...serveFlag(n), help: `${serveFlag(n).help} (sidecar started here)` })),
   ],
@@ -46,7 +48,24 @@ script. --no-inject (or TRAINPILOT_INJECT=0) starts it untouched.
 size at an epoch start and scale the learning rate by the optimizer's rule (linear for SGD,
 square root for Adam) in every param group and in the LR scheduler's base values. Where that is
 not safe (a scheduler keyed to a total step count such as OneCycleLR, an IterableDataset, a
-custom batch sampler) the batch is left as it is and the hook says why once, with the line.`,
+custom batch sampler) the batch is left as it is and the hook says why once, with the line.
+
+The loader's knobs (the default --knobs), applied when the training loader next starts an epoch:
+  num_workers         worker processes loading batches; grows while steps wait for data, up to
+                      the job's cores (past them when workers mostly wait on storage), shrinks
+                      when they sit idle
+  persistent_workers  workers kept alive between epochs; turned on when each epoch's workers
+                      take a measured share of the epoch to start (iterator made → first batch)
+                      and the loader is the same object every epoch
+  prefetch_factor     batches each worker keeps ready; doubled (up to 8) as a trial when steps
+                      still wait for data, no worker move pays and the workers keep up on
+                      average (a deeper queue hides uneven batches, not a slow loader)
+  pin_memory          page-locked batches for faster copies to the GPU; CUDA jobs only
+Refused: prefetch_factor and persistent_workers without workers (torch raises), pin_memory on a
+CPU-only job, a loader over an IterableDataset, and any move whose predicted host memory
+(workers × their measured RSS + prefetched batches × a batch's bytes) would pass the budget:
+--host-memory-budget, else the job's cgroup memory limit, else available memory, less a margin
+(10 %, at least 256 MB); the decision log names the refused move.`,
 };
 
 export const RUN_HELP = commandHelp(SPEC);
@@ -107,6 +126,9 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const inject = !(noInject === 'true' || noInject === '1') && !injectOffByEnv(env);
   const knobs = v.knobs === null ? null : v.knobs.split(',').map((k) => k.trim()).filter((k) => k !== '');
   for (const k of knobs ?? []) if (!(KNOBS as readonly string[]).includes(k)) errors.push(`--knobs: ${JSON.stringify(k)} is not one of ${KNOBS.join(', ')}`);
+  const size = v['host-memory-budget'] === null ? null : parseSize(v['host-memory-budget']);
+  if (size && 'error' in size) errors.push(`--host-memory-budget: ${size.error}`);
+  const budgetBytes = size && 'bytes' in size ? size.bytes : null;
   const serve = toServeOptions(
     { ...Object.fromEntries(SERVE_FLAGS.map((f) => [f.name, f.default])), ...v, host: '127.0.0.1', port: '0', log: 'silent', 'metrics-listen': null },
     env,
@@ -118,7 +140,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   let registered: Run | null = null;
   if (sidecar) {
     try {
-      registered = await sidecar.client.register({ name, tune: { mode: tune } });
+      registered = await sidecar.client.register({ name, tune: { mode: tune, ...(budgetBytes !== null ? { host_memory_budget_bytes: budgetBytes } : {}) } });
     } catch (err) {
       warn(`could not register the run (${(err as Error).message}); the job runs unwatched`);
     }
@@ -130,6 +152,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   if (token) childEnv.TRAINPILOT_TOKEN = token; // from --token-file: the job's client needs it too
   if (knobs) childEnv.TRAINPILOT_KNOBS = knobs.join(','); // what the zero-code hook may change (docs/zero-code.md)
   else delete childEnv.TRAINPILOT_KNOBS;
+  // The hook's run of its own (no run registered here) takes the budget from the environment too.
+  if (budgetBytes !== null) childEnv.TRAINPILOT_HOST_MEMORY_BUDGET = String(budgetBytes);
   // Zero-code mode (DESIGN §10): only for a run the sidecar knows, and only for Python.
   const hooked = inject && registered !== null && isPythonCommand(cmd, childEnv);
   const jobEnv = hooked ? withHook(childEnv) : childEnv;

@@ -18,6 +18,9 @@ export function toConfig(c: ConfigInput): RunConfig {
     grad_accum_steps: c.grad_accum_steps ?? 1,
   };
   if (c.lr_warmup_steps !== undefined) out.lr_warmup_steps = c.lr_warmup_steps;
+  if (c.prefetch_factor !== undefined) out.prefetch_factor = c.prefetch_factor;
+  if (c.persistent_workers !== undefined) out.persistent_workers = c.persistent_workers;
+  if (c.pin_memory !== undefined) out.pin_memory = c.pin_memory;
   return out;
 }
 
@@ -30,6 +33,8 @@ export function toTune(t: TuneInput | undefined, base: TuneSettings = DEFAULT_TU
     keep_global_batch: t?.keep_global_batch ?? base.keep_global_batch,
     bounds: t?.bounds ?? base.bounds,
   };
+  const budget = t?.host_memory_budget_bytes ?? base.host_memory_budget_bytes;
+  if (budget !== undefined) tune.host_memory_budget_bytes = budget;
   for (const [knob, b] of Object.entries(tune.bounds)) {
     if (b && b.min > b.max) throw badRequest(`tune.bounds.${knob}: min ${b.min} is greater than max ${b.max}`);
   }
@@ -38,10 +43,10 @@ export function toTune(t: TuneInput | undefined, base: TuneSettings = DEFAULT_TU
 
 /** A config must sit inside the run's bounds, or the tuner would start outside them. */
 export function checkConfigInBounds(config: RunConfig, tune: TuneSettings, field = 'config'): void {
-  for (const knob of ['batch_size', 'num_workers', 'learning_rate'] as const) {
+  for (const knob of ['batch_size', 'num_workers', 'learning_rate', 'prefetch_factor'] as const) {
     const b = tune.bounds[knob];
     const v = config[knob];
-    if (b && (v < b.min || v > b.max)) {
+    if (b && v !== undefined && (v < b.min || v > b.max)) {
       throw badRequest(`${field}.${knob}: ${v} is outside tune.bounds.${knob} [${b.min}, ${b.max}]`);
     }
   }

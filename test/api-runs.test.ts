@@ -31,6 +31,25 @@ describe('runs', () => {
     expect(res.json()).toMatchObject({ config: null, config_version: 0, tune: { mode: 'auto', lr_scaling: 'auto' } });
   });
 
+  it('keeps the loader knobs and the host-memory budget a job sends, and leaves them out when it does not (issue 22)', async () => {
+    const config = { ...GOOD_RUN.config, prefetch_factor: 4, persistent_workers: false, pin_memory: true };
+    const tune = { ...GOOD_RUN.tune, host_memory_budget_bytes: 6 * 2 ** 30, bounds: { ...GOOD_RUN.tune.bounds, prefetch_factor: { min: 2, max: 8 } } };
+    const id = await registerRun(t.app, { ...GOOD_RUN, name: 'loader', config, tune });
+    const run = (await t.app.inject({ url: `/v1/runs/${id}` })).json();
+    expect(run.config).toEqual(config);
+    expect(run.tune.host_memory_budget_bytes).toBe(6 * 2 ** 30);
+    const cfg = (await t.app.inject({ url: `/v1/runs/${id}/config` })).json();
+    expect(cfg.config).toEqual(config);
+    // An older client's registration: none of them, as before.
+    const old = (await t.app.inject({ url: `/v1/runs/${await registerRun(t.app)}` })).json();
+    expect(Object.keys(old.config).sort()).toEqual(['batch_size', 'grad_accum_steps', 'learning_rate', 'num_workers']);
+    expect(old.tune).not.toHaveProperty('host_memory_budget_bytes');
+    // A prefetch_factor outside its bound is refused like any knob's.
+    const bad = await t.app.inject({ method: 'POST', url: '/v1/runs', payload: { ...GOOD_RUN, name: 'x', config: { ...config, prefetch_factor: 16 }, tune } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/config\.prefetch_factor: 16 is outside tune\.bounds\.prefetch_factor \[2, 8\]/);
+  });
+
   it('gives two live runs with one name distinct metric labels', async () => {
     const a = await registerRun(t.app);
     const b = await registerRun(t.app);

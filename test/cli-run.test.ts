@@ -52,6 +52,15 @@ describe('trainpilot run --url (a sidecar already running)', () => {
     expect(r.stderr).toContain(`report: trainpilot report ${started.id} --url ${sidecar.url}`);
   });
 
+  it('--host-memory-budget 6GiB sets the run\'s budget (tune.host_memory_budget_bytes) and the job\'s environment', async () => {
+    const r = await cli(['run', '--url', sidecar.url, '--host-memory-budget', '1.5GiB', '--', process.execPath, job, 'exit', '0']);
+    expect(r.code, r.stderr).toBe(0);
+    const [started] = jobLines(r.stdout);
+    expect(runOf(started.id).tune.host_memory_budget_bytes).toBe(1.5 * 2 ** 30);
+    const plain = await cli(['run', '--url', sidecar.url, '--', process.execPath, job, 'exit', '0']);
+    expect(runOf(jobLines(plain.stdout)[0].id).tune.host_memory_budget_bytes).toBeUndefined();
+  });
+
   it('exits with the job\'s exit code and records failed with it', async () => {
     const r = await cli(['run', '--url', sidecar.url, '--name', 'three', '--', process.execPath, job, 'exit', '3']);
     expect(r.code).toBe(3);
@@ -274,6 +283,17 @@ describe('trainpilot run usage', () => {
   it('names a knob --knobs does not know', async () => {
     const r = await cli(['run', '--knobs', 'batch_size,momentum', '--', 'true']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--knobs: "momentum" is not one of batch_size, learning_rate, num_workers/);
+    expect(r.stderr).toMatch(/--knobs: "momentum" is not one of batch_size, learning_rate, num_workers, prefetch_factor, persistent_workers, pin_memory/);
+  });
+
+  it.each([
+    ['6G', /"6G" is ambiguous: write 6GB \(10\^9 bytes\) or 6GiB \(2\^30\)/],
+    ['six', /"six" is not a size \(e\.g\. 6GiB, 512MiB, 8GB, or bytes\)/],
+    ['6 GiBs', /unknown unit "GiBs"/],
+    ['512KiB', /under 1 MiB/],
+  ])('names a bad --host-memory-budget %s', async (size, why) => {
+    const r = await cli(['run', '--host-memory-budget', size, '--', 'true']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`--host-memory-budget: .*${why.source}`));
   });
 });

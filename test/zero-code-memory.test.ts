@@ -2,13 +2,15 @@
 // workers the tuner would otherwise add (issue 22): the tuner never plans past the budget, the
 // job is never OOM-killed, its cgroup's usage stays under the limit, and the refused worker count
 // is named in the decisions. Real PyTorch, a real sidecar, a real cgroup (root and
-// /sys/fs/cgroup/memory needed: fails under CI=true without them, skipped elsewhere).
+// /sys/fs/cgroup/memory needed: fails under CI=true without them, skipped elsewhere). The same with
+// the user's budget instead of a cgroup (`trainpilot run --host-memory-budget`), anywhere.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnSidecar, type SidecarProcess } from '../bench/lib/sidecar-process.js';
+import { cli } from './cli-helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const V1 = '/sys/fs/cgroup/memory';
@@ -20,10 +22,10 @@ const cg = `${V1}/trainpilot-job-${process.pid}`;
 let s: SidecarProcess;
 
 beforeAll(async () => {
-  if (!canCgroup) return;
   const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
   if (probe.status !== 0) throw new Error(`${PYTHON} cannot import torch: ${probe.stderr}`);
   s = await spawnSidecar(['--db', join(dir, 'memory.db'), '--gpu', 'off', '--interval', '1s']);
+  if (!canCgroup) return;
   mkdirSync(cg);
   writeFileSync(`${cg}/memory.limit_in_bytes`, String(LIMIT));
 }, 60_000);
@@ -58,5 +60,25 @@ describe('the host-memory budget on a job under a cgroup memory limit', () => {
     expect(decisions.filter((d) => d.knob === 'num_workers' && d.action === 'increase')).toEqual([]);
     expect(text).toMatch(/2 workers would pass the host-memory budget \(\d+ MB per worker, room for 1; cgroup memory limit/);
     expect(maxUsage).toBeLessThan(LIMIT);
+  }, 120_000);
+});
+
+describe('the host-memory budget the user sets (--host-memory-budget), no cgroup limit', () => {
+  it('keeps the workers within it and names the refused count with the budget\'s source', async () => {
+    // 700 MiB for the whole job: the main process (~250 MB with torch) and room for one 309 MB
+    // worker, not two.
+    const r = await cli(['run', '--url', s.url, '--host-memory-budget', '700MiB', '--', PYTHON,
+      'test/fixtures/zero-code/fat_workers.py', '--epochs', '14', '--workers', '1', '--transform-ms', '3']);
+    const id = /\(run (\S+), pid \d+\)/.exec(r.stderr)?.[1] ?? '';
+    const run = (await (await fetch(`${s.url}/v1/runs/${id}`)).json()) as Record<string, any>;
+    const decisions = ((await (await fetch(`${s.url}/v1/runs/${id}/decisions`)).json()) as { decisions: Array<Record<string, any>> }).decisions;
+    const text = `${JSON.stringify(decisions)} ${JSON.stringify(run.bottleneck)}`;
+    console.log(`memory override e2e: exit ${r.code}; epochs ${r.stdout.trim().split('\n').map((l) => /workers (\d+)/.exec(l)?.[1]).join(',')}; ` +
+      `${/\d+ workers would pass the host-memory budget \([^)]*\)[^)]*\)/.exec(text)?.[0]}`);
+    expect(r.code, r.stderr).toBe(0);
+    expect(run.tune.host_memory_budget_bytes).toBe(700 * 2 ** 20);
+    expect(r.stdout.trim().split('\n').every((l) => / workers 1,/.test(l)), r.stdout).toBe(true);
+    expect(decisions.filter((d) => d.knob === 'num_workers' && d.action === 'increase')).toEqual([]);
+    expect(text).toMatch(/2 workers would pass the host-memory budget \(\d+ MB per worker, room for 1; the job's budget 734003200 bytes \(tune\.host_memory_budget_bytes\)/);
   }, 120_000);
 });

@@ -122,7 +122,7 @@ describe('an unmodified PyTorch script with only PYTHONPATH=$(trainpilot hook-pa
 
     expect(run0.name).toBe('loop.py');
     expect(run0.pid).toBeGreaterThan(0);
-    expect(run0.tune).toMatchObject({ mode: 'off', knobs: ['num_workers'] });
+    expect(run0.tune).toMatchObject({ mode: 'off', knobs: ['num_workers', 'prefetch_factor', 'persistent_workers'] });
     expect(got.length).toBe(r.result.steps);
     expect(got.map((x) => x.step)).toEqual([...Array(r.result.steps).keys()]);
     expect(got.every((x) => x.samples === batch)).toBe(true);
@@ -145,7 +145,7 @@ describe('an unmodified PyTorch script with only PYTHONPATH=$(trainpilot hook-pa
       { PYTHONPATH: hookPath, TRAINPILOT_URL: s.url });
     expect(r.code, r.stderr).toBe(0);
     const run0 = (await api<{ runs: Array<Record<string, any>> }>(s.url, '/v1/runs')).runs[0];
-    expect(run0.tune).toMatchObject({ mode: 'auto', knobs: ['num_workers'] });
+    expect(run0.tune).toMatchObject({ mode: 'auto', knobs: ['num_workers', 'prefetch_factor', 'persistent_workers'] });
     const decisions = (await api<{ decisions: Array<Record<string, any>> }>(s.url, `/v1/runs/${run0.id}/decisions`)).decisions;
     const evs = (await api<{ events: Event[] }>(s.url, `/v1/runs/${run0.id}/events?limit=10000`)).events;
     const changes = evs.filter((e) => e.kind === 'config_applied' && e.data.version > 1);

@@ -56,7 +56,7 @@ describe('an unmodified PyTorch script under trainpilot run', () => {
       ['--tune', 'auto']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/zero-code hook on/);
-    expect(r.stderr).toMatch(/zero-code hook: tuned: num_workers; batch size and learning rate are the script's \(DataLoader at test\/fixtures\/zero-code\/loop\.py:\d+, optimizer at test\/fixtures\/zero-code\/loop\.py:\d+\)/);
+    expect(r.stderr).toMatch(/zero-code hook: tuned: num_workers, prefetch_factor, persistent_workers; batch size and learning rate are the script's \(DataLoader at test\/fixtures\/zero-code\/loop\.py:\d+, optimizer at test\/fixtures\/zero-code\/loop\.py:\d+\)/);
     for (const line of r.stdout.trimEnd().split('\n')) expect(line, 'stdout is the script\'s own').toMatch(OWN_LINE);
     const got = await steps(r.id);
     const evs = await events(r.id);
@@ -71,7 +71,7 @@ describe('an unmodified PyTorch script under trainpilot run', () => {
     expect(got.length).toBe(r.result.steps);
     expect(got.every((x) => x.samples === batch)).toBe(true);
     expect(Math.abs(ratio(got) - r.result.wait_ratio)).toBeLessThanOrEqual(0.1 * r.result.wait_ratio);
-    expect(run0.tune.knobs).toEqual(['num_workers']);
+    expect(run0.tune.knobs).toEqual(['num_workers', 'prefetch_factor', 'persistent_workers']);
     expect(run0.config).toMatchObject({ batch_size: batch, learning_rate: 0.05 });
     // Attached with the script's own settings, and the line that built its loader named.
     expect(evs.find((e) => e.kind === 'config_applied' && e.data.version === 1)?.data).toMatchObject({ num_workers: 0, batch_size: batch });
@@ -137,7 +137,7 @@ describe('an unmodified PyTorch script under trainpilot run', () => {
     expect(got.every((x) => x.samples === perStep)).toBe(true);
     expect(got.reduce((a, x) => a + x.samples, 0)).toBe(2 * 96);
     const run0 = await runOf(r.id);
-    expect(run0.tune.knobs).toEqual(extra[0] === '--iterable' ? [] : ['num_workers']);
+    expect(run0.tune.knobs).toEqual(extra[0] === '--iterable' ? [] : ['num_workers', 'prefetch_factor', 'persistent_workers']);
     if (extra[0] === '--accum') expect(run0.config.grad_accum_steps).toBe(3);
   }, 60_000);
 });

@@ -13,10 +13,11 @@ import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } fro
 import type { Proposal } from './proposal.js';
 import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
-import type { RunConfig } from '../domain/config.js';
+import { LOADER_KNOBS, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
 import { recordedChange } from './job-change.js';
+import { loaderKnobTrial, persistentWorkersMove } from './loader-knobs.js';
 
 function latest(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
@@ -109,6 +110,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     ?? (knobEnabled(w, 'num_workers') ? hostMemoryRelief(workerInputs) ?? idleWorkers(workerInputs) ?? surplusWorkers(workerInputs) : undefined);
   let p: Proposal | undefined = safety?.proposal;
   let note = '';
+  // Persistent workers before the search: they cost nothing per step and save a measured epoch start.
+  if (!p) p = persistentWorkersMove(w, m).proposal;
   if (!p) {
     const r = search({
       // The budget as the verdict states it (the job's, else the host's CPU count): one definition.
@@ -129,6 +132,14 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
       const g = goodputShrink(batchInputs);
       p = g.proposal;
       if (!p && noise) note += `; ${g.note}`;
+    }
+    // The loader's other knobs when no worker or batch move is left to make (loader-knobs.ts);
+    // a candidate refused by the host-memory budget is named in the status.
+    if (!p) {
+      const l = loaderKnobTrial(w, m, use?.workerBusyRatio ?? null);
+      p = l.proposal;
+      const refused = l.table.filter((x) => x.move === null && x.note.includes('host-memory budget')).map((x) => x.note);
+      if (!p && refused.length > 0) note += `; ${refused.join('; ')}`;
     }
   }
   if (p && !p.safety && inCooldown(w, s)) return done('cooldown');
@@ -184,7 +195,8 @@ function withAdvice(d: Decision, advice: Advice[]): Decision {
 }
 
 function sameConfig(a: RunConfig, b: RunConfig): boolean {
-  return a.batch_size === b.batch_size && a.num_workers === b.num_workers && a.learning_rate === b.learning_rate && a.grad_accum_steps === b.grad_accum_steps;
+  return a.batch_size === b.batch_size && a.num_workers === b.num_workers && a.learning_rate === b.learning_rate && a.grad_accum_steps === b.grad_accum_steps
+    && LOADER_KNOBS.every((k) => a[k] === b[k]);
 }
 
 function alreadyRecommended(w: Window, config: RunConfig): boolean {

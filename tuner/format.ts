@@ -132,6 +132,7 @@ export function fmtChange(c: { knob: string; action: string; before: unknown; af
 /** The knobs' names for people: the reasons, the CLI and the live page (server/page/static/words.js) all say these. */
 export const KNOB_NAMES: Readonly<Record<string, string>> = {
   batch_size: 'batch size', learning_rate: 'learning rate', num_workers: 'data-loader workers',
+  prefetch_factor: 'prefetch factor', persistent_workers: 'persistent workers', pin_memory: 'pinned memory',
   grad_accum_steps: 'gradient accumulation steps', none: 'no knob',
 };
 

@@ -79,6 +79,9 @@ export const KNOB_FIELDS: Record<Decision['knob'], ReadonlyArray<keyof RunConfig
   batch_size: ['batch_size', 'learning_rate', 'grad_accum_steps', 'lr_warmup_steps'],
   num_workers: ['num_workers'],
   learning_rate: ['learning_rate', 'lr_warmup_steps'],
+  prefetch_factor: ['prefetch_factor'],
+  persistent_workers: ['persistent_workers'],
+  pin_memory: ['pin_memory'],
   none: [],
 };
 
@@ -101,6 +104,10 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
   if (changed.includes('num_workers')) {
     const { min: lo, max: hi } = userBound(w.tune, 'num_workers');
     if (a.num_workers < lo || a.num_workers > hi) return `workers ${a.num_workers} outside [${lo}, ${hi}]`;
+  }
+  if (changed.includes('prefetch_factor') && a.prefetch_factor !== undefined) {
+    const { min: lo, max: hi } = userBound(w.tune, 'prefetch_factor');
+    if (a.prefetch_factor < lo || a.prefetch_factor > hi) return `prefetch factor ${a.prefetch_factor} outside [${lo}, ${hi}]`;
   }
   if (changed.includes('learning_rate')) {
     const lr = w.tune.bounds.learning_rate;

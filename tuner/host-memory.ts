@@ -31,7 +31,7 @@ export function hostMemoryBudget(x: { host: HostReading | null; process: Process
   const main = x.process ? Math.max(0, x.process.residentMemoryBytes - workers) : 0;
   const margin = (total: number) => Math.max(MEMORY_MARGIN_MIN_BYTES, total * MEMORY_MARGIN_RATIO);
   if (x.overrideBytes != null && x.overrideBytes > 0) {
-    return { workersBytes: Math.max(0, x.overrideBytes - main), source: `override ${x.overrideBytes} bytes for the job` };
+    return { workersBytes: Math.max(0, x.overrideBytes - main), source: `the job's budget ${x.overrideBytes} bytes (tune.host_memory_budget_bytes) less ${main} for its main process` };
   }
   if (x.limit) {
     const rest = Math.max(main, (x.limit.usageBytes ?? 0) - workers);
@@ -72,4 +72,14 @@ export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | unde
     if (best === null || rss > best) best = rss;
   }
   return best;
+}
+
+/**
+ * What the loader holds in host memory: each worker's resident memory, the batches it keeps ready
+ * (prefetch_factor of them; in shared memory until the main process takes them) and, with
+ * pin_memory, a page-locked copy of each in the main process. Batch bytes unknown: workers alone.
+ */
+export function predictedLoaderBytes(x: { workers: number; perWorker: number; prefetch: number; batchBytes: number | null; pin: boolean }): number {
+  const batches = x.batchBytes === null ? 0 : x.workers * x.prefetch * x.batchBytes * (x.pin ? 2 : 1);
+  return x.workers * x.perWorker + batches;
 }

@@ -8,7 +8,7 @@ import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, ste
 import { efficiency } from './goodput.js';
 import { fitPerfModel, predictRatio } from './perf-model.js';
 import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
-import type { RunConfig } from '../domain/config.js';
+import { knobValue, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 
 export interface Judgement {
@@ -132,7 +132,7 @@ function restore(config: RunConfig, d: Decision): RunConfig {
   for (const k of KNOB_FIELDS[d.knob]) {
     const v = d.configBefore[k];
     if (v === undefined) delete out[k];
-    else (out as unknown as Record<string, number>)[k] = v;
+    else (out as unknown as Record<string, unknown>)[k] = v;
   }
   return out;
 }
@@ -160,8 +160,8 @@ function objectiveGain(d: DecisionRecord, m: Measurement, before: number): numbe
 /** "back to 1 data-loader worker: 2 measured −15 % samples/s (noise band 3 %)": a rollback reads as one. */
 function rollbackWords(d: DecisionRecord, gain: number, note: string, lossJump: boolean): string {
   const k = d.knob === 'none' ? 'config' : d.knob;
-  const from = d.knob === 'none' ? '' : fmtNum(d.configBefore[d.knob]);
-  const to = d.knob === 'none' ? '' : fmtNum(d.configAfter[d.knob]);
+  const from = d.knob === 'none' ? '' : fmtNum(knobValue(d.configBefore, d.knob));
+  const to = d.knob === 'none' ? '' : fmtNum(knobValue(d.configAfter, d.knob));
   const rest = note.replace(/^[+−-]?[\d.]+ % samples\/s,?\s*/, '');
   const why = lossJump ? `at ${to} ${note}` : `${to} measured ${fmtGain(gain)} samples/s${rest ? ` (${rest})` : ''}`;
   return `back to ${knobName(k)} ${from}: ${why} (undoes decision ${d.id})`;

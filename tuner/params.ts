@@ -2,7 +2,9 @@
 // by its step rule — so the search (search.ts) treats every knob
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
-import { perWorkerBytes, workersWithin } from './host-memory.js';
+import { batchBytesOf } from './epoch-starts.js';
+import { perWorkerBytes, predictedLoaderBytes, workersWithin } from './host-memory.js';
+import { TORCH_PREFETCH } from './loader-knobs.js';
 import { batchBound, knobEnabled } from './guardrails.js';
 import { lossCeilings, oomCeilings, type Point } from './history.js';
 import { microBatchSizes } from './lr.js';
@@ -152,7 +154,11 @@ function workersParam(x: ParamInputs): Param {
   }
   const rss = workerRssBytes(w.process);
   const ram = ramBudgetBytes(w.host);
-  const host = workersWithin(cur, w.memoryBudget ? perWorkerBytes(w.processHistory, w.process) : null, w.memoryBudget ?? null); // the job's host-memory budget (issue 22)
+  // The job's host-memory budget (issue 22): each worker costs its resident memory and the batches
+  // it keeps ready (prefetch_factor of them, twice with pinned copies) where a batch's bytes are known.
+  const rssOne = w.memoryBudget ? perWorkerBytes(w.processHistory, w.process) : null;
+  const perWorker = rssOne === null ? null : predictedLoaderBytes({ workers: 1, perWorker: rssOne, prefetch: w.config.prefetch_factor ?? TORCH_PREFETCH, batchBytes: batchBytesOf(w), pin: w.config.pin_memory === true });
+  const host = workersWithin(cur, perWorker, w.memoryBudget ?? null);
   const byRam = w.memoryBudget ? host.max : rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
   const limit = Math.min(hardMax, cpuCap, byRam);
   if (byRam < Math.min(hardMax, cpuCap)) note = host.note ?? `RAM for ${byRam - cur} more`;

@@ -67,7 +67,7 @@ export function createTunerPorts(hub: RunHub, opts: {
         gpus: snap?.gpus ?? null,
         process: l.process,
         processHistory: l.processHistory,
-        memoryBudget: jobMemoryBudget(run.id, run.pid, snap?.host ?? null, l.process),
+        memoryBudget: jobMemoryBudget(run.id, run.pid, snap?.host ?? null, l.process, run.tune.host_memory_budget_bytes ?? null),
         normSteps: l.normSteps,
       });
     },
@@ -80,10 +80,12 @@ export function createTunerPorts(hub: RunHub, opts: {
   };
 
   /**
-   * Under a cgroup memory limit, the room it leaves (tuner/host-memory.ts); without one, null: the
-   * worker knob keeps tf.data's half of available memory (tuner/budget.ts).
+   * The user's override (tune.host_memory_budget_bytes), else under a cgroup memory limit the room
+   * it leaves (tuner/host-memory.ts); without either, null: the worker knob keeps tf.data's half of
+   * available memory (tuner/budget.ts).
    */
-  function jobMemoryBudget(runId: string, pid: number | null, host: HostReading | null, process: ProcessTreeReading | null) {
+  function jobMemoryBudget(runId: string, pid: number | null, host: HostReading | null, process: ProcessTreeReading | null, overrideBytes: number | null) {
+    if (overrideBytes !== null) return hostMemoryBudget({ host, process, limit: null, overrideBytes });
     const limit = memoryLimitOf(runId, pid);
     return limit ? hostMemoryBudget({ host, process, limit }) : null;
   }

@@ -15,6 +15,10 @@ export const Config = Type.Object(
     num_workers: Type.Integer({ minimum: 0, maximum: 1024 }),
     grad_accum_steps: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
     lr_warmup_steps: Type.Optional(Type.Integer({ minimum: 0, maximum: 1_000_000 })),
+    // The loader's other knobs (issue 22; additions to DESIGN §4): a job that can apply one sends it.
+    prefetch_factor: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'batches each data-loader worker loads ahead (only with workers)' })),
+    persistent_workers: Type.Optional(Type.Boolean({ description: 'data-loader workers kept alive between epochs (only with workers)' })),
+    pin_memory: Type.Optional(Type.Boolean({ description: 'batches in page-locked host memory (CUDA jobs only)' })),
   },
   { additionalProperties: false },
 );
@@ -40,12 +44,17 @@ export const Tune = Type.Object(
     optimizer: Type.Optional(Optimizer),
     lr_scaling: Type.Optional(LrScaling),
     keep_global_batch: Type.Optional(Type.Boolean()),
+    host_memory_budget_bytes: Type.Optional(Type.Integer({
+      minimum: 1, maximum: 2 ** 53,
+      description: "host memory the job's process tree may hold, bytes: overrides the cgroup limit or available memory the loader's knobs stay within",
+    })),
     bounds: Type.Optional(
       Type.Object(
         {
           batch_size: Type.Optional(Bound(1, 1 << 20, true)),
           num_workers: Type.Optional(Bound(0, 1024, true)),
           learning_rate: Type.Optional(Bound(0, 1000, false)),
+          prefetch_factor: Type.Optional(Bound(1, 64, true)),
         },
         { additionalProperties: false },
       ),
@@ -99,6 +108,7 @@ const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 export const TuneView = Type.Object({
   mode: TuneMode, knobs: Type.Array(Knob), optimizer: Optimizer, lr_scaling: LrScaling,
   keep_global_batch: Type.Boolean(), bounds: FreeObject,
+  host_memory_budget_bytes: Type.Optional(Type.Integer()),
 });
 
 export const AdviceView = Type.Object({ code: Type.String(), title: Type.String(), why: Type.String() });

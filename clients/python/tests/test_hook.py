@@ -86,8 +86,10 @@ class Measuring(HookCase):
         self.assertTrue(all(0 < s["data_wait_s"] <= s["duration_s"] for s in got), got[:2])
         self.assertTrue(all(isinstance(s.get("loss"), float) for s in got))
         run = self.sidecar.runs["r1"]
-        self.assertEqual(run["config"], {"batch_size": 8, "learning_rate": 0.1, "num_workers": 0, "grad_accum_steps": 1})
-        self.assertEqual(run["tune"]["knobs"], ["num_workers"])
+        # The loader's other knobs are offered as the loader has them (pin_memory only on a CUDA job).
+        self.assertEqual(run["config"], {"batch_size": 8, "learning_rate": 0.1, "num_workers": 0, "grad_accum_steps": 1,
+                                         "prefetch_factor": 2, "persistent_workers": False})
+        self.assertEqual(run["tune"]["knobs"], ["num_workers", "prefetch_factor", "persistent_workers"])
         note = self.wait_event("r1", "note")[0]["data"]
         self.assertRegex(note["loader"], r"test_hook\.py:\d+$")
         self.assertIn("advised only", note["message"])
@@ -265,6 +267,65 @@ class Tuning(HookCase):
         self.assertIsNot(loader._iterator, old)
         self.assertEqual(loader._iterator._num_workers, 2)
 
+    def test_persistent_workers_and_prefetch_are_applied_at_the_next_epoch(self):
+        loader = DataLoader(Squares(16), batch_size=8, num_workers=1)
+        self.train(loader, epochs=2)
+        self.assertTrue(self.sidecar.wait_for(lambda s: s.runs["r1"]["config_version"] == 1))
+        self.sidecar.new_version("r1", persistent_workers=True, prefetch_factor=4)
+        self.wait_version(2)
+        self.train(loader)
+        kept = loader._iterator
+        self.assertTrue(loader.persistent_workers)
+        self.assertEqual(kept._prefetch_factor, 4)
+        self.train(loader)
+        self.assertIs(loader._iterator, kept)  # the same workers, a second epoch
+        ack = self.ack(2)
+        self.assertEqual((ack["persistent_workers"], ack["prefetch_factor"]), (True, 4))
+        self.assertNotIn("not_applied", ack)
+        # Off again (a rollback): the kept workers are shut down, the next epoch starts its own.
+        self.sidecar.new_version("r1", persistent_workers=False, prefetch_factor=2)
+        self.wait_version(3)
+        self.train(loader)
+        self.assertFalse(loader.persistent_workers)
+        self.assertIsNone(loader._iterator)
+        self.assertTrue(self.hook.on)
+
+    def test_each_epoch_reports_its_start_cost_and_batch_bytes(self):
+        loader = DataLoader(Squares(16), batch_size=8, num_workers=1)
+        self.train(loader, epochs=3)
+        self.hook.link.sender.flush(3.0)
+        self.assertTrue(self.sidecar.wait_for(lambda s: len([e for e in s.events["r1"] if e["kind"] == "epoch_end"]) >= 3))
+        data = [e["data"] for e in self.events("r1", "epoch_end")]
+        self.assertTrue(all(0 < d["loader_start_s"] <= d["epoch_s"] for d in data), data)
+        self.assertEqual({d["batch_bytes"] for d in data}, {8 * 4 * 4 + 8 * 8})  # float32 (8, 4) + int64 (8,)
+        self.assertEqual([d.get("same_loader") for d in data], [None, True, True])  # the first: nothing to compare
+
+    def test_a_loader_rebuilt_every_epoch_is_reported_as_not_the_same(self):
+        for _ in range(3):
+            self.train(DataLoader(Squares(16), batch_size=8))  # built anew at this line each epoch
+        self.hook.link.sender.flush(3.0)
+        self.assertTrue(self.sidecar.wait_for(lambda s: len([e for e in s.events["r1"] if e["kind"] == "epoch_end"]) >= 3))
+        self.assertEqual([e["data"].get("same_loader") for e in self.events("r1", "epoch_end")], [None, False, False])
+
+    def test_prefetch_and_persistent_workers_wait_while_the_loader_has_no_workers(self):
+        # torch raises on both without workers: never set then, and the job runs on.
+        loader = DataLoader(Squares(16), batch_size=8)
+        self.train(loader)
+        self.assertTrue(self.sidecar.wait_for(lambda s: s.runs["r1"]["config_version"] == 1))
+        self.sidecar.new_version("r1", persistent_workers=True, prefetch_factor=4)
+        self.wait_version(2)
+        self.assertEqual(self.train(loader), 2)
+        self.assertFalse(loader.persistent_workers)
+        self.assertTrue(self.hook.on)
+        ack = self.ack(2)
+        self.assertEqual(ack["not_applied"], ["prefetch_factor", "persistent_workers"])
+        # pin_memory was never offered (a CPU job): a version asking for it says it is not applied.
+        self.sidecar.new_version("r1", pin_memory=True)
+        self.wait_version(3)
+        self.train(loader)
+        self.assertFalse(loader.pin_memory)
+        self.assertIn("pin_memory", self.ack(3)["not_applied"])
+
     def test_batch_size_and_learning_rate_are_not_applied_and_the_ack_says_so(self):
         loader = DataLoader(Squares(16), batch_size=8)
         self.train(loader)
@@ -300,6 +361,27 @@ class Safety(HookCase):
         self.assertEqual(len(note), 1)
         self.assertIn("did not start with the workers", note[0]["data"]["message"])
         self.assertIn("no space left", note[0]["data"]["error"])
+
+    def test_a_loader_that_refuses_a_knob_is_left_as_built_and_the_job_runs_on(self):
+        from torch.utils.data import dataloader
+
+        loader = DataLoader(Squares(16), batch_size=8, num_workers=1)
+        self.train(loader)
+        self.assertTrue(self.sidecar.wait_for(lambda s: s.runs["r1"]["config_version"] == 1))
+        self.sidecar.new_version("r1", prefetch_factor=4, persistent_workers=True)
+        self.assertTrue(self.sidecar.wait_for(lambda s: self.hook.link.version >= 2))
+        init0 = dataloader._MultiProcessingDataLoaderIter.__init__
+
+        def refuses(it, ld):
+            if ld.prefetch_factor != 2:
+                raise ValueError("prefetch_factor refused by this torch")
+            init0(it, ld)
+
+        with mock.patch.object(dataloader._MultiProcessingDataLoaderIter, "__init__", refuses):
+            self.assertEqual(self.train(loader), 2)
+        self.assertEqual((loader.prefetch_factor, loader.persistent_workers), (2, False))
+        self.assertFalse(self.hook.on)
+        self.assertEqual(self.train(loader), 2)  # and the epochs after
 
     def test_an_internal_error_takes_the_patches_off_and_sends_one_note(self):
         loader = DataLoader(Squares(40), batch_size=8)

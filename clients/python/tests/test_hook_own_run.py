@@ -69,7 +69,7 @@ class OwnRunInAChild(SidecarCase):
         return next(iter(self.sidecar.runs.values()))
 
     def test_registers_reports_every_step_and_finishes(self):
-        r = self.run_script(TRAINPILOT_TUNE="advise", TRAINPILOT_KNOBS="num_workers")
+        r = self.run_script(TRAINPILOT_TUNE="advise", TRAINPILOT_KNOBS="num_workers", TRAINPILOT_HOST_MEMORY_BUDGET="6GiB")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stdout, self.without_trainpilot().stdout)  # the script's own output, unchanged
         run = self.the_run()
@@ -77,6 +77,7 @@ class OwnRunInAChild(SidecarCase):
         self.assertIsInstance(run["pid"], int)
         self.assertEqual(run["tune"]["mode"], "advise")
         self.assertEqual(run["tune"]["knobs"], ["num_workers"])  # as TRAINPILOT_KNOBS named them
+        self.assertEqual(run["tune"]["host_memory_budget_bytes"], 6 * 2 ** 30)
         self.assertEqual(run["config"]["batch_size"], 8)
         self.assertEqual(len(self.sidecar.steps[run["id"]]), 16)
         ends = [e for e in self.sidecar.events[run["id"]] if e["kind"] in ("finished", "failed")]
@@ -120,6 +121,14 @@ class Environment(unittest.TestCase):
         self.assertEqual((own.name, own.mode), ("train.py", "off"))
         own = OwnRun({"TRAINPILOT_TUNE": "sometimes", "TRAINPILOT_NAME": "resnet-7"}, ["x.py"])
         self.assertEqual((own.name, own.mode), ("resnet-7", "auto"))
+
+    def test_host_memory_budget_sizes(self):
+        from trainpilot._autohook._hook import parse_size
+
+        self.assertEqual([parse_size(t) for t in ("6GiB", "512MiB", "8GB", "6Gi", "1048576", "1.5 TiB")],
+                         [6 * 2 ** 30, 512 * 2 ** 20, 8 * 10 ** 9, 6 * 2 ** 30, 2 ** 20, int(1.5 * 2 ** 40)])
+        # Ambiguous (6G), not a size, under 1 MiB: refused, as the CLI refuses them.
+        self.assertEqual([parse_size(t) for t in ("6G", "six", "12", "6 GiBs")], [None] * 4)
 
     def test_script_names(self):
         self.assertEqual(script_name(["/opt/my job/train v2.py"]), "train-v2.py")

@@ -26,7 +26,7 @@ class ReportingTest(SidecarCase):
         self.assertEqual(body["pid"], os.getpid())
         self.assertEqual(body["config"], {**CONFIG, "grad_accum_steps": 1})
         self.assertEqual(body["tune"]["mode"], "advise")
-        self.assertEqual(body["tune"]["knobs"], ["batch_size", "learning_rate", "num_workers"])
+        self.assertEqual(body["tune"]["knobs"], ["batch_size", "learning_rate", "num_workers", "prefetch_factor", "persistent_workers", "pin_memory"])
         self.assertEqual(body["tune"]["bounds"], {"batch_size": {"min": 8, "max": 64}})
 
     def test_config_is_checked_before_anything_is_sent(self):

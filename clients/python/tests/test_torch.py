@@ -43,7 +43,9 @@ class LoaderTest(SidecarCase):
         self.assertEqual(loader.rebuilds, 2)
         applied = self.wait_event("r1", "config_applied")[0]
         self.assertEqual((applied["step"], applied["data"]["num_workers"]), (2, 2))
-        self.assertEqual(self.wait_event("r1", "epoch_end")[0]["data"], {"epoch": 1})
+        end = self.wait_event("r1", "epoch_end")[0]["data"]
+        self.assertEqual((end["epoch"], end.get("same_loader"), end["config_version"], end["batch_bytes"]), (1, None, 2, 8 * 8))
+        self.assertTrue(0 < end["loader_start_s"] <= end["epoch_s"], end)
         steps = self.wait_steps("r1", 8)
         self.assertEqual([s["samples"] for s in steps], sizes)
         self.assertGreater(steps[2]["data_wait_s"], 0, "the rebuild's worker start is a data wait")
@@ -63,6 +65,43 @@ class LoaderTest(SidecarCase):
         self.assertEqual(sorted(orders[1]), list(range(20)))
         self.assertEqual([s["samples"] for s in self.wait_steps("r1", 4)], [16, 4, 16, 4])
         self.assertEqual(loader.rebuilds, 1, "same layout: the loader is kept across epochs")
+
+    def test_loader_knobs_of_the_config_are_applied_and_kept_workers_serve_the_next_epoch(self):
+        run = self.start({**CONFIG, "num_workers": 1, "persistent_workers": False, "prefetch_factor": 2})
+        loader = run.data_loader(Indices(16), shuffle=True)
+
+        def epoch():
+            n = 0
+            for batch in loader:
+                with run.step():
+                    n += len(batch)
+            return n
+
+        self.assertEqual(epoch(), 16)
+        self.assertFalse(loader._loader.persistent_workers)
+        self.sidecar.new_version("r1", persistent_workers=True, prefetch_factor=4)
+        self.assertTrue(self.sidecar.wait_for(lambda s: run.config_version == 2))
+        self.assertEqual(epoch(), 16)
+        built = loader._loader
+        self.assertEqual((built.persistent_workers, built.prefetch_factor), (True, 4))
+        kept = built._iterator
+        self.assertEqual(epoch(), 16)
+        self.assertIs(loader._loader._iterator, kept)  # the same workers, the next epoch
+        applied = [e["data"] for e in self.wait_event("r1", "config_applied")]
+        self.assertEqual((applied[-1]["persistent_workers"], applied[-1]["prefetch_factor"]), (True, 4))
+        self.assertTrue(self.sidecar.wait_for(lambda s: len([e for e in s.events["r1"] if e["kind"] == "epoch_end"]) >= 3))
+        self.assertEqual([e["data"].get("same_loader") for e in self.events("r1", "epoch_end")], [None, False, True])
+
+    def test_workers_to_zero_drop_the_knobs_torch_refuses_without_them(self):
+        run = self.start({**CONFIG, "num_workers": 1, "persistent_workers": True, "prefetch_factor": 4})
+        loader = run.data_loader(Indices(16))
+        self.sidecar.new_version("r1", num_workers=0)
+        self.assertTrue(self.sidecar.wait_for(lambda s: run.config_version == 2))
+        n = 0
+        for batch in loader:
+            with run.step():
+                n += len(batch)
+        self.assertEqual((n, loader._loader.num_workers), (16, 0))
 
     def test_arguments_the_run_owns_are_refused(self):
         run = self.start()

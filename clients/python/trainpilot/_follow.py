@@ -16,6 +16,9 @@ from ._link import Link, Offer
 from ._lr import LearningRate
 from .oom import backed_off, lowest_batch
 
+# What a data loader is built with: a change rebuilds it (loader.py) at the next batch boundary.
+_LAYOUT = ("batch_size", "num_workers", "prefetch_factor", "persistent_workers", "pin_memory")
+
 
 class Follow:
     def __init__(self, config: Dict[str, Any], tune: Dict[str, Any], link: Link, *, step: Callable[[], int],
@@ -25,7 +28,7 @@ class Follow:
         self.tune = tune
         self.applied: Dict[str, Any] = dict(config)
         self.applied_version = 0
-        self.layout = 0  # bumped when batch_size or num_workers change: loaders rebuild on it
+        self.layout = 0  # bumped when batch_size, num_workers or a loader knob changes: loaders rebuild on it
         self.lr = LearningRate(float(config["learning_rate"]))
         self._link = link
         self._current_step = step
@@ -96,7 +99,7 @@ class Follow:
                        or {"batch_size": lowest_batch(self.tune)})
         if new["learning_rate"] != old["learning_rate"]:
             self.lr.change(float(new["learning_rate"]), int(new.get("lr_warmup_steps") or 0), self._current_step())
-        if (new["batch_size"], new["num_workers"]) != (old["batch_size"], old["num_workers"]):
+        if any(new.get(k) != old.get(k) for k in _LAYOUT):
             self.layout += 1
         self.applied, self.applied_version = new, version
         if ack:

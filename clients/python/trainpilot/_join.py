@@ -8,11 +8,14 @@ from typing import Any, Dict, NamedTuple, Optional
 from ._http import Api, HttpError
 from ._budget import safe_cpu_budget
 
-KNOBS = ("batch_size", "learning_rate", "num_workers", "grad_accum_steps", "lr_warmup_steps")
+# The loader's other knobs (issue 22): optional config fields; a run tunes one only when its config
+# carries it (the job can apply it), so a config without them is tuned as before.
+LOADER_KNOBS = ("prefetch_factor", "persistent_workers", "pin_memory")
+KNOBS = ("batch_size", "learning_rate", "num_workers", "grad_accum_steps", "lr_warmup_steps") + LOADER_KNOBS
 
 DEFAULT_TUNE: Dict[str, Any] = {
     "mode": "auto",
-    "knobs": ["batch_size", "learning_rate", "num_workers"],
+    "knobs": ["batch_size", "learning_rate", "num_workers", "prefetch_factor", "persistent_workers", "pin_memory"],
     "optimizer": "other",
     "lr_scaling": "auto",
     "keep_global_batch": False,
@@ -55,6 +58,15 @@ def normalise_config(config: Dict[str, Any]) -> Dict[str, Any]:
            "num_workers": int(config["num_workers"]), "grad_accum_steps": int(config.get("grad_accum_steps", 1))}
     if config.get("lr_warmup_steps") is not None:
         out["lr_warmup_steps"] = int(config["lr_warmup_steps"])
+    if config.get("prefetch_factor") is not None:
+        out["prefetch_factor"] = int(config["prefetch_factor"])
+        if out["prefetch_factor"] < 1:
+            raise ValueError(f"trainpilot.start: config prefetch_factor must be ≥ 1, not {config['prefetch_factor']!r}")
+    for k in ("persistent_workers", "pin_memory"):
+        if config.get(k) is not None:
+            if not isinstance(config[k], bool):
+                raise ValueError(f"trainpilot.start: config {k} must be True or False, not {config[k]!r}")
+            out[k] = config[k]
     if out["batch_size"] < 1 or out["num_workers"] < 0 or out["grad_accum_steps"] < 1 or not out["learning_rate"] > 0:
         raise ValueError(f"trainpilot.start: config out of range: {out}")
     return out
@@ -88,6 +100,8 @@ def join(api: Api, *, run_id: Optional[str], name: str, config: Dict[str, Any], 
     merged = dict(tune)
     if isinstance(r.get("tune"), dict) and r["tune"].get("mode"):
         merged["mode"] = r["tune"]["mode"]
+    if isinstance(r.get("tune"), dict) and r["tune"].get("host_memory_budget_bytes") and "host_memory_budget_bytes" not in tune:
+        merged["host_memory_budget_bytes"] = r["tune"]["host_memory_budget_bytes"]  # `trainpilot run --host-memory-budget`
     try:
         r2 = api.request("PUT", f"/v1/runs/{run_id}/config",
                          {"config": config, "tune": merged, "expected_version": 0, "reason": reason[:500]})

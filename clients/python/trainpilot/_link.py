@@ -26,7 +26,7 @@ CAPACITY = 10000
 FLUSH_INTERVAL_S = 0.5
 TIMEOUT_S = 3.0
 # What a config_applied event says is in effect (DESIGN §4), besides its version.
-APPLIED_KEYS = ("batch_size", "num_workers", "learning_rate", "grad_accum_steps")
+APPLIED_KEYS = ("batch_size", "num_workers", "learning_rate", "grad_accum_steps", "prefetch_factor", "persistent_workers", "pin_memory")
 
 
 class Offer(NamedTuple):

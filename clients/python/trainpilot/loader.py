@@ -1,22 +1,32 @@
-"""A torch DataLoader that follows the run's batch_size and num_workers.
+"""A torch DataLoader that follows the run's batch_size and num_workers, and the loader knobs the
+run's config carries (prefetch_factor, persistent_workers, pin_memory; issue 22).
 
-Rebuilt at a batch boundary (the safe point) when either changes; the epoch goes on where it
+Rebuilt at a batch boundary (the safe point) when any of them changes; the epoch goes on where it
 stopped — same order, no sample repeated or skipped — because the sampler resumes at the
 number of samples the training loop has taken. Batches the old workers had prefetched are
-dropped with them and fetched again by the new ones.
+dropped with them and fetched again by the new ones. What torch refuses is never passed:
+prefetch_factor and persistent_workers without workers, pin_memory without CUDA. Each epoch's
+start (iterator asked for → first batch) and a batch's bytes go with its epoch_end event: the
+tuner weighs persistent workers by them.
 """
 from __future__ import annotations
 
 from typing import Any, Dict, Iterator, List, Optional, Protocol
 
+import time
+
 import torch
 from torch.utils.data import DataLoader, Sampler
+
+# The config fields passed to DataLoader as they are, when the run's config carries them.
+LOADER_KNOBS = ("prefetch_factor", "persistent_workers", "pin_memory")
 
 
 class LoaderRun(Protocol):
     """What a TunedLoader needs of its run (trainpilot.run.Run, which this module does not
     import: run.py imports it, lazily, in Run.data_loader)."""
     applied: Dict[str, Any]
+    applied_version: int
     layout: int
     rank: Optional[int]
     world_size: Optional[int]
@@ -87,9 +97,14 @@ class TunedLoader:
     def _build(self, offset: int) -> DataLoader:
         bs, nw = int(self.run.applied["batch_size"]), int(self.run.applied["num_workers"])
         kw = dict(self.kwargs)
+        for k in LOADER_KNOBS:  # the run's value wins over the argument given to data_loader()
+            if self.run.applied.get(k) is not None:
+                kw[k] = self.run.applied[k]
         if nw == 0:  # DataLoader refuses these without workers
             kw.pop("prefetch_factor", None)
             kw.pop("persistent_workers", None)
+        if kw.get("pin_memory") and not torch.cuda.is_available():
+            kw.pop("pin_memory")  # torch would warn and ignore it
         self.sampler.offset = offset
         self._layout = self.run.layout
         self.rebuilds += 1
@@ -101,6 +116,8 @@ class TunedLoader:
         sampler.set_epoch(self.epoch)
         n, taken, got = len(sampler.order), 0, 0
         it = None
+        t_iter, start_s, batch_bytes = time.perf_counter(), None, None
+        first_loader = self._loader
         try:
             while True:
                 run.safe_point()
@@ -118,9 +135,26 @@ class TunedLoader:
                 except StopIteration:
                     break
                 taken += got
+                if start_s is None:  # the epoch's first batch: what its start cost
+                    start_s, batch_bytes = time.perf_counter() - t_iter, _bytes(batch)
                 yield batch
         finally:
             it = None
             run.end_batches()
         self.epoch += 1
-        run.event("epoch_end", epoch=self.epoch)
+        extra: Dict[str, Any] = {}
+        if start_s is not None:
+            extra = {"loader_start_s": round(start_s, 6), "epoch_s": round(time.perf_counter() - t_iter, 6),
+                     "config_version": run.applied_version}
+            if first_loader is not None:  # the first epoch has nothing to compare with
+                extra["same_loader"] = first_loader is self._loader
+            if batch_bytes:
+                extra["batch_bytes"] = batch_bytes
+        run.event("epoch_end", epoch=self.epoch, **extra)
+
+
+def _bytes(batch: Any) -> Optional[int]:
+    """Bytes of the tensors in one batch (a tensor, or one level of tuple, list or mapping)."""
+    items = batch.values() if isinstance(batch, dict) else batch if isinstance(batch, (tuple, list)) else (batch,)
+    total = sum(int(x.nelement()) * int(x.element_size()) for x in list(items)[:64] if isinstance(x, torch.Tensor))
+    return total or None

@@ -128,7 +128,7 @@ class Run:
 
     @property
     def layout(self) -> int:
-        """Bumped when batch_size or num_workers change: loaders rebuild on it."""
+        """Bumped when batch_size, num_workers or a loader knob changes: loaders rebuild on it."""
         return self._follow.layout
 
     @property

@@ -20,9 +20,9 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List, Optional
 
-# What --knobs may name; the loader's knobs are the default.
-KNOWN = ("batch_size", "learning_rate", "num_workers")
-DEFAULT = ["num_workers"]
+# What --knobs may name; the loader's knobs are the default (pin_memory only ever on a CUDA job).
+KNOWN = ("batch_size", "learning_rate", "num_workers", "prefetch_factor", "persistent_workers", "pin_memory")
+DEFAULT = ["num_workers", "prefetch_factor", "persistent_workers", "pin_memory"]
 # Schedulers whose schedule counts optimizer steps to a fixed total or cycle.
 STEP_KEYED = ("OneCycleLR", "CyclicLR")
 

@@ -24,7 +24,7 @@ _now = time.time
 class Site:
     """Where loaders were built (file:line): loaders rebuilt there each epoch share it, and the
     workers the sidecar asks for apply to all of them."""
-    __slots__ = ("where", "steps", "epochs", "tunable", "why_not", "workers")
+    __slots__ = ("where", "steps", "epochs", "tunable", "why_not", "workers", "knobs", "last_loader")
 
     def __init__(self, where: str, tunable: bool, why_not: str):
         self.where = where
@@ -33,11 +33,14 @@ class Site:
         self.tunable = tunable
         self.why_not = why_not  # why the hook leaves its workers alone, when it does
         self.workers: Optional[int] = None  # the workers the sidecar asked for, once it has
+        self.knobs: dict = {}  # the loader's other knobs the sidecar asked for (prefetch_factor, …)
+        self.last_loader: Any = None  # a weak reference to the loader of its last epoch
 
 
 class LoaderInfo:
     """One DataLoader's batches since the last step."""
-    __slots__ = ("site", "wait", "samples", "batches", "fed", "t_first", "workers", "batch_size")
+    __slots__ = ("site", "wait", "samples", "batches", "fed", "t_first", "workers", "batch_size",
+                 "t_iter", "t_epoch", "start_s", "batch_bytes", "same_loader")
 
     def __init__(self, site: Site, workers: int, batch_size: Optional[int]):
         self.site = site
@@ -48,6 +51,13 @@ class LoaderInfo:
         self.t_first = 0.0
         self.workers = workers
         self.batch_size = batch_size
+        # The epoch's start (issue 22): when its iterator was asked for, until its first batch came
+        # (t_iter, then 0), and what it cost; the bytes of that first batch.
+        self.t_iter = 0.0
+        self.t_epoch = 0.0
+        self.start_s: Optional[float] = None
+        self.batch_bytes: Optional[int] = None
+        self.same_loader: Optional[bool] = None  # None: the first epoch at its site
 
 
 def leading_dim(batch: Any) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import traceback
 import weakref
 from typing import Any, Callable, Dict, Optional
@@ -25,13 +26,55 @@ from .._gradnoise import DevicePeak, GradNoise, shares
 from ._batch import refusal, requested, scale_lr, set_batch
 from ._clock import Clock, LoaderInfo, Site
 from ._job import attach_reason, client_active, distributed, started_with
-from ._loaders import set_workers, start_method_forks
+from ._loaders import LOADER_KNOBS, batch_bytes, loader_knobs, refused as knob_refused, set_loader_knobs, set_workers, start_method_forks
 from ._own_run import OwnRun
 from ._torch import Patches, worker_process
 
 log = logging.getLogger("trainpilot")
 
 EXIT_FLUSH_S = 2.0
+
+
+def cuda_initialised(torch: Any) -> bool:
+    """The job has put work on a GPU by its first step (pinned memory would speed its copies)."""
+    try:
+        return bool(torch.cuda.is_available() and torch.cuda.is_initialized())
+    except Exception:
+        return False
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "kb": 10 ** 3, "mb": 10 ** 6, "gb": 10 ** 9, "tb": 10 ** 12,
+               "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40,
+               "ki": 2 ** 10, "mi": 2 ** 20, "gi": 2 ** 30, "ti": 2 ** 40}
+
+
+def parse_size(text: str) -> Optional[int]:
+    """"6GiB", "512MiB", "8GB", "6Gi" or bytes → bytes, as `trainpilot run --host-memory-budget`
+    reads them (cli/flags.ts parseSize); None for anything else (a bare 6G is ambiguous)."""
+    m = re.match(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]*)$", text.strip())
+    factor = _SIZE_UNITS.get(m.group(2).lower()) if m else None
+    if factor is None:
+        return None
+    n = round(float(m.group(1)) * factor)
+    return n if 2 ** 20 <= n <= 2 ** 53 else None
+
+
+def budget_env() -> Dict[str, Any]:
+    """TRAINPILOT_HOST_MEMORY_BUDGET (a size; `trainpilot run --host-memory-budget` passes bytes)
+    as the tune field of a run the hook registers itself; an unreadable value is ignored, said once."""
+    raw = os.environ.get("TRAINPILOT_HOST_MEMORY_BUDGET", "").strip()
+    if not raw:
+        return {}
+    n = parse_size(raw)
+    if n is not None:
+        return {"host_memory_budget_bytes": n}
+    log.warning("trainpilot: TRAINPILOT_HOST_MEMORY_BUDGET %r is not a size (6GiB, 512MiB, 8GB or bytes); ignored", raw)
+    return {}
+
+
+# What a loader has when the job never said: torch's defaults.
+_TORCH_DEFAULT = {"prefetch_factor": 2, "persistent_workers": False, "pin_memory": False}
+
 # The config keys whose values tell whether the run's config is the one the job started with.
 _SAME_CONFIG = ("batch_size", "num_workers", "learning_rate")
 
@@ -61,6 +104,7 @@ class Hook:
         self.optimizer: Any = None  # the one whose learning rate --knobs learning_rate scales
         self.batch_size: Optional[int] = None  # the training loader's batch, once the sidecar set it
         self.lr_now: Optional[float] = None  # the learning rate in effect (the config's)
+        self.cuda = False  # the job had initialised CUDA by its first step (pin_memory is offered)
 
     # -- seen through the patches -------------------------------------------------------------
     def loader_built(self, loader: Any, where: str) -> None:
@@ -116,15 +160,52 @@ class Hook:
             self._take(newest.version, newest.config, site, loader)
         if site is self.train and self.batch_size is not None:
             set_batch(loader, self.batch_size)  # a loader rebuilt at the same line: the same batch
+        undo = []
         if site.tunable and site.workers is not None and loader.num_workers != site.workers:
-            return set_workers(loader, site.workers)
-        return None
+            undo.append(set_workers(loader, site.workers))
+        if site.tunable and site.knobs:
+            u = set_loader_knobs(loader, site.knobs, self.cuda)
+            if u is not None:
+                undo.append(u)
+        if not undo:
+            return None
+        return lambda: [u() for u in reversed(undo)]
 
-    def epoch_end(self, info: LoaderInfo) -> None:
+    def iter_started(self, loader: Any, t: float) -> LoaderInfo:
+        """The job asked a loader for its iterator at `t` (perf_counter): the epoch's start is timed
+        to its first batch (first_batch), and whether the site's loader is the one of its last epoch."""
+        info = self.info_of(loader)
+        site = info.site
+        # None on the site's first epoch (nothing to compare with); a dead reference is another loader.
+        info.same_loader = None if site.last_loader is None else site.last_loader() is loader
+        site.last_loader = weakref.ref(loader)
+        info.t_iter = info.t_epoch = t
+        info.start_s = None
+        return info
+
+    def first_batch(self, info: LoaderInfo, data: Any, t: float) -> None:
+        """The epoch's first batch came at `t`: its start cost, and the bytes of a batch."""
+        info.start_s = t - info.t_iter
+        info.t_iter = 0.0
+        try:
+            info.batch_bytes = batch_bytes(data)
+        except Exception:
+            info.batch_bytes = None
+
+    def epoch_end(self, info: LoaderInfo, t: Optional[float] = None) -> None:
         site = info.site
         if site is self.train:
             site.epochs += 1
-            self.link.event("epoch_end", self.clock.step, epoch=site.epochs)
+            extra: Dict[str, Any] = {}
+            if t is not None and info.start_s is not None and info.t_epoch:
+                # What the tuner weighs persistent workers by (tuner/loader-knobs.ts).
+                extra = {"loader_start_s": round(info.start_s, 6), "epoch_s": round(t - info.t_epoch, 6),
+                         "config_version": self.applied_version}
+                if info.same_loader is not None:
+                    extra["same_loader"] = info.same_loader
+                if info.batch_bytes:
+                    extra["batch_bytes"] = info.batch_bytes
+            self.link.event("epoch_end", self.clock.step, epoch=site.epochs, **extra)
 
     # -- the sidecar's config -----------------------------------------------------------------
     def _take(self, version: int, config: Dict[str, Any], site: Site, loader: Any) -> None:
@@ -137,8 +218,20 @@ class Hook:
             site.workers = wanted
         elif wanted is not None and wanted != loader.num_workers:
             not_applied.append("num_workers")
+        workers = site.workers if site.workers is not None else loader.num_workers
+        for k in LOADER_KNOBS:  # the loader's other knobs: those it offered, as torch allows them
+            if k not in config:
+                continue
+            v, was = config[k], own.get(k, _TORCH_DEFAULT[k])
+            if v == was and k not in site.knobs:
+                continue  # as the job built it, and never changed
+            if k in own and site.tunable and k in self.knobs and knob_refused(k, v, workers, self.cuda) is None:
+                site.knobs[k] = v
+            elif v != was:
+                not_applied.append(k)  # not offered (pin_memory on a CPU job), or refused by torch
         self.applied_version = version
-        in_effect = dict(own, num_workers=site.workers if site.workers is not None else loader.num_workers, **batch_lr)
+        in_effect = dict(own, num_workers=workers, **batch_lr)
+        in_effect.update({k: v for k, v in site.knobs.items() if k in own})
         self.link.acknowledge(version, in_effect, self.clock.step, not_applied)
 
     def _take_batch_lr(self, config: Dict[str, Any], loader: Any) -> Dict[str, Any]:
@@ -188,10 +281,17 @@ class Hook:
         self.train = site
         self.started_with = own = started_with(info, optimizer)
         knobs = ["num_workers"] if site is not None and site.tunable and "num_workers" in self.knobs else []
+        self.cuda = cuda_initialised(self.torch)
+        loader = next((ld for ld, i in list(self.loaders.items()) if i is info), None)
+        if site is not None and site.tunable and loader is not None:
+            # The loader's other knobs (issue 22) the user allowed: offered in the config it attaches
+            # with (a field the tuner sees is one the job can apply); pin_memory on a CUDA job only.
+            offered = {k: v for k, v in loader_knobs(loader, self.cuda).items() if k in self.knobs}
+            own.update(offered)
+            knobs += [k for k in LOADER_KNOBS if k in offered]
         opt_where = self.optimizers.get(optimizer, "?")
         refused = None
         if "batch_size" in self.knobs or "learning_rate" in self.knobs:
-            loader = next((ld for ld, i in list(self.loaders.items()) if i is info), None)
             refused = refusal(loader, optimizer, dict(self.schedulers), site.where if site else "?")
             if refused is None:
                 knobs += [k for k in ("batch_size", "learning_rate") if k in self.knobs]
@@ -212,7 +312,7 @@ class Hook:
             self.clock.peak = peak.read
         link.open(rank, world)
         if self.own is not None:  # no `trainpilot run` around the job: the hook registers its run
-            name, tune = self.own.name, normalise_tune({"mode": self.own.mode, "knobs": knobs}, optimizer)
+            name, tune = self.own.name, normalise_tune({"mode": self.own.mode, "knobs": knobs, **budget_env()}, optimizer)
             request = JoinRequest(name, own, tune, reason)
             self.own.begin(link, self.torch, lambda: request, rank=rank, world_size=world, url=self.url,
                            token=self.token, on_joined=self._joined, on_refused=self._refused)

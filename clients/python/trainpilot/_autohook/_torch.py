@@ -1,8 +1,10 @@
 """The zero-code hook's patches on torch, at the class level, each undone by restore().
 
   DataLoader.__init__               notes where the loader was built (its Site)
-  DataLoader.__iter__               the safe point: the sidecar's workers are applied here, when
-                                    the job starts iterating a loader (an epoch boundary)
+  DataLoader.__iter__               the safe point: the sidecar's workers and other loader knobs
+                                    are applied here, when the job starts iterating a loader (an
+                                    epoch boundary); the epoch's start is timed from here to its
+                                    first batch
   _BaseDataLoaderIter.__next__      times the wait for each batch, reads its leading dimension
                                     (torch's private class: _torch_private.py says why)
   optimizer steps                   torch ≥ 2.0: register_optimizer_step_pre/post_hook (global);
@@ -89,6 +91,7 @@ class Patches:
         @functools.wraps(iter0)
         def __iter__(self: Any) -> Any:
             undo = None
+            t_iter = _pc()
             if hook.on:
                 try:
                     undo = hook.before_iter(self)
@@ -103,11 +106,11 @@ class Patches:
                     undo()  # the workers the hook asked for did not start: the loader as built
                 except Exception:
                     pass
-                hook.fail(e, "the data loader did not start with the workers the sidecar asked for")
+                hook.fail(e, "the data loader did not start with the workers or loader settings the sidecar asked for")
                 it = iter0(self)
             if hook.on:
                 try:
-                    iters[it] = hook.info_of(self)
+                    iters[it] = hook.iter_started(self, t_iter)
                 except Exception as e:
                     hook.fail(e)
             return it
@@ -122,7 +125,7 @@ class Patches:
                     try:
                         info = iters.get(self)
                         if info is not None:
-                            hook.epoch_end(info)
+                            hook.epoch_end(info, _pc())
                     except Exception as e:
                         hook.fail(e)
                 raise
@@ -135,6 +138,8 @@ class Patches:
                         info = iters.get(self)
                         last[0], last[1] = weakref.ref(self), info
                     if info is not None:
+                        if info.t_iter:  # the epoch's first batch: what its start cost
+                            hook.first_batch(info, data, t1)
                         clock.batch(info, data, t0, t1)
                 except Exception as e:
                     hook.fail(e)

@@ -15,6 +15,11 @@ and no other, write another object's private attribute.
       the next epoch with another number of workers, drop_persistent_workers() shuts the old
       ones down and clears it (_loaders.py).
 
+  DataLoader.__dict__["persistent_workers"]
+      DataLoader.__setattr__ refuses persistent_workers once the loader is built (with
+      batch_size, sampler…), though __iter__ reads it afresh each time: set_persistent_workers()
+      writes it past that guard, after drop_persistent_workers() when it goes off (_loaders.py).
+
   torch.optim.lr_scheduler._LRScheduler
       torch 1.13's name for the base class of the LR schedulers (2.x: LRScheduler, public, with
       _LRScheduler kept as an alias): its __init__ is where the hook learns which scheduler
@@ -42,6 +47,14 @@ def drop_persistent_workers(loader: Any) -> None:
     if loader.persistent_workers and it is not None:
         it._shutdown_workers()
         loader._iterator = None
+
+
+def set_persistent_workers(loader: Any, on: bool) -> None:
+    """persistent_workers on a built loader, read by its next __iter__ (workers > 0 only: the
+    caller checks). Going off, the kept workers are shut down first."""
+    if not on:
+        drop_persistent_workers(loader)
+    loader.__dict__["persistent_workers"] = bool(on)
 
 
 def scheduler_class() -> type:
