@@ -11,6 +11,7 @@ import type { StepPoint } from '../domain/steps.js';
 import { openDatabase } from './db.js';
 import { ConflictError, NotFoundError, StaleVersionError } from './errors.js';
 import { createEventsRepo } from './events.js';
+import { createRetentionSweep } from './retention.js';
 import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
 import { createStatusRepo, type StoredStatus } from './status.js';
@@ -51,6 +52,18 @@ export function openStore(opts: StoreOptions) {
   const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
   const status = createStatusRepo(db);
+
+  const retentionSweep = (retentionS: number): { next(): boolean; result(): RetentionResult } => {
+    const sweep = createRetentionSweep(db, { deleteEvents: (c) => events.deleteBefore(c), deleteEndedRuns: (c) => runs.deleteEndedBefore(c) }, now() - retentionS);
+    return {
+      next(): boolean {
+        if (sweep.next()) return true;
+        events.forgetAll(); // the deleted runs' events and decisions went with them (ON DELETE CASCADE)
+        return false;
+      },
+      result: (): RetentionResult => ({ ...sweep.counts, runs: sweep.ended() }),
+    };
+  };
 
   const mustGet = (id: string): RunRecord => {
     const run = runs.get(id);
@@ -222,18 +235,19 @@ export function openStore(opts: StoreOptions) {
       return samples.series(runId, name, from, to, limit);
     },
 
-    /** Drops samples, steps and events older than the cutoff, and the runs that ended before it. */
+    /** Drops samples, steps and events older than the cutoff, and the runs that ended before it: all at once, one transaction. */
     applyRetention(retentionS: number): RetentionResult {
-      const cutoff = now() - retentionS;
-      const result = db.transaction((): RetentionResult => ({
-        samples: samples.deleteBefore(cutoff),
-        steps: steps.deleteBefore(cutoff),
-        events: events.deleteBefore(cutoff),
-        runs: runs.deleteEndedBefore(cutoff),
-      }))();
-      events.forgetAll(); // the deleted runs' events and decisions went with them (ON DELETE CASCADE)
-      return result;
+      const sweep = retentionSweep(retentionS);
+      db.transaction(() => {
+        while (sweep.next());
+      })();
+      return sweep.result();
     },
+    /**
+     * The same in bounded parts (retention.ts): each next() deletes one chunk, in its own
+     * statement, and says whether work remains; result() once it has said no.
+     */
+    retentionSweep,
 
     close(): void {
       if (!db.open) return;
