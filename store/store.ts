@@ -11,6 +11,7 @@ import type { StepPoint } from '../domain/steps.js';
 import { openDatabase } from './db.js';
 import { ConflictError, NotFoundError, StaleVersionError } from './errors.js';
 import { createEventsRepo } from './events.js';
+import { createCheckpointer } from './checkpointer.js';
 import { createRetentionSweep } from './retention.js';
 import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
@@ -52,6 +53,7 @@ export function openStore(opts: StoreOptions) {
   const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
   const status = createStatusRepo(db);
+  const checkpoints = opts.path === ':memory:' ? null : createCheckpointer(db, db.name);
 
   const retentionSweep = (retentionS: number): { next(): boolean; result(): RetentionResult } => {
     const sweep = createRetentionSweep(db, { deleteEvents: (c) => events.deleteBefore(c), deleteEndedRuns: (c) => runs.deleteEndedBefore(c) }, now() - retentionS);
@@ -147,7 +149,9 @@ export function openStore(opts: StoreOptions) {
     addSteps(runId: string, batch: NewStep[]): { run: RunRecord; fresh: StepPoint[] } {
       const run = mustGet(runId);
       const points: StepPoint[] = batch.map((s) => ({ ...s, configVersion: s.configVersion ?? run.appliedVersion }));
-      return { run, fresh: db.transaction(() => steps.insertMany(runId, points))() };
+      const fresh = db.transaction(() => steps.insertMany(runId, points))();
+      checkpoints?.committed();
+      return { run, fresh };
     },
     steps(runId: string, afterStep: number, limit: number): StepPoint[] {
       mustGet(runId);
@@ -249,8 +253,12 @@ export function openStore(opts: StoreOptions) {
      */
     retentionSweep,
 
+    /** Where WAL checkpoints run now (checkpointer.ts), and the main thread's restarts of the WAL. */
+    checkpoints: () => ({ mode: checkpoints?.mode() ?? 'sqlite', ...(checkpoints?.stats() ?? { restarts: 0, maxRestartMs: 0 }) }),
+
     close(): void {
       if (!db.open) return;
+      checkpoints?.close();
       try {
         samples.flush();
       } catch {
