@@ -36,6 +36,8 @@ const AUTO_CHECKPOINT_PAGES = 1000;
 // CommonJS in the worker (eval): better-sqlite3 resolved by the main thread, so it is the same copy.
 const WORKER = `
 const { parentPort, workerData } = require('node:worker_threads');
+// This isolate's set-up undid the V8 flags the launcher set at run time (process-wide): set them again first.
+for (const f of workerData.v8Flags) require('node:v8').setFlagsFromString(f);
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
 let idleSince = Date.now();
@@ -89,7 +91,11 @@ export function createCheckpointer(db: Database, path: string): Checkpointer {
   const start = () => {
     const w = new Worker(WORKER, {
       eval: true,
-      workerData: { sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), path, everyMs: CHECKPOINT_MS, restartFrames: RESTART_FRAMES, idleMs: IDLE_MS },
+      workerData: {
+        sqlite: createRequire(import.meta.url).resolve('better-sqlite3'), path, everyMs: CHECKPOINT_MS, restartFrames: RESTART_FRAMES, idleMs: IDLE_MS,
+        // The launcher's run-time V8 flags (cli/v8-settings.ts), which a new isolate undoes for the whole process.
+        v8Flags: ((globalThis as Record<symbol, unknown>)[Symbol.for('trainpilot.v8.runTimeFlags')] as string[] | undefined) ?? [],
+      },
       // A small isolate: it runs a dozen lines.
       resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 },
     });
