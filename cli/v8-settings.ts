@@ -155,7 +155,8 @@ export function steadyStateV8Flags(): string[] {
 export function applyRunTimeV8Settings(): void {
   setFlagsFromString(NEW_SPACE_GROWTH_FLAG);
   // Every new isolate (a worker thread: store/checkpointer.ts under load) puts the growth factor
-  // back to V8's 2 for the whole process as it sets its heap up, on the worker's thread: measured,
+  // back to 2 for the whole process as its flags are set up on the worker's thread (V8's flag
+  // definitions: DEFINE_MIN_VALUE_IMPLICATION(semi_space_growth_factor, 2)): measured,
   // the main thread's young generation then grew to 16 MB semi-spaces (bench/load: +30 MB
   // resident). Node announces each worker on this channel; the factor is set again every 2 ms
   // until the worker runs ('online' came 170–340 ms after the worker was made on the busy VM, by
