@@ -65,7 +65,16 @@
 // Re-measure: BENCH_NODE_FLAGS replaces the sidecar's node flags in bench/overhead
 // (bench/lib/sidecar-process.ts); an invocation count or budget other than the late one below
 // turns the launcher's own tier-up off.
+import { subscribe } from 'node:diagnostics_channel';
 import { setFlagsFromString } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
+
+/**
+ * Where the launcher leaves the V8 flags it set at run time that a new isolate undoes, for a
+ * worker thread to set again as it starts (store/checkpointer.ts reads it: a process-wide name, so
+ * neither imports the other).
+ */
+export const RUN_TIME_FLAGS_KEY = Symbol.for('trainpilot.v8.runTimeFlags');
 
 /** V8's major version in this process (11 in Node 20, 12 in Node 22). */
 export const V8_MAJOR = Number(process.versions.v8.split('.')[0]);
@@ -145,6 +154,26 @@ export function steadyStateV8Flags(): string[] {
  */
 export function applyRunTimeV8Settings(): void {
   setFlagsFromString(NEW_SPACE_GROWTH_FLAG);
+  // Every new isolate (a worker thread: store/checkpointer.ts under load) puts the growth factor
+  // back to 2 for the whole process as its flags are set up on the worker's thread (V8's flag
+  // definitions: DEFINE_MIN_VALUE_IMPLICATION(semi_space_growth_factor, 2)): measured,
+  // the main thread's young generation then grew to 16 MB semi-spaces (bench/load: +30 MB
+  // resident). Node announces each worker on this channel; the factor is set again every 2 ms
+  // until the worker runs ('online' came 170–340 ms after the worker was made on the busy VM, by
+  // when the young generation had grown; set again each 5 ms it held at 1 MB semi-spaces).
+  // The same from the worker's own first line, where the worker reads this (store/checkpointer.ts):
+  // the main thread's event loop may be busy for longer than 2 ms just when the worker starts.
+  (globalThis as Record<symbol, unknown>)[RUN_TIME_FLAGS_KEY] = [NEW_SPACE_GROWTH_FLAG];
+  subscribe('worker_threads', (message) => {
+    const again = setInterval(() => setFlagsFromString(NEW_SPACE_GROWTH_FLAG), 2);
+    const done = () => {
+      clearInterval(again);
+      setFlagsFromString(NEW_SPACE_GROWTH_FLAG);
+    };
+    const worker = (message as { worker: Worker }).worker;
+    worker.once('online', done);
+    worker.once('exit', done);
+  });
   const { late, normal } = tierUpFlags();
   const name = late.slice(0, late.indexOf('=') + 1);
   const given = process.execArgv.find((a) => a.startsWith(name));

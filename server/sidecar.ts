@@ -133,11 +133,19 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     await metricsApp.register(metricsRoutes, { metrics });
   }
 
+  // At start, before anything is served, retention goes in one transaction; then, every
+  // RETENTION_EVERY_S, in bounded parts with requests let in between (store/retention.ts).
+  runs.applyRetention(opts.retentionS);
+  runs.forgetEnded(ENDED_RUN_KEEP_S + 60);
+  let sweeping = false;
   const housekeeping = () => {
-    runs.applyRetention(opts.retentionS);
-    runs.forgetEnded(ENDED_RUN_KEEP_S + 60);
+    if (sweeping) return;
+    sweeping = true;
+    runs.sweepRetention(opts.retentionS)
+      .then(() => runs.closed || runs.forgetEnded(ENDED_RUN_KEEP_S + 60))
+      .catch((err) => app.log.warn({ err }, `retention: ${(err as Error).message}`))
+      .finally(() => (sweeping = false));
   };
-  housekeeping();
   const timer = setInterval(housekeeping, RETENTION_EVERY_S * 1000);
   timer.unref();
 

@@ -11,6 +11,8 @@ import type { StepPoint } from '../domain/steps.js';
 import { openDatabase } from './db.js';
 import { ConflictError, NotFoundError, StaleVersionError } from './errors.js';
 import { createEventsRepo } from './events.js';
+import { createCheckpointer } from './checkpointer.js';
+import { createRetentionSweep } from './retention.js';
 import { createRunsRepo, newRunId, type ConfigVersionRecord, type RunRecord } from './runs.js';
 import { createSamplesRepo, type SeriesName } from './samples.js';
 import { createStatusRepo, type StoredStatus } from './status.js';
@@ -51,6 +53,19 @@ export function openStore(opts: StoreOptions) {
   const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
   const status = createStatusRepo(db);
+  const checkpoints = opts.path === ':memory:' ? null : createCheckpointer(db, db.name);
+
+  const retentionSweep = (retentionS: number): { next(): boolean; result(): RetentionResult } => {
+    const sweep = createRetentionSweep(db, { deleteEvents: (c) => events.deleteBefore(c), deleteEndedRuns: (c) => runs.deleteEndedBefore(c) }, now() - retentionS);
+    return {
+      next(): boolean {
+        if (sweep.next()) return true;
+        events.forgetAll(); // the deleted runs' events and decisions went with them (ON DELETE CASCADE)
+        return false;
+      },
+      result: (): RetentionResult => ({ ...sweep.counts, runs: sweep.ended() }),
+    };
+  };
 
   const mustGet = (id: string): RunRecord => {
     const run = runs.get(id);
@@ -134,7 +149,9 @@ export function openStore(opts: StoreOptions) {
     addSteps(runId: string, batch: NewStep[]): { run: RunRecord; fresh: StepPoint[] } {
       const run = mustGet(runId);
       const points: StepPoint[] = batch.map((s) => ({ ...s, configVersion: s.configVersion ?? run.appliedVersion }));
-      return { run, fresh: db.transaction(() => steps.insertMany(runId, points))() };
+      const fresh = db.transaction(() => steps.insertMany(runId, points))();
+      checkpoints?.committed();
+      return { run, fresh };
     },
     steps(runId: string, afterStep: number, limit: number): StepPoint[] {
       mustGet(runId);
@@ -222,21 +239,26 @@ export function openStore(opts: StoreOptions) {
       return samples.series(runId, name, from, to, limit);
     },
 
-    /** Drops samples, steps and events older than the cutoff, and the runs that ended before it. */
+    /** Drops samples, steps and events older than the cutoff, and the runs that ended before it: all at once, one transaction. */
     applyRetention(retentionS: number): RetentionResult {
-      const cutoff = now() - retentionS;
-      const result = db.transaction((): RetentionResult => ({
-        samples: samples.deleteBefore(cutoff),
-        steps: steps.deleteBefore(cutoff),
-        events: events.deleteBefore(cutoff),
-        runs: runs.deleteEndedBefore(cutoff),
-      }))();
-      events.forgetAll(); // the deleted runs' events and decisions went with them (ON DELETE CASCADE)
-      return result;
+      const sweep = retentionSweep(retentionS);
+      db.transaction(() => {
+        while (sweep.next());
+      })();
+      return sweep.result();
     },
+    /**
+     * The same in bounded parts (retention.ts): each next() deletes one chunk, in its own
+     * statement, and says whether work remains; result() once it has said no.
+     */
+    retentionSweep,
+
+    /** Where WAL checkpoints run now (checkpointer.ts), and the main thread's restarts of the WAL. */
+    checkpoints: () => ({ mode: checkpoints?.mode() ?? 'sqlite', ...(checkpoints?.stats() ?? { restarts: 0, maxRestartMs: 0 }) }),
 
     close(): void {
       if (!db.open) return;
+      checkpoints?.close();
       try {
         samples.flush();
       } catch {

@@ -11,7 +11,7 @@ it('stores every acknowledged report under 64 concurrent runs', async () => {
   const sidecar = await spawnSidecar(['--db', join(dir, 'load.db'), '--gpu', 'off']);
   try {
     const r = await runLoad(sidecar.url, sidecar.proc.pid!, { runs: 64, rate: 100, seconds: 8 });
-    console.log(`load: sent ${r.sent}, acknowledged ${r.acknowledged}, stored ${r.stored}, errors ${r.errors}, p99 ${r.latencyMs.p99.toFixed(1)} ms, RSS ${r.rssMb.map((x) => x.toFixed(0)).join(' ')} MB`);
+    console.log(`load: sent ${r.sent}, acknowledged ${r.acknowledged}, stored ${r.stored}, errors ${r.errors}, p99 ${r.latencyMs.p99.toFixed(1)} ms (send lag p99 ${r.sendLagMs.p99.toFixed(1)} ms), RSS ${r.rssMb.map((x) => x.toFixed(0)).join(' ')} MB`);
     expect(r.errors).toBe(0);
     expect(r.acknowledged).toBe(r.sent);
     expect(r.stored).toBe(r.acknowledged);

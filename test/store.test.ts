@@ -102,6 +102,51 @@ describe('store', () => {
     s.close();
   });
 
+  it('sweeps retention in bounded parts to what one transaction deletes, and can be cut short', () => {
+    const fill = (path: string) => {
+      let now = 1_000_000;
+      const s = openStore({ path, now: () => now });
+      const old = s.registerRun({ name: 'old', pid: null, config, tune });
+      const live = s.registerRun({ name: 'live', pid: null, config, tune });
+      const two = s.registerRun({ name: 'two ranks', pid: null, config, tune });
+      // 4500 old steps (more than two windows), then new ones; a run of two ranks; an ended run.
+      for (let b = 0; b < 45; b++) s.addSteps(live.id, Array.from({ length: 100 }, (_, i) => step(b * 100 + i, now + (b * 100 + i) / 1000)));
+      s.addSteps(live.id, [step(4500, now + 86400 * 8), step(4501, now + 86400 * 8)]);
+      s.addSteps(two.id, [0, 1, 2].flatMap((i) => [{ ...step(i, now), rank: 0 }, { ...step(i, now), rank: 1 }]));
+      s.addSteps(old.id, [step(0, now)]);
+      s.addEvent(old.id, { kind: 'finished', step: null, ts: now, data: {} });
+      const sample = s.db.prepare(`INSERT INTO samples (ts, source, run_id, key, data) VALUES (?, 'host', NULL, '', '{}')`);
+      for (let i = 0; i < 4500; i++) sample.run(now + i * 20);
+      now += 86400 * 8;
+      return s;
+    };
+    const once = fill(join(dir, 'retention-once.db'));
+    const want = once.applyRetention(86400 * 7);
+    const parts = fill(join(dir, 'retention-parts.db'));
+    const sweep = parts.retentionSweep(86400 * 7);
+    let calls = 0;
+    while (sweep.next()) calls++;
+    expect(calls).toBeGreaterThan(4);
+    const named = (r: typeof want, st: typeof once) => ({ ...r, runs: r.runs.map((id) => id.length) , left: st.listRuns().map((x) => x.name).sort() });
+    expect(named(sweep.result(), parts)).toEqual(named(want, once));
+    expect(want.steps).toBeGreaterThanOrEqual(4500 + 6);
+    expect(want.samples).toBeGreaterThan(2000);
+    expect(want.samples).toBeLessThan(4500);
+    for (const s of [once, parts]) {
+      const rows = s.db.prepare('SELECT runs.name, steps.step FROM steps JOIN runs ON runs.id = steps.run_id ORDER BY 1, 2').all();
+      expect(rows).toEqual([{ name: 'live', step: 4500 }, { name: 'live', step: 4501 }]);
+      expect(s.db.prepare('SELECT count(*) FROM samples').pluck().get()).toBe(4500 - want.samples);
+    }
+    // Cut short after a part: what went is gone, the rest is intact, and the next sweep finishes.
+    const cut = fill(join(dir, 'retention-cut.db'));
+    const first = cut.retentionSweep(86400 * 7);
+    first.next();
+    const rest = cut.retentionSweep(86400 * 7);
+    while (rest.next());
+    expect(cut.db.prepare('SELECT count(*) FROM steps').pluck().get()).toBe(2);
+    for (const s of [once, parts, cut]) s.close();
+  });
+
   it('marks a run exited when its process goes away, once', () => {
     const s = openRuns({ path: join(dir, 'exit.db') });
     const run = s.registerRun({ name: 'p', pid: 4242, config: null, tune });

@@ -2,7 +2,9 @@
 // version is found and placed; noise and spikes are not a change; a trial whose window straddles
 // the change is not judged (nor rolled back) on a reading the change made.
 import { describe, expect, it } from 'vitest';
-import { findShift } from '../tuner/job-change.js';
+import { findShift, type JobShift } from '../tuner/job-change.js';
+import { median, robustSigma } from '../tuner/stats.js';
+import type { StepPoint } from '../domain/steps.js';
 import { judge } from '../tuner/judge.js';
 import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import { BASE_CONFIG, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
@@ -25,6 +27,52 @@ describe('findShift', () => {
     expect(findShift(makeSteps({ n: 120, durationS: 0.1, jitter: 0.2 }), 20)).toBeNull();
     expect(findShift(shifted(60, 1.1), 20)).toBeNull();
     expect(findShift(shifted(110, 3), 20)).toBeNull();
+  });
+});
+
+// findShift as it was written before it kept its two sides sorted (issue 23): slices, sorted each time.
+function findShiftBySlices(steps: readonly StepPoint[], minSide: number): JobShift | null {
+  const n = steps.length;
+  if (n < 2 * minSide) return null;
+  const d = steps.map((s) => s.durationS);
+  let best: JobShift | null = null;
+  let bestScore = 0;
+  for (let k = minSide; k <= n - minSide; k += 5) {
+    const a = d.slice(0, k);
+    const b = d.slice(k);
+    const ma = median(a);
+    const mb = median(b);
+    if (!(ma > 0 && mb > 0)) continue;
+    const se = Math.hypot(robustSigma(a) / Math.sqrt(a.length), robustSigma(b) / Math.sqrt(b.length));
+    const ratio = mb / ma;
+    if (Math.abs(ratio - 1) < 0.15 || Math.abs(mb - ma) < 4 * se) continue;
+    const score = Math.abs(mb - ma) / Math.max(se, 1e-12);
+    if (score > bestScore) { bestScore = score; best = { step: steps[k].step, ts: steps[k].ts, ratio }; }
+  }
+  return best;
+}
+
+describe('findShift, kept sorted', () => {
+  it('gives what sorting slices gave, on random windows with ties, spikes and shifts', () => {
+    let seed = 23;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    let found = 0;
+    for (let t = 0; t < 400; t++) {
+      const n = 20 + Math.floor(rand() * 200);
+      const at = Math.floor(rand() * n);
+      const factor = [1, 1.1, 1.5, 2, 0.5][t % 5];
+      const steps = makeSteps({ n, durationS: 0.1, jitter: 0.05 });
+      for (let i = 0; i < n; i++) {
+        let d = rand() < 0.2 ? 0.1 : 0.1 * (1 + (rand() - 0.5) * 0.1); // ties
+        if (rand() < 0.03) d *= 10; // spikes
+        if (i >= at) d *= factor;
+        steps[i] = { ...steps[i], durationS: t % 17 === 0 ? Math.round(d * 100) / 100 : d };
+      }
+      const want = findShiftBySlices(steps, 20);
+      expect(findShift(steps, 20)).toEqual(want);
+      if (want) found++;
+    }
+    expect(found).toBeGreaterThan(50); // the shifts were there to be found
   });
 });
 

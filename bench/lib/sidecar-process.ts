@@ -1,7 +1,7 @@
 // Starts `trainpilot serve` as a real child process (the built CLI) and finds its address.
 // Used by end-to-end tests and benchmarks; needs `npm run build` first.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { steadyStateV8Flags } from '../../cli/v8-settings.js';
@@ -49,7 +49,9 @@ export async function spawnSidecar(args: string[], opts: { env?: NodeJS.ProcessE
   let err = '';
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => (err += d));
-  proc.stdout!.resume();
+  // BENCH_SIDECAR_STDOUT: a file for the sidecar's stdout (what --trace-gc and the like print there).
+  if (process.env.BENCH_SIDECAR_STDOUT) proc.stdout!.pipe(createWriteStream(process.env.BENCH_SIDECAR_STDOUT));
+  else proc.stdout!.resume();
   const exited = new Promise<number | string>((res) => proc.once('exit', (code, sig) => res(code ?? sig ?? -1)));
   const url = await new Promise<string>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`sidecar did not start within ${opts.timeoutMs ?? 15000} ms:\n${err}`)), opts.timeoutMs ?? 15000);

@@ -42,6 +42,16 @@ export function createRunHub(store: Store) {
     if (stored.get(runId) !== statusKey(status)) persistStatus(runId, status);
   };
 
+  const forgetDeleted = (ids: readonly string[]) => {
+    for (const id of ids) {
+      live.delete(id);
+      settled.delete(id);
+      stored.delete(id);
+      ranks.forget(id);
+      labels.forget(id);
+    }
+  };
+
   const emit = (e: HubEvent) => {
     for (const l of listeners) l(e);
   };
@@ -214,13 +224,19 @@ export function createRunHub(store: Store) {
     /** Store retention, and the live state of the runs it deleted. */
     applyRetention(retentionS: number) {
       const r = store.applyRetention(retentionS);
-      for (const id of r.runs) {
-        live.delete(id);
-        settled.delete(id);
-        stored.delete(id);
-        ranks.forget(id);
-        labels.forget(id);
-      }
+      forgetDeleted(r.runs);
+      return r;
+    },
+    /**
+     * The same in bounded parts, the event loop let run between two (store/retention.ts): what
+     * the sidecar's timer does under load. Stops early, leaving the rest to the next sweep, when
+     * the hub closes.
+     */
+    async sweepRetention(retentionS: number) {
+      const sweep = store.retentionSweep(retentionS);
+      while (!closed && sweep.next()) await new Promise<void>((res) => setImmediate(res));
+      const r = sweep.result();
+      forgetDeleted(r.runs);
       return r;
     },
     /** Forgets in-memory state of runs ended long enough ago (metrics series removed after this). */
