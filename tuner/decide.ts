@@ -8,6 +8,7 @@ import { noiseScale } from './goodput.js';
 import { fmtPercent } from './format.js';
 import { DEFAULT_THRESHOLDS, inCooldown, knobEnabled, preciseEnough, violation, type TunerThresholds } from './guardrails.js';
 import { judge } from './judge.js';
+import { lateLossRollback } from './late-loss.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
 import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
 import type { Proposal } from './proposal.js';
@@ -97,6 +98,13 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     if (j.rollback) return done(`rolling back decision ${last.id}`, j.rollback);
     // The policies below see the verdict just reached, as the next pass will.
     w = { ...w, decisions: w.decisions.map((d) => (d.id === j.decisionId ? { ...d, outcome: j.outcome } : d)) };
+  }
+  // A kept change under which the loss later turns non-finite, again and again: undone (late-loss.ts).
+  const newest = changes(w).at(-1);
+  const late = newest ? lateLossRollback(w, newest) : undefined;
+  if (newest && late) {
+    outcomes.push({ decisionId: newest.id, outcome: late.outcome });
+    return done(`rolling back decision ${newest.id}`, late.rollback);
   }
   if (w.configVersion > w.appliedVersion) return done(`waiting for the job to apply version ${w.configVersion}`);
   if (!m || m.steps < MIN_MEASURE_STEPS) return done(`measuring version ${w.appliedVersion}`);

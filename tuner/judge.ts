@@ -129,7 +129,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
 }
 
 /** The current config with the decision's knob (and what follows it) put back as it was. */
-function restore(config: RunConfig, d: Decision): RunConfig {
+export function restore(config: RunConfig, d: Decision): RunConfig {
   const out: RunConfig = { ...config };
   for (const k of KNOB_FIELDS[d.knob]) {
     const v = d.configBefore[k];
@@ -160,7 +160,7 @@ function objectiveGain(d: DecisionRecord, m: Measurement, before: number): numbe
 }
 
 /** "back to 1 data-loader worker: 2 measured −15 % samples/s (noise band 3 %)": a rollback reads as one. */
-function rollbackWords(d: DecisionRecord, gain: number, note: string, lossJump: boolean): string {
+export function rollbackWords(d: DecisionRecord, gain: number, note: string, lossJump: boolean): string {
   const k = d.knob === 'none' ? 'config' : d.knob;
   const from = d.knob === 'none' ? '' : fmtNum(d.configBefore[d.knob]);
   const to = d.knob === 'none' ? '' : fmtNum(d.configAfter[d.knob]);
