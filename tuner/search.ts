@@ -219,7 +219,7 @@ export function search(x: SearchInputs): SearchResult {
     pick = ofKnob.sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
   }
   if (!pick) pick = steppingStone(x, model, params, candidates, measured, here);
-  if (!pick) underPromised(record, candidates, s.minPredictedGain);
+  if (!pick) continuation(w, record, candidates, s.minPredictedGain);
   let exploreNote = '';
   if (!pick) {
     // Trials: the smallest step of each knob whose gain the model cannot yet say, the verdict's knob first.
@@ -245,19 +245,23 @@ export function search(x: SearchInputs): SearchResult {
 }
 
 /**
- * Measurements overrule the model upward too: when the newest judged prediction fell short of what
- * was measured beyond noise (the model under-promised, e.g. a batch step predicted +3 % measured
- * +11 %) and that step paid, the next step of the same knob is measured as a trial even where the
- * model predicts it under the bar.
+ * Measurements overrule the model upward too: when the newest change was an increase that paid
+ * beyond twice the bar and the model did not foresee it (a trial it could not predict, or a
+ * prediction it fell short of beyond noise: a batch step predicted +3.5 %, measured +11 %), the next
+ * step of the same knob is measured as a trial even where the model now predicts it under the bar.
  */
-function underPromised(record: ModelRecord, candidates: Candidate[], bar: number): void {
-  const last = record.entries.at(-1);
-  if (!last || last.measured < bar || last.error <= last.band) return;
+function continuation(w: Window, record: ModelRecord, candidates: Candidate[], bar: number): void {
+  const last = changes(w).filter((d) => d.action !== 'rollback').at(-1);
+  if (!last || last.action !== 'increase' || last.outcome.status !== 'kept' || last.outcome.gainRatio < 2 * bar) return;
+  if (last.knob !== 'batch_size' && last.knob !== 'num_workers') return;
+  const judged = record.entries.find((e) => e.decisionId === last.id);
+  const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
+  if (!unforeseen) return;
   const next = candidates.filter((c) => c.knob === last.knob && !c.skipped && !c.explore && c.to > c.from && !isJump(c.knob, c.from, c.to))
     .sort((a, b) => b.to - a.to)[0];
   if (!next || (next.predictedGain ?? 0) >= bar) return;
   next.explore = true;
-  next.basis += `; the last step measured ${fmtGain(last.measured)} where the model said ${fmtGain(last.predicted)}: the next one is measured`;
+  next.basis += `; the last step measured ${fmtGain(last.outcome.gainRatio)}${judged ? ` where the model said ${fmtGain(judged.predicted)}` : ', unforeseen by the model'}: the next one is measured`;
 }
 
 /** A first move on one knob that does not pay alone, and the second on the other knob that it makes pay. */
