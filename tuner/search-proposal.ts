@@ -62,7 +62,7 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
       predicted_path_gain: c.pathGain === undefined ? null : round(c.pathGain),
       candidates: all.map(describeCandidate).join('; '),
       chosen_because: c.kind
-        ? `measured, not modelled: ${c.kind === 'return' ? 'another configuration measured better beyond noise' : c.kind === 'bracket' ? 'returns fall with batch size; golden-section probe between measured sizes' : c.kind === 'descent' ? 'nothing upward left; no smaller size measured' : 'one probe between the largest size that ran and the one that failed'}`
+        ? `measured, not modelled: ${c.kind === 'return' ? 'another configuration measured better beyond noise' : c.kind === 'bracket' ? `${c.basis.includes('has not earned it') ? 'a gap the model jumped and has not earned' : `returns fall with ${knobName(c.knob)}`}; golden-section probe between measured values` : c.kind === 'descent' ? 'nothing upward left; no smaller size measured' : 'one probe between the largest size that ran and the one that failed'}`
         : c.enables
         ? 'no single move predicted to pay; this one opens the best two-move path the model predicts'
         : c.explore ? 'no move predicted to pay; the smallest untried step of the knob the verdict names first' : 'the largest predicted gain (the verdict\'s knob first among near ties, then the smallest step)',
