@@ -75,12 +75,17 @@ describe('scenario behaviour', () => {
   it.each(['already-optimal', 'optimal-at-memory'])('%s: no lasting change', (name) => {
     const r = run(name);
     expect(r.configs.at(-1)).toEqual(r.configs[0]);
-    expect(configChanges(r).filter((d) => d.outcome.status === 'kept')).toEqual([]);
+    // A trial (a descent included) may be measured and rolled back; no change of the config is kept.
+    expect(configChanges(r).filter((d) => d.outcome.status === 'kept' && d.action !== 'rollback')).toEqual([]);
   });
 
   it('CPU-starved host: advice, and no thrash', () => {
     const r = run('cpu-starved');
-    expect(configChanges(r).length).toBeLessThanOrEqual(2);
+    // At most one trial and its rollback, and at most one descent (a smaller batch tried once) and its rollback.
+    const descents = configChanges(r).filter((d) => d.evidence.search === 'descent');
+    expect(descents.length).toBeLessThanOrEqual(1);
+    const undone = new Set(descents.map((d) => d.id));
+    expect(configChanges(r).filter((d) => !undone.has(d.id) && !(d.action === 'rollback' && undone.has(Number(d.evidence.rolled_back_decision)))).length).toBeLessThanOrEqual(2);
     const advice = r.decisions.flatMap((d) => d.advice.map((a) => a.code));
     expect(advice).toContain('more_cpu');
     expect(new Set(advice).size).toBe(advice.length); // each remedy once

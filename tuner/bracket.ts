@@ -1,7 +1,7 @@
 // Measurement-driven moves (issue 21): where the measured points overrule the model. Bracketing
-// (golden-section search over measured batch sizes, Kiefer 1953) once a larger batch measured
-// slower than a smaller one, returns falling where the performance model's compute line cannot
-// bend; and the way back to the best configuration measured when another one is being kept.
+// (golden-section search over measured values, Kiefer 1953) of batch size or workers once a larger
+// value measured slower than a smaller one, returns falling where the performance model's lines
+// cannot bend; and the way back to the best configuration measured when another one is being kept.
 import type { Point } from './history.js';
 
 /** The golden-section fraction: each probe leaves a bracket 0.618 of the one before. */
@@ -10,46 +10,65 @@ export const GOLDEN = 0.382;
 export const BRACKET_CLOSED_SHARE = 0.1;
 
 export interface Bracket {
-  /** The best measured batch size at these workers, and the measured (or bounding) sizes around it. */
+  /** The best measured value of the knob at the other knob's current value, and the measured (or bounding) values around it. */
   best: Point;
   lo: number;
   hi: number;
-  /** The next size to measure, null when the bracket is closed. */
+  /** The next value to measure, null when the bracket is closed. */
   probe: number | null;
-  /** Measured sizes at or past which returns fall: nothing above `hi` is worth a move. */
+  /** Measured value at or past which returns fall: nothing above it is worth a move (Infinity for a gap probe). */
   fallsFrom: number;
+  /** A gap probe: nothing larger measured worse, but the model that jumped the gap has not earned it. */
+  gap: boolean;
   words: string;
 }
 
+/** The knob a bracket moves: batch size at fixed workers, or workers at a fixed batch size. */
+export type BracketKnob = 'batch_size' | 'num_workers';
+
+const valueOf = (knob: BracketKnob, p: Point) => (knob === 'batch_size' ? p.batch : p.workers);
+
 /**
- * The bracket around the best batch size measured at the current workers, once returns fall: some
- * larger size measured slower than it beyond noise. Null while throughput still only rises with
- * batch (the model's climb goes on). `minBatch` bounds the bracket below when no smaller size is
- * measured.
+ * The bracket around the best value of `knob` measured with the other knob where it is now, once
+ * returns fall: some larger value measured slower than the best beyond noise (a batch past a cache,
+ * workers crowding the cores or paging). Null while throughput only rises (the model's climb goes
+ * on), unless `gapProbe`: the model has not earned its jumps (model-record.ts), and the best was
+ * reached by a jump whose skipped values nobody measured; then the gap below the best is probed
+ * like a bracket's side. `min` bounds the bracket below when nothing smaller is measured.
  */
-export function batchBracket(points: Point[], workers: number, accum: number, minBatch: number, noiseZ: number): Bracket | null {
-  const here = points.filter((p) => p.workers === workers && p.accum === accum && p.throughput > 0);
+export function bracketOf(knob: BracketKnob, points: Point[], at: { batch: number; workers: number; accum: number }, min: number, noiseZ: number, gapProbe = false): Bracket | null {
+  const here = points.filter((p) => p.accum === at.accum && p.throughput > 0 && (knob === 'batch_size' ? p.workers === at.workers : p.batch === at.batch));
   if (here.length < 2) return null;
-  // One reading per size: the newest.
-  const bySize = new Map<number, Point>();
-  for (const p of here) bySize.set(p.batch, p);
-  const sizes = [...bySize.values()].sort((a, b) => a.batch - b.batch);
-  const best = sizes.reduce((a, p) => (p.throughput > a.throughput ? p : a));
+  // One reading per value: the newest.
+  const byValue = new Map<number, Point>();
+  for (const p of here) byValue.set(valueOf(knob, p), p);
+  const values = [...byValue.values()].sort((a, b) => valueOf(knob, a) - valueOf(knob, b));
+  const best = values.reduce((a, p) => (p.throughput > a.throughput ? p : a));
+  const b = valueOf(knob, best);
   const worse = (p: Point) => p.throughput < best.throughput * (1 - noiseZ * Math.hypot(p.relNoise, best.relNoise));
-  const above = sizes.filter((p) => p.batch > best.batch);
+  const above = values.filter((p) => valueOf(knob, p) > b);
+  const below = values.filter((p) => valueOf(knob, p) < b);
   const fall = above.find(worse);
-  if (!fall) return null;
-  const hi = above[0].batch;
-  const below = sizes.filter((p) => p.batch < best.batch);
-  const lo = below.length > 0 ? below[below.length - 1].batch : Math.max(minBatch, Math.floor(best.batch / 2));
+  if (!fall && !(gapProbe && above.length === 0 && below.length > 0)) return null;
+  const hi = fall ? valueOf(knob, above[0]) : b;
+  const lo = below.length > 0 ? valueOf(knob, below[below.length - 1]) : Math.max(min, Math.floor(b / 2));
   // Probe the wider side, GOLDEN of the way from the best (golden-section search).
-  const up = hi - best.batch >= best.batch - lo;
-  const x = Math.round(up ? best.batch + GOLDEN * (hi - best.batch) : best.batch - GOLDEN * (best.batch - lo));
-  const closed = Math.max(hi - best.batch, best.batch - lo) < BRACKET_CLOSED_SHARE * best.batch || x === best.batch || bySize.has(x) || x < minBatch;
-  return {
-    best, lo, hi, fallsFrom: fall.batch, probe: closed ? null : x,
-    words: `batch ${fall.batch} measured ${Math.round((1 - fall.throughput / best.throughput) * 100)} % slower than ${best.batch}: the best lies between ${lo} and ${hi}`,
-  };
+  const up = hi - b >= b - lo;
+  const x = Math.round(up ? b + GOLDEN * (hi - b) : b - GOLDEN * (b - lo));
+  // Batch: a bracket narrower than a tenth of the best is closed; workers: when no count is left between.
+  const width = Math.max(hi - b, b - lo);
+  const narrow = knob === 'batch_size' ? width < BRACKET_CLOSED_SHARE * b : width <= 1;
+  const closed = narrow || x === b || byValue.has(x) || x < min;
+  const name = knob === 'batch_size' ? 'batch' : 'workers';
+  const words = fall
+    ? `${name} ${valueOf(knob, fall)} measured ${Math.round((1 - fall.throughput / best.throughput) * 100)} % slower than ${b}: the best lies between ${lo} and ${hi}`
+    : `${name} ${b} is the best measured, reached past ${b - lo - 1} values never measured above ${lo}; the model that jumped them has not earned it`;
+  return { best, lo, hi, fallsFrom: fall ? valueOf(knob, fall) : Infinity, probe: closed ? null : x, gap: !fall, words };
+}
+
+/** The bracket of batch size at the current workers (bracketOf). */
+export function batchBracket(points: Point[], workers: number, accum: number, minBatch: number, noiseZ: number): Bracket | null {
+  return bracketOf('batch_size', points, { batch: 0, workers, accum }, minBatch, noiseZ);
 }
 
 export interface WayBack {

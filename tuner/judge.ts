@@ -68,8 +68,10 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   const lossSigma = numberOf(d.evidence, 'before_loss_sigma') ?? 0;
   const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null
     && m.lossRecent - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
-  // A stepping stone only has to not cost: the move it opens is judged on its own.
-  const increase = d.action === 'increase' && d.evidence.search !== 'stepping_stone';
+  // A stepping stone only has to not cost: the move it opens is judged on its own. A descent (a
+  // trial of a smaller batch, search-measured.ts) must pay like an increase: the user's batch stays
+  // unless a smaller one measures better.
+  const increase = (d.action === 'increase' && d.evidence.search !== 'stepping_stone') || d.evidence.search === 'descent';
   let note: string | undefined;
   if (lossJump) {
     note = m.lossNonFinite

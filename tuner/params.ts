@@ -174,12 +174,13 @@ function workersParam(x: ParamInputs): Param {
   }
   let moves = [...want].filter((v) => v > cur && v <= limit && v >= min).sort((a, b) => a - b);
   // Without CPU readings nobody knows whether loaders that set the pace at the cores' count wait on
-  // storage: one more is a trial, measured like any other.
+  // storage, nor with readings that show them mostly waiting on a host too busy for the model to
+  // count free cores: one more is a trial, measured like any other.
   const trials: number[] = [];
-  if (x.workerBusy === null && moves.length === 0 && cur >= cpuCap && cur < Math.min(hardMax, byRam) && m.waitRatio >= LOADER_LIMITED_WAIT && cur > 0) {
+  if ((x.workerBusy === null || x.workerBusy < WAITING_WORKER_BUSY) && moves.length === 0 && cur >= cpuCap && cur < Math.min(hardMax, byRam) && m.waitRatio >= LOADER_LIMITED_WAIT && cur > 0) {
     trials.push(cur + 1);
     moves = [cur + 1];
-    note += '; past them only as a trial (no CPU readings say whether the workers wait on storage)';
+    note += x.workerBusy === null ? '; past them only as a trial (no CPU readings say whether the workers wait on storage)' : '; past them only as a trial (the workers mostly wait, on a busy host)';
   }
   return { name: 'num_workers', value: cur, min, max: moves.at(-1) ?? limit, moves, trials, bisect: null, note: moves.length ? note : `workers ${cur} cannot grow: ${note}` };
 }

@@ -3,19 +3,23 @@
 // an OOM when no memory readings can size it; a golden-section probe once returns fall with batch
 // size. Where a bracket shows returns falling, the model's batch predictions above the best size
 // are set aside: its compute line cannot bend, the measurements can.
-import { batchBracket, wayBack } from './bracket.js';
+import { bracketOf, wayBack } from './bracket.js';
+import { isJump, modelRecord } from './model-record.js';
 import { efficiency } from './goodput.js';
 import { fmtGain, knobName } from './format.js';
 import { changes, configKey, type Point } from './history.js';
 import { withBatchSize } from './lr.js';
 import type { Param } from './params.js';
+import type { DecisionRecord } from '../domain/decisions.js';
 import type { Candidate, SearchInputs } from './search.js';
 
-/** Golden-section probes of batch size in one run (each narrows the bracket to 0.618 of itself). */
+/** Golden-section probes of each knob in one run (each narrows the bracket to 0.618 of itself). */
 export const MAX_BRACKET_PROBES = 6;
 
-function kindCount(x: SearchInputs, kind: string): number {
-  return changes(x.w).filter((d) => d.evidence.search === kind).length;
+/** Moves of a kind so far; after the job changed (job-change.ts), since then: the search opens again. */
+function kindCount(x: SearchInputs, kind: string, knob?: Candidate['knob'], where: (d: DecisionRecord) => boolean = () => true): number {
+  const since = x.jobChangedAt ?? null;
+  return changes(x.w).filter((d) => d.evidence.search === kind && (knob === undefined || d.knob === knob) && (since === null || d.ts > since) && where(d)).length;
 }
 
 function candidate(x: SearchInputs, knob: Candidate['knob'], to: number, kind: NonNullable<Candidate['kind']>, basis: string, gain: number | null): Candidate {
@@ -50,19 +54,55 @@ export function measuredMove(x: SearchInputs, points: Point[], candidates: Candi
   }
 
   const batch = params.find((p) => p.name === 'batch_size');
-  if (!batch) return undefined;
   // A bisection probe below an OOM, when nothing can size it (params.ts offers it once).
-  if (batch.bisect !== null && kindCount(x, 'bisect') === 0) {
+  if (batch && batch.bisect !== null && kindCount(x, 'bisect') === 0) {
     return candidate(x, 'batch_size', batch.bisect, 'bisect', `out of memory above ${current.batch} with no memory readings: one probe halfway to the size that failed`, null);
   }
-  const br = batchBracket(points, w.config.num_workers, w.config.grad_accum_steps, batch.min, s.noiseZ);
-  if (!br) return undefined;
-  // Returns fall: the model's batch moves above the best size measured are set aside.
-  for (const c of candidates) {
-    if (c.knob === 'batch_size' && !c.skipped && c.basis !== 'measured before' && c.to > br.best.batch) c.skipped = `returns fall: ${br.words}`;
+  // Both knobs bracket the same way (bracket.ts), batch size first. A gap probe only where the model
+  // jumped past values nobody measured and has not earned it since (model-record.ts).
+  const earned = modelRecord(w, x.jobChangedAt ?? null, s).earned;
+  const at = { batch: w.config.batch_size, workers: w.config.num_workers, accum: w.config.grad_accum_steps };
+  for (const p of params) {
+    if (p.name === 'batch_size' && w.tune.keep_global_batch) continue;
+    const br = bracketOf(p.name, points, at, p.min, s.noiseZ, !earned);
+    if (!br || (br.gap && !isJump(p.name, br.lo, p.name === 'batch_size' ? br.best.batch : br.best.workers))) continue;
+    // Returns fall: the model's moves of this knob above the best value measured are set aside.
+    if (!br.gap) {
+      const top = p.name === 'batch_size' ? br.best.batch : br.best.workers;
+      for (const c of candidates) {
+        if (c.knob === p.name && !c.skipped && c.basis !== 'measured before' && c.to > top) c.skipped = `returns fall: ${br.words}`;
+      }
+    }
+    // At most MAX_BRACKET_PROBES per bracket: this knob's probes with the other knob where it is now.
+    const probes = kindCount(x, 'bracket', p.name, (d) => (p.name === 'batch_size' ? d.configBefore.num_workers === at.workers : d.configBefore.batch_size === at.batch));
+    if (br.probe === null || probes >= MAX_BRACKET_PROBES) continue;
+    const probe = p.name === 'batch_size' ? { ...at, batch: br.probe } : { ...at, workers: br.probe };
+    if (points.some((q) => configKey(q) === configKey(probe))) continue;
+    return candidate(x, p.name, br.probe, 'bracket', br.words, null);
   }
-  if (br.probe === null || kindCount(x, 'bracket') >= MAX_BRACKET_PROBES) return undefined;
-  if (points.some((p) => configKey(p) === configKey({ batch: br.probe!, workers: w.config.num_workers, accum: w.config.grad_accum_steps }))) return undefined;
-  if (w.tune.keep_global_batch) return undefined;
-  return candidate(x, 'batch_size', br.probe, 'bracket', br.words, null);
+  return undefined;
+}
+
+/** A descent halves the batch: the geometric step the climb takes upward (×2), taken down. */
+export const DESCENT_FACTOR = 0.5;
+
+/**
+ * Both ways from above (issue 21): once no move upward is left to try, one trial of half the batch
+ * size when no smaller size was measured at these workers. An optimum below the starting size (a
+ * cache the batch outgrew, a storage rate that caps samples/s whatever the batch) shows no larger
+ * size measured worse, so the bracket never opens; the model's straight compute line always ranks
+ * a smaller batch lower, so it is measured, not predicted. Judged like an increase (judge.ts): kept
+ * only when it pays beyond noise, so a job already at its best keeps its batch.
+ */
+export function descent(x: SearchInputs, points: Point[], params: Param[]): Candidate | undefined {
+  const { w } = x;
+  const p = params.find((q) => q.name === 'batch_size');
+  const b = w.config.batch_size;
+  const to = Math.floor(b * DESCENT_FACTOR);
+  if (!p || w.tune.keep_global_batch || to < p.min || to < 1) return undefined;
+  const smaller = points.some((q) => q.batch < b && q.workers === w.config.num_workers && q.accum === w.config.grad_accum_steps);
+  if (smaller) return undefined;
+  const tried = changes(w).some((d) => d.knob === 'batch_size' && d.configBefore.batch_size === b && d.configAfter.batch_size < b && d.outcome.status === 'rolled_back');
+  if (tried) return undefined;
+  return candidate(x, 'batch_size', to, 'descent', `no smaller batch size measured at ${w.config.num_workers} workers; the climb has nothing left upward`, null);
 }

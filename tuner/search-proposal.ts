@@ -3,6 +3,7 @@
 // move). search.ts chooses; this writes it up.
 import { fmtGain, fmtPercent, knobName } from './format.js';
 import { withBatchSize } from './lr.js';
+import { modelRecord } from './model-record.js';
 import { round } from './measure.js';
 import { loadPerBatch, type PerfModel } from './perf-model.js';
 import type { Proposal } from './proposal.js';
@@ -25,6 +26,7 @@ export function describeCandidate(c: Candidate): string {
 export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], model: PerfModel, changedAt: number | null, trials: number): Proposal {
   const { w, m, cls } = x;
   const { lrRule } = configWith(w, c.knob, c.to);
+  const record = modelRecord(w, changedAt, x.settings);
   const waitWords = `${fmtPercent(m.waitRatio)} of each step waited for data`;
   const why = c.kind === 'return'
     ? `back toward the best measured: ${c.basis}`
@@ -32,6 +34,8 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
       ? `a bracketing probe: ${c.basis}`
       : c.kind === 'bisect'
         ? `a bisection probe: ${c.basis}`
+        : c.kind === 'descent'
+          ? `a trial downward: ${c.basis}; kept only if it beats this size beyond noise`
         : c.enables
           ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
           : c.explore
@@ -58,7 +62,7 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
       predicted_path_gain: c.pathGain === undefined ? null : round(c.pathGain),
       candidates: all.map(describeCandidate).join('; '),
       chosen_because: c.kind
-        ? `measured, not modelled: ${c.kind === 'return' ? 'another configuration measured better beyond noise' : c.kind === 'bracket' ? 'returns fall with batch size; golden-section probe between measured sizes' : 'one probe between the largest size that ran and the one that failed'}`
+        ? `measured, not modelled: ${c.kind === 'return' ? 'another configuration measured better beyond noise' : c.kind === 'bracket' ? `${c.basis.includes('has not earned it') ? 'a gap the model jumped and has not earned' : `returns fall with ${knobName(c.knob)}`}; golden-section probe between measured values` : c.kind === 'descent' ? 'nothing upward left; no smaller size measured' : 'one probe between the largest size that ran and the one that failed'}`
         : c.enables
         ? 'no single move predicted to pay; this one opens the best two-move path the model predicts'
         : c.explore ? 'no move predicted to pay; the smallest untried step of the knob the verdict names first' : 'the largest predicted gain (the verdict\'s knob first among near ties, then the smallest step)',
@@ -72,6 +76,8 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
       cpu_budget_cores: x.budgetCores,
       cpu_budget_source: x.budgetSource,
       trials_so_far: trials,
+      model_earned_jump: record.earned,
+      model_record: record.words,
       job_changed_at: changedAt,
       b_noise: x.noise ? round(x.noise.bNoise, 2) : null,
       ...(lrRule ? { lr_rule: lrRule } : {}),

@@ -11,7 +11,8 @@ import type { TunerThresholds } from './guardrails.js';
 import { changes, configKey, type Point } from './history.js';
 import { round, type Measurement } from './measure.js';
 import { knobTable, type Param } from './params.js';
-import { measuredMove } from './search-measured.js';
+import { isJump, modelRecord, oneStepUp, type ModelRecord } from './model-record.js';
+import { descent, measuredMove } from './search-measured.js';
 import { configWith, toProposal } from './search-proposal.js';
 import { fitPerfModel, predictRatio, type ModelContext, type PerfModel } from './perf-model.js';
 import type { Proposal } from './proposal.js';
@@ -24,8 +25,11 @@ export const JOB_CHANGED_RATIO = 0.15;
 export const NEAR_BEST_SHARE = 0.85;
 /** Trials in a row that did not pay before trials on an unpredictable move stop. */
 export const MAX_FAILED_EXPLORATIONS = 2;
-/** How a move was chosen: the model's prediction, a trial, a stepping stone, a bracketing probe, a bisection probe below an OOM, the way back to the best measured. */
-export type SearchKind = 'predicted' | 'trial' | 'stepping_stone' | 'bracket' | 'bisect' | 'return';
+/**
+ * How a move was chosen: the model's prediction, a trial, a stepping stone, a bracketing probe, a
+ * bisection probe below an OOM, the way back to the best measured, a trial of a smaller batch.
+ */
+export type SearchKind = 'predicted' | 'trial' | 'stepping_stone' | 'bracket' | 'bisect' | 'return' | 'descent';
 
 export interface Candidate {
   knob: 'batch_size' | 'num_workers';
@@ -137,8 +141,7 @@ export function search(x: SearchInputs): SearchResult {
   const params = knobTable({ w, m, points, capacity: x.capacity, model, budgetCores: x.budgetCores, workerBusy: x.workerBusy, freeHostCores });
   const here = { batch: w.config.batch_size, workers: w.config.num_workers };
   const candidates: Candidate[] = [];
-  for (const p of params) {
-    for (const to of p.moves) {
+  const weigh = (p: Param, to: number): Candidate => {
       const target = p.name === 'batch_size' ? { batch: to, workers: here.workers } : { batch: here.batch, workers: to };
       const { config } = configWith(w, p.name, to);
       const c: Candidate = { knob: p.name, from: p.value, to, config, predictedGain: null, basis: 'no model yet', explore: true };
@@ -148,8 +151,7 @@ export function search(x: SearchInputs): SearchResult {
         c.basis = 'measured before';
         c.explore = false;
         c.skipped = `measured before at ${round(seen.throughput, 1)} samples/s`;
-        candidates.push(c);
-        continue;
+        return c;
       }
       // More workers than a count measured not to pay at this batch size will not pay either, whatever the
       // loading model says (data waits from jitter look like a loader short of parallelism).
@@ -164,8 +166,7 @@ export function search(x: SearchInputs): SearchResult {
           c.basis = `measured: ${flat.map((q) => `${q.workers} workers ${fmtGain(q.throughput / m.throughput - 1)}`).join(', ')}`;
           c.explore = false;
           c.skipped = `more workers measured not to pay at batch ${here.batch} (${c.basis.slice(10)}, within noise)`;
-          candidates.push(c);
-          continue;
+          return c;
         }
       }
       const r = predictRatio(model, here, target);
@@ -175,7 +176,26 @@ export function search(x: SearchInputs): SearchResult {
         c.basis = r.basis + (x.noise && p.name === 'batch_size' ? `; goodput with noise scale ${round(x.noise.bNoise, 1)}` : '');
         c.explore = r.assumed || p.trials.includes(to);
       }
-      candidates.push(c);
+      return c;
+  };
+  for (const p of params) for (const to of p.moves) candidates.push(weigh(p, to));
+  // A jump past untried sizes only while the model's past predictions on this run were within their
+  // noise (model-record.ts); else one step of the knob's rule, and measurement takes it further.
+  const record = modelRecord(w, fresh.changedAt, s);
+  if (!record.earned) {
+    for (const p of params) {
+      const jumps = candidates.filter((c) => c.knob === p.name && !c.skipped && isJump(p.name, c.from, c.to));
+      if (jumps.length === 0) continue;
+      for (const c of jumps) c.skipped = `a jump past untried sizes: the model has not earned it (${record.words})`;
+      if (candidates.some((c) => c.knob === p.name && !c.skipped && c.to > p.value)) continue;
+      // The one step is not among the knob's moves: added, where the knob may take any value; with
+      // keep_global_batch (divisors of the global batch only) the smallest move is the smallest step.
+      if (p.name === 'batch_size' && w.tune.keep_global_batch) {
+        const first = jumps.sort((a, b) => a.to - b.to)[0];
+        first.skipped = undefined;
+      } else {
+        candidates.push(weigh(p, Math.min(oneStepUp(p.name, p.value), Math.max(...p.moves))));
+      }
     }
   }
 
@@ -199,6 +219,7 @@ export function search(x: SearchInputs): SearchResult {
     pick = ofKnob.sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
   }
   if (!pick) pick = steppingStone(x, model, params, candidates, measured, here);
+  if (!pick) continuation(w, record, candidates, s.minPredictedGain);
   let exploreNote = '';
   if (!pick) {
     // Trials: the smallest step of each knob whose gain the model cannot yet say, the verdict's knob first.
@@ -209,6 +230,8 @@ export function search(x: SearchInputs): SearchResult {
       else pick = explorable.sort((a, b) => rank(a) - rank(b) || Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
     }
   }
+  // Both ways: with nothing upward left, one trial of a smaller batch (search-measured.ts).
+  if (!pick && !exploreNote && trials < s.maxTrials && failedInARow(w) < MAX_FAILED_EXPLORATIONS) pick = descent(x, points, params);
   if (!pick) {
     const weighed = open.map((c) => `${c.knob} ${c.from} → ${c.to} ${c.predictedGain === null ? 'unknown' : fmtGain(c.predictedGain)}`);
     return {
@@ -219,6 +242,26 @@ export function search(x: SearchInputs): SearchResult {
     };
   }
   return { proposal: toProposal(x, pick, candidates, model, fresh.changedAt, trials), candidates, model, params, note: pick.explore ? 'trial' : 'predicted' };
+}
+
+/**
+ * Measurements overrule the model upward too: when the newest change was an increase that paid
+ * beyond twice the bar and the model did not foresee it (a trial it could not predict, or a
+ * prediction it fell short of beyond noise: a batch step predicted +3.5 %, measured +11 %), the next
+ * step of the same knob is measured as a trial even where the model now predicts it under the bar.
+ */
+function continuation(w: Window, record: ModelRecord, candidates: Candidate[], bar: number): void {
+  const last = changes(w).filter((d) => d.action !== 'rollback').at(-1);
+  if (!last || last.action !== 'increase' || last.outcome.status !== 'kept' || last.outcome.gainRatio < 2 * bar) return;
+  if (last.knob !== 'batch_size' && last.knob !== 'num_workers') return;
+  const judged = record.entries.find((e) => e.decisionId === last.id);
+  const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
+  if (!unforeseen) return;
+  const next = candidates.filter((c) => c.knob === last.knob && !c.skipped && !c.explore && c.to > c.from && !isJump(c.knob, c.from, c.to))
+    .sort((a, b) => b.to - a.to)[0];
+  if (!next || (next.predictedGain ?? 0) >= bar) return;
+  next.explore = true;
+  next.basis += `; the last step measured ${fmtGain(last.outcome.gainRatio)}${judged ? ` where the model said ${fmtGain(judged.predicted)}` : ', unforeseen by the model'}: the next one is measured`;
 }
 
 /** A first move on one knob that does not pay alone, and the second on the other knob that it makes pay. */

@@ -51,8 +51,7 @@ export function idleWorkers(x: WorkerInputs): PolicyResult | undefined {
   const use = cpuUse(w.processHistory, cur);
   if (use?.workerBusyRatio == null || cur <= Math.max(min, 1) || m.waitRatio >= DATA_WAIT_IDLE_RATIO || use.workerBusyRatio >= WORKER_IDLE_RATIO) return undefined;
   const target = Math.max(min, 1, Math.ceil((cur * use.workerBusyRatio) / WORKER_TARGET_BUSY));
-  const tried = rejectedMoves(w, 'num_workers').some((r) => r.from === cur && r.to <= target && r.to < r.from);
-  if (target >= cur || tried) return undefined;
+  if (target >= cur || cutCost(w, cur, target)) return undefined;
   return { note: 'idle', proposal: proposal(w, target, 'decrease',
     `data-loader workers are busy ${fmtPercent(use.workerBusyRatio)} of the time and steps wait ${fmtPercent(m.waitRatio)} for data: workers ${cur} → ${target} frees CPU and RAM`,
     { worker_busy_ratio: round(use.workerBusyRatio), worker_rss_bytes: workerRssBytes(w.process) }, 0) };
@@ -78,12 +77,20 @@ export function surplusWorkers(x: WorkerInputs): PolicyResult | undefined {
   if (x.m.waitRatio >= LOADER_LIMITED_WAIT && (freeCores === null || freeCores >= 0.5)) return undefined;
   const need = busy === null ? (cur > 2 * cores ? Math.floor(cores) : cur) : Math.ceil((cur * busy) / WORKER_TARGET_BUSY);
   const target = Math.max(min, 1, Math.min(Math.floor(cores), need));
-  const tried = rejectedMoves(w, 'num_workers').some((r) => r.from === cur && r.to < r.from);
-  if (target >= cur || tried) return undefined;
+  if (target >= cur || cutCost(w, cur, target)) return undefined;
   const load = busy === null ? 'no CPU readings' : `their loading takes ${round(cur * busy, 2)} cores in all`;
   return { note: 'surplus', proposal: proposal(w, target, 'decrease',
     `${cur} data-loader workers on the job's ${round(cores, 2)} cores (${load}): workers ${cur} → ${target}; each extra one contends with the main process and holds memory`,
     { worker_busy_ratio: busy === null ? null : round(busy), worker_rss_bytes: workerRssBytes(w.process), cpu_budget_cores: cores }, 0) };
+}
+
+/**
+ * A cut from `cur` to `target` or below was measured to cost before: from here, or from any count to
+ * one no larger than target (a job whose loaders wait on storage reads as idle at every count; the
+ * same cut would be tried, and rolled back, from each count the search reaches).
+ */
+function cutCost(w: Window, cur: number, target: number): boolean {
+  return rejectedMoves(w, 'num_workers').some((r) => r.to < r.from && (r.from === cur || r.to <= target));
 }
 
 function workerBounds(w: Window): { min: number } {

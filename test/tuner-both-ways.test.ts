@@ -1,0 +1,143 @@
+// Issue 21, the search both ways: a trial of a smaller batch when nothing upward is left (judged as
+// must-pay), the model's track record gating jumps past untried sizes, and bracketing of workers.
+import { describe, expect, it } from 'vitest';
+import { bracketOf } from '../tuner/bracket.js';
+import { tune } from '../tuner/decide.js';
+import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
+import type { Point } from '../tuner/history.js';
+import { judge } from '../tuner/judge.js';
+import { isJump, modelRecord } from '../tuner/model-record.js';
+import { BASE_CONFIG, gpu, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+
+const budget = { cpuBudget: { cores: 16, source: 'test' } };
+
+function point(batch: number, workers: number, throughput: number, relNoise = 0.01): Point {
+  return { batch, workers, accum: 1, throughput, computeS: batch / throughput, stepS: batch / throughput, waitRatio: 0, memBytes: null, relNoise, ts: 0 };
+}
+
+describe('descent: a smaller batch tried when nothing upward pays', () => {
+  const busyGpu = () => makeWindow({ gpus: [gpu({ utilizationRatio: 0.99 })] });
+
+  it('with no smaller size measured, halves the batch as a trial downward', () => {
+    const d = tune(busyGpu(), budget).decision!;
+    expect(d.knob).toBe('batch_size');
+    expect(d.configAfter.batch_size).toBe(32);
+    expect(d.evidence.search).toBe('descent');
+    expect(d.reason).toMatch(/trial downward/);
+  });
+
+  it('is not tried again once a smaller size was measured at these workers', () => {
+    const down = record({
+      id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
+      evidence: { search: 'descent', before_batch_size: 64, before_num_workers: 4, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.005 },
+      outcome: { status: 'rolled_back', gainRatio: -0.2, note: 'test', cause: 'throughput', after: { batch_size: 32, num_workers: 4, grad_accum_steps: 1, samples_per_second: 512, compute_seconds: 0.0625, step_seconds: 0.0625, rel_noise: 0.005 } },
+    });
+    const w = makeWindow({ gpus: [gpu({ utilizationRatio: 0.99 })], decisions: [down], configVersion: 3, appliedVersion: 3, steps: makeSteps({ n: 60, version: 3 }), now: 1_764_400_000 });
+    const d = tune(w, budget).decision;
+    expect(d?.evidence.search).not.toBe('descent');
+    expect(d?.knob === 'batch_size' && d.configAfter.batch_size < 64).toBe(false);
+  });
+
+  const descentRecord = (after: number) => record({
+    id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
+    evidence: { search: 'descent', before_samples_per_second: 640, before_rel_noise: 0.002 },
+  });
+
+  it('is judged as an increase: kept only when it pays beyond noise', () => {
+    // 64 samples at 0.1 s = 640/s before; 32 samples per step now.
+    const at = (durationS: number) => makeWindow({ config: { ...BASE_CONFIG, batch_size: 32 }, configVersion: 2, appliedVersion: 2, decisions: [descentRecord(0)], steps: makeSteps({ n: 60, version: 2, samples: 32, durationS }) });
+    const same = judge(at(0.05), descentRecord(0), DEFAULT_THRESHOLDS)!; // 640/s: equal, not enough
+    expect(same.outcome.status).toBe('rolled_back');
+    const faster = judge(at(0.04), descentRecord(0), DEFAULT_THRESHOLDS)!; // 800/s: +25 %
+    expect(faster.outcome.status).toBe('kept');
+  });
+});
+
+describe('the model earns its jumps (model-record.ts)', () => {
+  const predicted = (id: number, predictedGain: number, measured: number) => record({
+    id, ts: 1_764_300_000 + id, configVersion: id + 1, knob: 'num_workers', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, num_workers: 5 },
+    evidence: { search: 'predicted', predicted_gain: predictedGain, before_rel_noise: 0.01 },
+    outcome: { status: 'kept', gainRatio: measured, after: { rel_noise: 0.01 } },
+  });
+
+  it('is not earned before any prediction is judged, earned while none falls short beyond noise, lost when one does', () => {
+    const s = DEFAULT_THRESHOLDS;
+    expect(modelRecord(makeWindow(), null, s).earned).toBe(false);
+    expect(modelRecord(makeWindow({ decisions: [predicted(1, 0.5, 0.49)] }), null, s).earned).toBe(true);
+    const miss = modelRecord(makeWindow({ decisions: [predicted(1, 0.5, 0.49), predicted(2, 15, 8.9)] }), null, s);
+    expect(miss.earned).toBe(false);
+    expect(miss.words).toMatch(/short of it beyond its/);
+    // Measured above the prediction: the model under-promised, which does not cost it its jumps.
+    expect(modelRecord(makeWindow({ decisions: [predicted(1, 0.035, 0.106)] }), null, s).earned).toBe(true);
+    // A job change starts the record again.
+    expect(modelRecord(makeWindow({ decisions: [predicted(1, 0.5, 0.49), predicted(2, 15, 8.9)] }), 1_764_300_002, s).entries).toEqual([]);
+  });
+
+  it('a jump is a move past one step of the knob\'s rule', () => {
+    expect(isJump('num_workers', 0, 1)).toBe(false);
+    expect(isJump('num_workers', 0, 2)).toBe(true);
+    expect(isJump('num_workers', 4, 8)).toBe(false);
+    expect(isJump('batch_size', 64, 256)).toBe(true);
+    expect(isJump('batch_size', 64, 16)).toBe(true);
+  });
+
+  it('unearned, the search takes one step instead of the jump the model ranks first', () => {
+    // 60 % of each step waits for data at 1 worker: the model would jump to many workers at once.
+    const w = makeWindow({ config: { ...BASE_CONFIG, num_workers: 1 }, steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06 }) });
+    const d = tune(w, budget).decision!;
+    expect(d.knob).toBe('num_workers');
+    expect(d.configAfter.num_workers).toBe(2);
+    expect(d.evidence.model_earned_jump).toBe(false);
+    expect(String(d.evidence.candidates)).toMatch(/a jump past untried sizes: the model has not earned it/);
+  });
+});
+
+describe('bracketing workers (bracket.ts)', () => {
+  it('probes between the best count and a larger one measured slower', () => {
+    const br = bracketOf('num_workers', [point(64, 4, 500), point(64, 8, 700), point(64, 16, 450)], { batch: 64, workers: 8, accum: 1 }, 0, 2.5)!;
+    expect(br.best.workers).toBe(8);
+    expect([br.lo, br.hi]).toEqual([4, 16]);
+    expect(br.probe).toBe(11); // the wider side, 0.382 of the way
+  });
+
+  it('opens no bracket while throughput only rises, unless asked for a gap probe', () => {
+    const pts = [point(64, 1, 100), point(64, 16, 900)];
+    expect(bracketOf('num_workers', pts, { batch: 64, workers: 16, accum: 1 }, 0, 2.5)).toBeNull();
+    const gap = bracketOf('num_workers', pts, { batch: 64, workers: 16, accum: 1 }, 0, 2.5, true)!;
+    expect(gap.gap).toBe(true);
+    expect(gap.probe).toBe(10);
+  });
+
+  it('closes when no count is left between the best and its neighbours', () => {
+    const br = bracketOf('num_workers', [point(64, 5, 500), point(64, 6, 700), point(64, 7, 650)], { batch: 64, workers: 6, accum: 1 }, 0, 2.5)!;
+    expect(br.probe).toBeNull();
+  });
+});
+
+describe('a kept change whose loss later turns non-finite (late-loss.ts)', () => {
+  const kept = record({
+    id: 3, configVersion: 2, configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 128 },
+    evidence: { search: 'predicted', before_samples_per_second: 640 },
+    outcome: { status: 'kept', gainRatio: 0.2, note: 'kept' },
+  });
+  const window = (nonFinite: number) => {
+    const steps = makeSteps({ n: 80, version: 2, samples: 128 });
+    for (let i = 0; i < nonFinite; i++) steps[steps.length - 1 - 2 * i].loss = Number.POSITIVE_INFINITY;
+    return makeWindow({ config: { ...BASE_CONFIG, batch_size: 128 }, configVersion: 2, appliedVersion: 2, decisions: [kept], steps, now: steps.at(-1)!.ts + 1 });
+  };
+
+  it('is rolled back with cause loss once the loss is non-finite repeatedly', () => {
+    const r = tune(window(3), budget);
+    expect(r.decision?.action).toBe('rollback');
+    expect(r.decision?.configAfter.batch_size).toBe(64);
+    expect(r.decision?.reason).toMatch(/back to batch size 64: at 128 the loss turned non-finite 3 times/);
+    expect(r.outcomes).toContainEqual({ decisionId: 3, outcome: expect.objectContaining({ status: 'rolled_back', cause: 'loss' }) });
+  });
+
+  it('is left alone for one non-finite step (a bad batch skipped), and a rollback is never itself undone', () => {
+    expect(tune(window(1), budget).decision?.action).not.toBe('rollback');
+    const undo = { ...kept, action: 'rollback' as const };
+    const w = { ...window(5), decisions: [undo] };
+    expect(tune(w, budget).decision?.action).not.toBe('rollback');
+  });
+});
