@@ -49,7 +49,27 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
     const same = judge(at(0.05), descentRecord(0), DEFAULT_THRESHOLDS)!; // 640/s: equal, not enough
     expect(same.outcome.status).toBe('rolled_back');
     const faster = judge(at(0.04), descentRecord(0), DEFAULT_THRESHOLDS)!; // 800/s: +25 %
-    expect(faster.outcome.status).toBe('kept');
+    // A/B/A: not kept on that reading alone; the size it left is measured again first.
+    expect(faster.outcome).toMatchObject({ status: 'rolled_back', cause: 'throughput', note: expect.stringMatching(/64 is measured again before 32 is kept/) });
+    expect(faster.rollback?.reason).toMatch(/^back to batch size 64: 32 measured \+25 % samples\/s \(64 is measured again before 32 is kept, as it must beat 64 measured after it too\)/);
+  });
+
+  it('returns to the smaller batch only if it beats the size it left measured again (A/B/A)', () => {
+    const descentAt = (durationS: number) => makeWindow({ config: { ...BASE_CONFIG, batch_size: 32 }, configVersion: 2, appliedVersion: 2, decisions: [descentRecord(0)], steps: makeSteps({ n: 60, version: 2, samples: 32, durationS }) });
+    const down = descentRecord(0);
+    const j = judge(descentAt(0.04), down, DEFAULT_THRESHOLDS)!; // 32 at 800/s against 640/s before
+    const judged = { ...down, outcome: j.outcome };
+    const back = record({ ...j.rollback!, id: 2, ts: down.ts + 10, configVersion: 3, outcome: { status: 'kept', gainRatio: 0, note: 'rolled back' } });
+    // The old size measured again after the smaller one: at 64 samples a step, 0.1 s → 640/s, 0.075 s → 853/s.
+    const again = (durationS: number) => makeWindow({
+      gpus: [gpu({ utilizationRatio: 0.99 })], decisions: [judged, back], configVersion: 3, appliedVersion: 3,
+      steps: [...makeSteps({ n: 60, version: 2, samples: 32, durationS: 0.04 }), ...makeSteps({ n: 60, version: 3, samples: 64, durationS, startTs: 1_764_300_100, startStep: 61 })],
+    });
+    const still = tune(again(0.1), budget).decision!;
+    expect(still).toMatchObject({ knob: 'batch_size', configAfter: expect.objectContaining({ batch_size: 32 }) });
+    expect(still.evidence.search).toBe('return');
+    const caughtUp = tune(again(0.075), budget).decision;
+    expect(caughtUp?.knob === 'batch_size' && caughtUp.configAfter.batch_size === 32).toBe(false);
   });
 });
 
@@ -111,5 +131,41 @@ describe('bracketing workers (bracket.ts)', () => {
   it('closes when no count is left between the best and its neighbours', () => {
     const br = bracketOf('num_workers', [point(64, 5, 500), point(64, 6, 700), point(64, 7, 650)], { batch: 64, workers: 6, accum: 1 }, 0, 2.5)!;
     expect(br.probe).toBeNull();
+  });
+});
+
+describe('a batch step smaller than a doubling, taken at its rate per doubling (search.ts continuation)', () => {
+  // 32 → 64 measured +1.6 % earlier (so the model's compute line is nearly flat in batch); then 64 → 80
+  // (a third of a doubling) measured +gain, rolled back under the +3 % bar; 64 is current again.
+  const windowAfter = (gain: number) => {
+    const first = record({
+      id: 1, ts: 1_764_298_000, configVersion: 2, configBefore: { ...BASE_CONFIG, batch_size: 32 }, configAfter: BASE_CONFIG,
+      evidence: { search: 'trial', before_batch_size: 32, before_num_workers: 4, before_grad_accum_steps: 1, before_samples_per_second: 630, before_compute_seconds: 32 / 630, before_step_seconds: 32 / 630, before_rel_noise: 0.002 },
+      outcome: { status: 'kept', gainRatio: 0.016, note: 'test', after: { batch_size: 64, num_workers: 4, grad_accum_steps: 1, samples_per_second: 640, compute_seconds: 0.1, step_seconds: 0.1, rel_noise: 0.002 } },
+    });
+    const inc = record({
+      id: 2, ts: 1_764_299_000, configVersion: 3, configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 80 },
+      evidence: { search: 'predicted', predicted_gain: 0.05, before_batch_size: 64, before_num_workers: 4, before_grad_accum_steps: 1, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.002 },
+      outcome: {
+        status: 'rolled_back', gainRatio: gain, note: 'test', cause: 'throughput',
+        after: { batch_size: 80, num_workers: 4, grad_accum_steps: 1, samples_per_second: 640 * (1 + gain), compute_seconds: 80 / (640 * (1 + gain)), step_seconds: 80 / (640 * (1 + gain)), rel_noise: 0.002 },
+      },
+    });
+    const back = record({ id: 3, ts: inc.ts + 100, configVersion: 4, action: 'rollback', configBefore: inc.configAfter, configAfter: BASE_CONFIG, evidence: { rolled_back_decision: 2 }, outcome: { status: 'kept', gainRatio: 0, note: 'rolled back' } });
+    return makeWindow({ gpus: [gpu({ utilizationRatio: 0.99 })], decisions: [first, inc, back], configVersion: 4, appliedVersion: 4, steps: makeSteps({ n: 60, version: 4 }) });
+  };
+
+  it('measures the next doubling when the small step paid beyond noise at a rate that clears twice the bar', () => {
+    const d = tune(windowAfter(0.025), budget).decision!;
+    expect(d).toMatchObject({ knob: 'batch_size', action: 'increase', configAfter: expect.objectContaining({ batch_size: 128 }) });
+    expect(d.evidence.search).toBe('trial');
+    expect(d.reason).toMatch(/a trial: 64 → 80 measured \+2\.5 %, \+8(\.0)? % a doubling at that rate, where the model says/);
+  });
+
+  it('does not when the small step measured within noise or its rate is under twice the bar', () => {
+    for (const gain of [0.001, 0.012]) {
+      const d = tune(windowAfter(gain), budget).decision;
+      expect(d?.reason ?? '').not.toMatch(/a doubling at that rate/);
+    }
   });
 });

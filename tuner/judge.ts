@@ -98,6 +98,15 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
     if (!complete && gain < 0 && gain > -2 * band) return undefined;
     if (gain < -band) note = `throughput fell ${fmtPercent(-gain)}, beyond the ${fmtPercent(band)} noise band`;
   }
+  if (note === undefined && d.evidence.search === 'descent') {
+    // A/B/A: a smaller batch that measured better is not kept on that reading alone. The size it
+    // left was measured earlier in the run, and a job that speeds up as it runs (caches filling, other
+    // work on the host ending) flatters whatever is measured later. So the way back is taken and the
+    // old size measured again; the search returns to the smaller one only if it still beats that
+    // fresh reading beyond noise (search-measured.ts, `wayBack`).
+    const [from, to] = [fmtNum(d.configBefore.batch_size), fmtNum(d.configAfter.batch_size)];
+    note = `${fmtGain(gain)} samples/s, ${from} is measured again before ${to} is kept, as it must beat ${from} measured after it too`;
+  }
   if (note === undefined) {
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `${fmtGain(gain)} samples/s, noise band ${fmtPercent(band)}`, after } };
   }

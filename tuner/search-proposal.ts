@@ -38,6 +38,8 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
           ? `a trial downward: ${c.basis}; kept only if it beats this size beyond noise`
         : c.enables
           ? `a stepping stone: alone it is predicted ${fmtGain(c.predictedGain ?? 0)}, but it lets ${c.enables} pay, ${fmtGain(c.pathGain ?? 0)} for the two moves; it is kept unless it costs beyond noise`
+          : c.explore && c.because
+            ? `a trial: ${c.because}; kept only if it beats the best so far`
           : c.explore
             ? `a trial: the model cannot yet say what ${knobName(c.knob)} ${c.to} gives (${c.knob === 'batch_size' ? 'only one batch size measured' : 'not measured'}), so it is measured and kept only if it beats the best so far`
             : `predicted ${fmtGain(c.predictedGain!)} samples/s${x.noise && c.knob === 'batch_size' ? ' (goodput)' : ''}`;

@@ -48,6 +48,8 @@ export interface Candidate {
   pathGain?: number;
   /** Chosen by measurement rather than by the model (bracket, bisect, return). */
   kind?: SearchKind;
+  /** A trial that measurement asked for where the model ranks it under the bar (`continuation`): why. */
+  because?: string;
 }
 
 export interface SearchInputs {
@@ -219,7 +221,7 @@ export function search(x: SearchInputs): SearchResult {
     pick = ofKnob.sort((a, b) => Math.abs(a.to - a.from) - Math.abs(b.to - b.from))[0];
   }
   if (!pick) pick = steppingStone(x, model, params, candidates, measured, here);
-  if (!pick) continuation(w, record, candidates, s.minPredictedGain);
+  if (!pick) continuation(w, record, candidates, s);
   let exploreNote = '';
   if (!pick) {
     // Trials: the smallest step of each knob whose gain the model cannot yet say, the verdict's knob first.
@@ -245,23 +247,46 @@ export function search(x: SearchInputs): SearchResult {
 }
 
 /**
- * Measurements overrule the model upward too: when the newest change was an increase that paid
+ * Measurements overrule the model upward too. When the newest change was an increase that paid
  * beyond twice the bar and the model did not foresee it (a trial it could not predict, or a
  * prediction it fell short of beyond noise: a batch step predicted +3.5 %, measured +11 %), the next
  * step of the same knob is measured as a trial even where the model now predicts it under the bar.
+ * And a batch step smaller than a doubling says less than its gain shows: its measured gain, beyond
+ * noise, is taken at the same rate per doubling (+2.1 % for 32 → 40 is +6.6 % a doubling); where that
+ * rate clears twice the bar, the next doubling is measured, kept or not, however the model ranks it.
  */
-function continuation(w: Window, record: ModelRecord, candidates: Candidate[], bar: number): void {
+function continuation(w: Window, record: ModelRecord, candidates: Candidate[], s: TunerThresholds): void {
+  const bar = s.minPredictedGain;
   const last = changes(w).filter((d) => d.action !== 'rollback').at(-1);
-  if (!last || last.action !== 'increase' || last.outcome.status !== 'kept' || last.outcome.gainRatio < 2 * bar) return;
-  if (last.knob !== 'batch_size' && last.knob !== 'num_workers') return;
-  const judged = record.entries.find((e) => e.decisionId === last.id);
-  const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
-  if (!unforeseen) return;
-  const next = candidates.filter((c) => c.knob === last.knob && !c.skipped && !c.explore && c.to > c.from && !isJump(c.knob, c.from, c.to))
+  if (!last || last.action !== 'increase' || (last.knob !== 'batch_size' && last.knob !== 'num_workers')) return;
+  const o = last.outcome;
+  const nextOf = (knob: Candidate['knob'], upTo = Infinity) => candidates
+    .filter((c) => c.knob === knob && !c.skipped && !c.explore && c.to > c.from && c.to <= upTo && !isJump(c.knob, c.from, c.to))
     .sort((a, b) => b.to - a.to)[0];
-  if (!next || (next.predictedGain ?? 0) >= bar) return;
+  if (o.status === 'kept' && o.gainRatio >= 2 * bar) {
+    const judged = record.entries.find((e) => e.decisionId === last.id);
+    const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
+    const next = unforeseen ? nextOf(last.knob) : undefined;
+    if (next && (next.predictedGain ?? 0) < bar) {
+      next.explore = true;
+      next.because = `the last step measured ${fmtGain(o.gainRatio)}${judged ? ` where the model said ${fmtGain(judged.predicted)}` : ', unforeseen by the model'}, so the next one is measured`;
+      next.basis += `; ${next.because}`;
+      return;
+    }
+  }
+  if (last.knob !== 'batch_size' || (o.status !== 'kept' && !(o.status === 'rolled_back' && o.cause !== 'loss'))) return;
+  const [from, to] = [last.configBefore.batch_size, last.configAfter.batch_size];
+  const doublings = Math.log2(to / from);
+  const here = o.status === 'kept' ? to : from;
+  if (!(doublings > 0 && doublings < 1) || w.config.batch_size !== here || last.configAfter.num_workers !== w.config.num_workers) return;
+  const se = Math.hypot(Number(last.evidence.before_rel_noise) || 0, Number(o.after?.rel_noise) || 0);
+  if (o.gainRatio <= Math.max(s.noiseFloor, s.noiseZ * se)) return;
+  const rate = (1 + o.gainRatio) ** (1 / doublings) - 1;
+  const next = nextOf('batch_size', 2 * here);
+  if (rate < 2 * bar || !next || (next.predictedGain ?? 0) >= bar || next.to < 1.5 * here) return;
   next.explore = true;
-  next.basis += `; the last step measured ${fmtGain(last.outcome.gainRatio)}${judged ? ` where the model said ${fmtGain(judged.predicted)}` : ', unforeseen by the model'}: the next one is measured`;
+  next.because = `${from} → ${to} measured ${fmtGain(o.gainRatio)}, ${fmtGain(rate)} a doubling at that rate, where the model says ${fmtGain(next.predictedGain ?? 0)}`;
+  next.basis += `; ${next.because}`;
 }
 
 /** A first move on one knob that does not pay alone, and the second on the other knob that it makes pay. */
