@@ -1,5 +1,6 @@
 // A tuner's decision, as it leaves the tuner and as the store keeps it with its outcome.
 import type { Knob, RunConfig } from './config.js';
+import type { MeasuredPoint } from './measured.js';
 
 export const DECISION_ACTIONS = ['increase', 'decrease', 'rollback', 'set', 'advise'] as const;
 export type DecisionAction = (typeof DECISION_ACTIONS)[number];
@@ -9,8 +10,8 @@ export type RollbackCause = 'throughput' | 'loss';
 
 export type DecisionOutcome =
   | { status: 'pending' }
-  | { status: 'kept'; gainRatio: number; note?: string; after?: Record<string, number | null> }
-  | { status: 'rolled_back'; gainRatio: number; note: string; after?: Record<string, number | null>; cause?: RollbackCause }
+  | { status: 'kept'; gainRatio: number; note?: string; after?: MeasuredPoint }
+  | { status: 'rolled_back'; gainRatio: number; note: string; after?: MeasuredPoint; cause?: RollbackCause }
   | { status: 'superseded'; note?: string };
 
 /** A decision as the tuner returns it; the store adds id, ts, run and version. */
@@ -18,7 +19,12 @@ export interface Decision {
   knob: Knob | 'none';
   action: DecisionAction;
   reason: string;
+  /** The figures behind the decision for people and the API; the measured ones are rendered from `before` and `rejected`. */
   evidence: Record<string, number | string | boolean | null>;
+  /** The configuration's measured figures before the change (absent when it was not measured yet). */
+  before?: MeasuredPoint;
+  /** A rollback only: the trial it undoes, as measured. */
+  rejected?: MeasuredPoint;
   configBefore: RunConfig;
   configAfter: RunConfig;
   advice: Advice[];

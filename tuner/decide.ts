@@ -10,15 +10,18 @@ import { DEFAULT_THRESHOLDS, inCooldown, knobEnabled, preciseEnough, violation, 
 import { judge } from './judge.js';
 import { lateLossRollback } from './late-loss.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
-import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
+import { measure, measuredPoint, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
 import type { Proposal } from './proposal.js';
 import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
+import { pointEvidence } from '../domain/measured.js';
 import { LOADER_KNOBS, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
 import { recordedChange } from './job-change.js';
 import { loaderKnobTrial, persistentWorkersMove } from './loader-knobs.js';
+
+const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
 
 function latest(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
@@ -177,20 +180,21 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
 function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Proposal, done: (state: string, d?: Decision) => TuneResult, state: string): TuneResult {
   const advise = w.tune.mode === 'advise';
   if (advise && alreadyRecommended(w, p.config)) return done('recommendation already made');
+  const use = { processCpuCores: num(cls.evidence.process_cpu_cores), workerBusyRatio: num(cls.evidence.worker_busy_ratio) };
+  // The window the change is measured against, typed; the evidence's before_* keys are rendered from it.
+  const before = m && m.steps >= MIN_MEASURE_STEPS ? measuredPoint(m, use, gpuMemoryUsed(w)) : undefined;
   return done(advise ? `recommending (${state})` : state, {
     knob: p.knob,
     action: p.action,
     reason: p.reason,
     evidence: {
       bottleneck: cls.bottleneck,
-      ...(m && m.steps >= MIN_MEASURE_STEPS ? measurementEvidence(m, 'before_') : {}),
-      ...(m && m.steps >= MIN_MEASURE_STEPS ? { before_gpu_memory_used_bytes: gpuMemoryUsed(w) } : {}),
-      before_process_cpu_cores: cls.evidence.process_cpu_cores ?? null,
-      before_worker_busy_ratio: cls.evidence.worker_busy_ratio ?? null,
+      ...(before ? pointEvidence(before, 'before_') : { before_process_cpu_cores: use.processCpuCores, before_worker_busy_ratio: use.workerBusyRatio }),
       ...p.evidence,
       predicted_gain: p.predictedGain,
       safety: p.safety === true,
     },
+    ...(before ? { before } : {}),
     configBefore: w.config,
     configAfter: p.config,
     advice: [],

@@ -45,7 +45,7 @@ export function modelRecord(w: Window, since: number | null, s: Pick<TunerThresh
     if (o.status === 'rolled_back' && o.cause === 'loss') continue;
     const predicted = num(d.evidence.predicted_gain);
     if (predicted === null || predicted <= -1) continue;
-    const se = Math.hypot(num(d.evidence.before_rel_noise) ?? 0, num(o.after?.rel_noise) ?? 0);
+    const se = Math.hypot(d.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
     const band = Math.max(s.noiseFloor, s.noiseZ * se);
     const error = (1 + o.gainRatio) / (1 + predicted) - 1;
     // Over-promised: measured short of the prediction beyond noise. A model that under-promised (the
