@@ -96,7 +96,7 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   const target = snap(w, Math.max(min, b / 2), min, b - 1, 'down');
   if (target === undefined) return { note: 'at the minimum' };
   if (rejectedMoves(w, 'batch_size').some((r) => r.from === b && r.to <= target)) return { note: 'tried before' };
-  const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
+  const gpuUtil = x.cls.figures.gpuUtilizationRatio;
   const workers = w.config.num_workers;
   const model = fitPerfModel(points, { budgetCores: null, gpuUtil, treeCores: null, workerBusy: null, freeHostCores: null, workers });
   const tp = predictRatio(model, { batch: b, workers }, { batch: target, workers });

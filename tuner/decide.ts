@@ -21,8 +21,6 @@ import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
 import { recordedChange } from './job-change.js';
 import { loaderKnobTrial, persistentWorkersMove } from './loader-knobs.js';
 
-const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-
 function latest(a: number | null, b: number | null): number | null {
   return a === null ? b : b === null ? a : Math.max(a, b);
 }
@@ -127,8 +125,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     const r = search({
       // The budget as the verdict states it (the job's, else the host's CPU count): one definition.
       w, m, cls, points,
-      budgetCores: typeof cls.evidence.cpu_budget_cores === 'number' ? cls.evidence.cpu_budget_cores : null,
-      budgetSource: typeof cls.evidence.cpu_budget_source === 'string' ? cls.evidence.cpu_budget_source : null,
+      budgetCores: cls.figures.cpuBudgetCores,
+      budgetSource: cls.figures.cpuBudgetSource,
       capacity: batchInputs.capacity, noise, settings: s, treeCores: use?.treeCores ?? null, workerBusy: use?.workerBusyRatio ?? null,
       jobChangedAt: latest(recordedChange(w.decisions), m.shift?.ts ?? null),
     });
@@ -165,7 +163,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
       return done('advice', {
         knob: 'none',
         action: 'advise',
-        reason: `${cls.bottleneck}: ${String(cls.evidence.why)}; ${note || 'no knob to turn'}`,
+        reason: `${cls.bottleneck}: ${cls.why}; ${note || 'no knob to turn'}`,
         evidence: { bottleneck: cls.bottleneck, ...cls.evidence },
         configBefore: w.config,
         configAfter: w.config,
@@ -180,7 +178,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
 function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Proposal, done: (state: string, d?: Decision) => TuneResult, state: string): TuneResult {
   const advise = w.tune.mode === 'advise';
   if (advise && alreadyRecommended(w, p.config)) return done('recommendation already made');
-  const use = { processCpuCores: num(cls.evidence.process_cpu_cores), workerBusyRatio: num(cls.evidence.worker_busy_ratio) };
+  const use = { processCpuCores: cls.figures.processCpuCores, workerBusyRatio: cls.figures.workerBusyRatio };
   // The window the change is measured against, typed; the evidence's before_* keys are rendered from it.
   const before = m && m.steps >= MIN_MEASURE_STEPS ? measuredPoint(m, use, gpuMemoryUsed(w)) : undefined;
   return done(advise ? `recommending (${state})` : state, {

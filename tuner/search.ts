@@ -131,7 +131,7 @@ export function search(x: SearchInputs): SearchResult {
   const { w, m, cls, settings: s } = x;
   const fresh = sinceJobChanged(x.points, x.jobChangedAt ?? null);
   const points = fresh.points;
-  const gpuUtil = typeof cls.evidence.gpu_utilization_ratio === 'number' ? cls.evidence.gpu_utilization_ratio : null;
+  const gpuUtil = cls.figures.gpuUtilizationRatio;
   const host = w.host;
   const freeHostCores = host?.cpuUtilizationRatio != null ? Math.max(0, (1 - host.cpuUtilizationRatio) * host.cpuCount) : null;
   const ctx: ModelContext = { budgetCores: x.budgetCores, gpuUtil, treeCores: x.treeCores, workerBusy: x.workerBusy, freeHostCores, workers: w.config.num_workers, waitRatio: m.waitRatio };
