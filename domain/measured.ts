@@ -64,7 +64,7 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
  * `rejected_*` in a rollback's, the outcome's `after` as a plain record). Undefined when the
  * figures a point needs (batch size, samples/s, step and compute time) are not all there.
  */
-export function pointFromKeys(r: Record<string, unknown> | null | undefined, prefix = ''): MeasuredPoint | undefined {
+function pointFromKeys(r: Record<string, unknown> | null | undefined, prefix = ''): MeasuredPoint | undefined {
   if (!r || typeof r !== 'object') return undefined;
   const k = (key: string) => num(r[`${prefix}${key}`]);
   const batchSize = k('batch_size');
@@ -92,7 +92,7 @@ export function pointFromKeys(r: Record<string, unknown> | null | undefined, pre
 }
 
 /** A typed point as stored, or a legacy plain record (snake-case keys) turned into one. */
-export function asPoint(v: unknown): MeasuredPoint | undefined {
+function asPoint(v: unknown): MeasuredPoint | undefined {
   if (!v || typeof v !== 'object') return undefined;
   return typeof (v as MeasuredPoint).samplesPerSecond === 'number' ? (v as MeasuredPoint) : pointFromKeys(v as Record<string, unknown>);
 }

@@ -110,7 +110,7 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chr
   it('shows a new decision within 2 s, its reason escaped, the bottleneck and its evidence in words', async () => {
     const { page, errors } = await openPage(browser, `${s.url}/runs/${runId}`);
     await page.waitForSelector('svg[data-chart="samples_per_second"] path.series');
-    s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5312, free_cores: 0.303030303030303 }, advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the <disk>' }] });
+    s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5312, process_cpu_cores: 0.303030303030303 }, advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the <disk>' }] });
     const d = s.runs.applyDecision(runId, decision({
       reason: 'input-bound: <img src=x onerror="window.__xss=2"> 53 % of each step waited for data; 2 workers added',
       evidence: { data_wait_ratio: 0.5312, before_samples_per_second: 339.4, note: '<script>window.__xss=3</script>' },

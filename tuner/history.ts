@@ -31,7 +31,7 @@ export function configKey(p: { batch: number; workers: number; accum: number }):
 }
 
 /** A point of the model's from the figures a decision keeps (domain/measured.ts), measured at `ts`. */
-export function pointFromFigures(p: MeasuredPoint | undefined, ts = 0): Point | undefined {
+function pointFromFigures(p: MeasuredPoint | undefined, ts = 0): Point | undefined {
   if (!p) return undefined;
   return {
     batch: p.batchSize,
