@@ -3,7 +3,9 @@
 // rollback the trial it undid (`rejected`). Typed data (STYLE: "Evidence is typed data"); the
 // `before_*` / `rejected_*` keys of the evidence map and the API's `outcome.after` are rendered from
 // it here, in one place, and decisions stored by older releases (those keys only) are read back
-// through the one adapter below.
+// through the one adapter below (readFigures), which also reads how their moves were chosen
+// (DecisionBasis) from the keys they kept it under.
+import { SEARCH_KINDS, type DecisionBasis } from './decisions.js';
 
 /** One configuration's measured figures (tuner/measure.ts measures them; rounded as stored). */
 export interface MeasuredPoint {
@@ -97,26 +99,47 @@ function asPoint(v: unknown): MeasuredPoint | undefined {
   return typeof (v as MeasuredPoint).samplesPerSecond === 'number' ? (v as MeasuredPoint) : pointFromKeys(v as Record<string, unknown>);
 }
 
+/**
+ * The legacy adapter for how a move was chosen: the evidence keys an older release wrote
+ * (`bottleneck`, `search`, `safety`, `predicted_gain`, `b_noise`, `job_changed_at`); undefined
+ * where it wrote none of them (a rollback).
+ */
+function basisFromKeys(e: Record<string, unknown>): DecisionBasis | undefined {
+  if (!['bottleneck', 'search', 'safety', 'predicted_gain', 'b_noise', 'job_changed_at'].some((k) => k in e)) return undefined;
+  const search = SEARCH_KINDS.find((k) => k === e.search) ?? null;
+  return {
+    bottleneck: typeof e.bottleneck === 'string' ? e.bottleneck : null,
+    search,
+    safety: e.safety === true,
+    predictedGain: num(e.predicted_gain),
+    bNoise: num(e.b_noise),
+    jobChangedAt: num(e.job_changed_at),
+  };
+}
+
 interface WithFigures {
   evidence: Record<string, unknown>;
   outcome: { status: string; after?: unknown };
   before?: MeasuredPoint;
   rejected?: MeasuredPoint;
+  basis?: DecisionBasis;
 }
 
 /**
  * A decision as read back (the store's rows, a recorded window): its typed figures as stored, else
- * — a decision of an older release — from its `before_*` / `rejected_*` evidence keys and its
- * outcome's plain `after` record. The one place legacy keys become figures.
+ * — a decision of an older release — from its `before_*` / `rejected_*` evidence keys, its
+ * outcome's plain `after` record and the keys that said how the move was chosen. The one place
+ * legacy keys become typed data.
  */
-export function readFigures<D extends WithFigures>(d: D, stored: { before?: MeasuredPoint; rejected?: MeasuredPoint } = {}): D {
+export function readFigures<D extends WithFigures>(d: D, stored: { before?: MeasuredPoint; rejected?: MeasuredPoint; basis?: DecisionBasis } = {}): D {
   const before = stored.before ?? d.before ?? pointFromKeys(d.evidence, 'before_');
   const rejected = stored.rejected ?? d.rejected ?? pointFromKeys(d.evidence, 'rejected_');
+  const basis = stored.basis ?? d.basis ?? basisFromKeys(d.evidence);
   let outcome = d.outcome;
   if (outcome.after !== undefined) {
     const { after: raw, ...rest } = outcome;
     const after = asPoint(raw);
     outcome = (after ? { ...rest, after } : rest) as D['outcome'];
   }
-  return { ...d, ...(before ? { before } : {}), ...(rejected ? { rejected } : {}), outcome };
+  return { ...d, ...(before ? { before } : {}), ...(rejected ? { rejected } : {}), ...(basis ? { basis } : {}), outcome };
 }

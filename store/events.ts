@@ -23,7 +23,7 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
   );
   const insertDecision = db.prepare(
     `INSERT INTO decisions (run_id, ts, step, knob, action, reason, evidence, config_before, config_after, advice,
-       recommend_only, config_version, outcome, measured_before, measured_rejected) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       recommend_only, config_version, outcome, measured_before, measured_rejected, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const selectDecisions = db.prepare(
     `SELECT * FROM (SELECT * FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
@@ -61,6 +61,7 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
   }, {
     before: r.measured_before == null ? undefined : JSON.parse(r.measured_before as string),
     rejected: r.measured_rejected == null ? undefined : JSON.parse(r.measured_rejected as string),
+    basis: r.basis == null ? undefined : JSON.parse(r.basis as string),
   });
 
   // The tuner reads every live run's events, decisions and OOM sizes each tick, and they rarely
@@ -110,6 +111,7 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
         runId, ts, step, d.knob, d.action, d.reason, JSON.stringify(d.evidence), JSON.stringify(d.configBefore),
         JSON.stringify(d.configAfter), JSON.stringify(d.advice), d.recommendOnly ? 1 : 0, configVersion,
         JSON.stringify(outcome), d.before ? JSON.stringify(d.before) : null, d.rejected ? JSON.stringify(d.rejected) : null,
+        d.basis ? JSON.stringify(d.basis) : null,
       );
       return Number(r.lastInsertRowid);
     },

@@ -1,7 +1,8 @@
 // A decision's measured figures (domain/measured.ts) through a real SQLite store: a new decision keeps
 // them typed; a decision an older release stored (before_* / rejected_* evidence keys, the outcome's
-// `after` as a plain record, no typed columns) is read back to the same figures, and the tuner's
-// history and judge see the same points from either.
+// `after` as a plain record, how the move was chosen as keys too, no typed columns) is read back to
+// the same figures, and the tuner's history and judge see the same points from either. The new
+// decision's evidence leaves those keys out, so what is read of it comes from its typed columns.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,7 +43,7 @@ const LEGACY_EVIDENCE = {
   before_data_wait_ratio: 0.611111, before_rel_noise: 0.004321, before_mem_peak_bytes: 3_000_000_000,
   before_loss: 1.93, before_loss_sigma: 0.012, before_gpu_memory_used_bytes: 21_000_000_000,
   before_process_cpu_cores: 1.7, before_worker_busy_ratio: 0.93,
-  search: 'predicted', predicted_gain: 0.6, safety: false,
+  search: 'predicted', predicted_gain: 0.6, safety: false, job_changed_at: 1_764_300_100, b_noise: 140,
 };
 const LEGACY_AFTER = {
   batch_size: 64, num_workers: 2, grad_accum_steps: 1, steps: 60, samples_per_second: 581.818182, step_seconds: 0.11,
@@ -56,8 +57,9 @@ const LEGACY_ROLLBACK_EVIDENCE = {
 };
 
 const newDecision: Decision = {
-  knob: 'num_workers', action: 'increase', reason: 'test', evidence: { bottleneck: 'input_bound', search: 'predicted', predicted_gain: 0.6, safety: false },
+  knob: 'num_workers', action: 'increase', reason: 'test', evidence: { bottleneck: 'input_bound' },
   before, configBefore: config, configAfter: after, advice: [], recommendOnly: false,
+  basis: { bottleneck: 'input_bound', search: 'predicted', safety: false, predictedGain: 0.6, bNoise: 140, jobChangedAt: 1_764_300_100 },
 };
 
 /** A store with one run holding the new-style decision, and a second run whose rows are written as an older release wrote them. */
@@ -88,6 +90,10 @@ describe("a decision's measured figures in the store", () => {
     // An older rollback's trial, rejected_*: typed too, as the judge reads it.
     expect(back.rejected).toEqual(trial);
     expect(back.before).toEqual(before);
+    // How the move was chosen: typed as stored, or from the keys an older release kept it under.
+    expect(n.basis).toEqual(newDecision.basis);
+    expect(o.basis).toEqual(newDecision.basis);
+    expect(back.basis).toBeUndefined();
     s.close();
   });
 
@@ -105,13 +111,13 @@ describe("a decision's measured figures in the store", () => {
     const path = join(dir, 'upgrade.db');
     const { s, old } = stores(path);
     // Make it the older release's schema: no typed columns.
-    s.db.exec('ALTER TABLE decisions DROP COLUMN measured_before; ALTER TABLE decisions DROP COLUMN measured_rejected;');
+    s.db.exec('ALTER TABLE decisions DROP COLUMN measured_before; ALTER TABLE decisions DROP COLUMN measured_rejected; ALTER TABLE decisions DROP COLUMN basis;');
     s.db.pragma(`user_version = ${SCHEMA_VERSION - 1}`);
     s.close();
     const s2 = openRuns({ path });
     expect(s2.db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     const [legacy] = s2.decisions(old);
-    const fresh = { ...legacy, before, evidence: newDecision.evidence, outcome: { status: 'pending' as const } };
+    const fresh = { ...legacy, before, basis: newDecision.basis, evidence: newDecision.evidence, outcome: { status: 'pending' as const } };
     // Version 2 (2 workers) runs 64 samples in 0.15 s: 427/s against the 356/s before, +20 %.
     const w = makeWindow({
       config: after, configVersion: 2, appliedVersion: 2, host: host(), gpus: [gpu()],

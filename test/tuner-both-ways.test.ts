@@ -7,7 +7,7 @@ import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import type { Point } from '../tuner/history.js';
 import { judge } from '../tuner/judge.js';
 import { isJump, modelRecord } from '../tuner/model-record.js';
-import { BASE_CONFIG, gpu, makeSteps, makeWindow, record, figures } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, gpu, makeSteps, makeWindow, record, figures, basis } from '../tuner/window-fixtures.js';
 
 const budget = { cpuBudget: { cores: 16, source: 'test' } };
 
@@ -30,6 +30,7 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
     const down = record({
       id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
       evidence: { search: 'descent' },
+      basis: basis({ search: 'descent' }),
       before: figures({ batchSize: 64, numWorkers: 4, samplesPerSecond: 640, computeSeconds: 0.1, stepSeconds: 0.1, relNoise: 0.005 }),
       outcome: { status: 'rolled_back', gainRatio: -0.2, note: 'test', cause: 'throughput', after: figures({ batchSize: 32, numWorkers: 4, gradAccumSteps: 1, samplesPerSecond: 512, computeSeconds: 0.0625, stepSeconds: 0.0625, relNoise: 0.005 }) },
     });
@@ -42,6 +43,7 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
   const descentRecord = (after: number) => record({
     id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
     evidence: { search: 'descent' },
+    basis: basis({ search: 'descent' }),
     before: figures({ samplesPerSecond: 640, relNoise: 0.002 }),
   });
 
@@ -59,6 +61,7 @@ describe('the model earns its jumps (model-record.ts)', () => {
   const predicted = (id: number, predictedGain: number, measured: number) => record({
     id, ts: 1_764_300_000 + id, configVersion: id + 1, knob: 'num_workers', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, num_workers: 5 },
     evidence: { search: 'predicted', predicted_gain: predictedGain },
+    basis: basis({ search: 'predicted', predictedGain }),
     before: figures({ relNoise: 0.01 }),
     outcome: { status: 'kept', gainRatio: measured, after: figures({ numWorkers: 5, relNoise: 0.01 }) },
   });

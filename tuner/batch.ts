@@ -105,10 +105,13 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   if (predicted < x.settings.minPredictedGain) return { note: `shrinking predicted ${fmtGain(predicted)}` };
   return {
     note: 'goodput',
-    proposal: proposal(w, target, 'decrease',
-      `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,
-      { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
-      predicted),
+    proposal: {
+      ...proposal(w, target, 'decrease',
+        `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,
+        { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
+        predicted),
+      bNoise: round(noise.bNoise, 2),
+    },
   };
 }
 

@@ -165,6 +165,7 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
         action: 'advise',
         reason: `${cls.bottleneck}: ${cls.why}; ${note || 'no knob to turn'}`,
         evidence: { bottleneck: cls.bottleneck, ...cls.evidence },
+        basis: { bottleneck: cls.bottleneck, search: null, safety: false, predictedGain: null, bNoise: null, jobChangedAt: null },
         configBefore: w.config,
         configAfter: w.config,
         advice,
@@ -193,6 +194,10 @@ function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Pro
       safety: p.safety === true,
     },
     ...(before ? { before } : {}),
+    basis: {
+      bottleneck: cls.bottleneck, search: p.search ?? null, safety: p.safety === true, predictedGain: p.predictedGain,
+      bNoise: p.bNoise ?? null, jobChangedAt: p.jobChangedAt ?? null,
+    },
     configBefore: w.config,
     configAfter: p.config,
     advice: [],
@@ -215,7 +220,7 @@ function alreadyRecommended(w: Window, config: RunConfig): boolean {
 
 function advisedSinceLastChange(w: Window, bottleneck: BottleneckKind): boolean {
   const since = changes(w).at(-1)?.ts ?? -Infinity;
-  return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.evidence.bottleneck === bottleneck);
+  return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.basis?.bottleneck === bottleneck);
 }
 
 /** Device memory the run holds now: its processes' share, else the busiest GPU's use. */

@@ -38,7 +38,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   // new rate does so only after the ramp.
   const ramp = d.configAfter.learning_rate > d.configBefore.learning_rate ? d.configAfter.lr_warmup_steps ?? 0 : 0;
   if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
-  if (m.shift && d.action !== 'rollback' && d.evidence.safety !== true) {
+  if (m.shift && d.action !== 'rollback' && d.basis?.safety !== true) {
     // The job changed under the trial: its reading says what the change did, not what the move did.
     return { decisionId: d.id, outcome: { status: 'superseded', note: `the job changed at step ${m.shift.step} while this was measured (steps ${fmtGain(m.shift.ratio - 1)} at a fixed config): not judged on that reading; the search starts again from here` } };
   }
@@ -52,7 +52,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
     const gain = rejected ? m.throughput / rejected - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `rolled back: ${round(m.throughput, 1)} samples/s again${rejected ? `, ${fmtGain(gain)} over the change undone` : ''}`, after } };
   }
-  if (before === null || before <= 0 || d.evidence.safety === true) {
+  if (before === null || before <= 0 || d.basis?.safety === true) {
     const gain = before ? m.throughput / before - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: 'safety move', after } };
   }
@@ -67,7 +67,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   // A stepping stone only has to not cost: the move it opens is judged on its own. A descent (a
   // trial of a smaller batch, search-measured.ts) must pay like an increase: the user's batch stays
   // unless a smaller one measures better.
-  const increase = (d.action === 'increase' && d.evidence.search !== 'stepping_stone') || d.evidence.search === 'descent';
+  const increase = (d.action === 'increase' && d.basis?.search !== 'stepping_stone') || d.basis?.search === 'descent';
   let note: string | undefined;
   if (lossJump) {
     note = m.lossNonFinite
@@ -148,7 +148,7 @@ function modelGain(w: Window, d: DecisionRecord, m: Measurement): number | null 
 
 /** The statistical efficiency of the decision's batch change when it was chosen by goodput, else 1. */
 function goodputFactor(d: DecisionRecord): number {
-  const bNoise = typeof d.evidence.b_noise === 'number' && Number.isFinite(d.evidence.b_noise) ? d.evidence.b_noise : null;
+  const bNoise = d.basis?.bNoise ?? null;
   return d.knob !== 'batch_size' || bNoise === null ? 1 : efficiency(bNoise, d.configBefore.batch_size, d.configAfter.batch_size);
 }
 

@@ -18,6 +18,7 @@ import { fitPerfModel, predictRatio, type ModelContext, type PerfModel } from '.
 import type { Proposal } from './proposal.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
+import type { DecisionSearchKind } from '../domain/decisions.js';
 
 /** A job whose throughput at a configuration moved this much from what was measured there before has changed. */
 export const JOB_CHANGED_RATIO = 0.15;
@@ -25,11 +26,8 @@ export const JOB_CHANGED_RATIO = 0.15;
 export const NEAR_BEST_SHARE = 0.85;
 /** Trials in a row that did not pay before trials on an unpredictable move stop. */
 export const MAX_FAILED_EXPLORATIONS = 2;
-/**
- * How a move was chosen: the model's prediction, a trial, a stepping stone, a bracketing probe, a
- * bisection probe below an OOM, the way back to the best measured, a trial of a smaller batch.
- */
-export type SearchKind = 'predicted' | 'trial' | 'stepping_stone' | 'bracket' | 'bisect' | 'return' | 'descent';
+/** How the search chose a move (domain/decisions.ts SEARCH_KINDS; the loader's knobs are chosen outside it). */
+export type SearchKind = Exclude<DecisionSearchKind, 'loader_knob'>;
 
 export interface Candidate {
   knob: 'batch_size' | 'num_workers';
@@ -102,7 +100,7 @@ function objective(noise: NoiseScale | null, batch: number, throughput: number):
 function failedInARow(w: Window): number {
   let n = 0;
   for (const d of [...changes(w)].reverse()) {
-    if (d.action === 'rollback' || d.evidence.search !== 'trial') continue;
+    if (d.action === 'rollback' || d.basis?.search !== 'trial') continue;
     if (d.outcome.status === 'rolled_back') n += 1;
     else if (d.outcome.status === 'kept') break;
   }
@@ -111,7 +109,7 @@ function failedInARow(w: Window): number {
 
 /** Trials so far: config changes the tuner made to measure a candidate (rollbacks and safety moves are not trials). */
 export function trialsSoFar(w: Window, since: number | null = null): number {
-  return changes(w).filter((d) => d.action !== 'rollback' && d.evidence.safety !== true && (since === null || d.ts > since)).length;
+  return changes(w).filter((d) => d.action !== 'rollback' && d.basis?.safety !== true && (since === null || d.ts > since)).length;
 }
 
 /** The verdict orders the knobs: the one it names first (never to the exclusion of the other). */
@@ -255,7 +253,7 @@ function continuation(w: Window, record: ModelRecord, candidates: Candidate[], b
   if (!last || last.action !== 'increase' || last.outcome.status !== 'kept' || last.outcome.gainRatio < 2 * bar) return;
   if (last.knob !== 'batch_size' && last.knob !== 'num_workers') return;
   const judged = record.entries.find((e) => e.decisionId === last.id);
-  const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
+  const unforeseen = last.basis?.search === 'trial' || (judged !== undefined && judged.error > judged.band);
   if (!unforeseen) return;
   const next = candidates.filter((c) => c.knob === last.knob && !c.skipped && !c.explore && c.to > c.from && !isJump(c.knob, c.from, c.to))
     .sort((a, b) => b.to - a.to)[0];

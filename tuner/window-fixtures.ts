@@ -3,7 +3,7 @@
 // a healthy single-GPU run; every field can be overridden.
 import type { GpuReading, HostReading } from '../collectors/readings.js';
 import { EXAMPLE_TUNE } from '../domain/tune-defaults.js';
-import type { DecisionRecord } from '../domain/decisions.js';
+import type { DecisionBasis, DecisionRecord } from '../domain/decisions.js';
 import type { MeasuredPoint } from '../domain/measured.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { StepPoint } from '../domain/steps.js';
@@ -113,4 +113,9 @@ export function figures(over: Partial<MeasuredPoint> = {}): MeasuredPoint {
     batchSize: 64, numWorkers: 4, gradAccumSteps: 1, steps: 60, samplesPerSecond: 640, stepSeconds: 0.1, computeSeconds: 0.1,
     dataWaitRatio: 0, relNoise: 0, memPeakBytes: null, loss: null, lossSigma: 0, processCpuCores: null, workerBusyRatio: null, ...over,
   };
+}
+
+/** How a move was chosen (domain/decisions.ts): a predicted move by default; every field can be overridden. */
+export function basis(over: Partial<DecisionBasis> = {}): DecisionBasis {
+  return { bottleneck: null, search: 'predicted', safety: false, predictedGain: null, bNoise: null, jobChangedAt: null, ...over };
 }
