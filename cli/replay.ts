@@ -31,7 +31,7 @@ export async function replay(argv: string[]): Promise<number> {
 
 const KEY_EVIDENCE = [
   'before_samples_per_second', 'before_data_wait_ratio', 'predicted_gain', 'gain_ratio', 'oom_batch_size',
-  'workers_needed', 'largest_fitting_batch', 'gpu_utilization_ratio', 'b_noise',
+  'largest_fitting_batch', 'gpu_utilization_ratio', 'b_noise',
 ];
 
 function fmt(v: unknown): string {

@@ -2,6 +2,9 @@
 import { median } from '../tuner/stats.js';
 import { jobStepRate } from '../tuner/throughput.js';
 import type { DecisionRecord } from '../domain/decisions.js';
+import { pointEvidence } from '../domain/measured.js';
+import type { Static } from 'typebox';
+import type { MeasuredPointView } from './schemas/decisions.js';
 import { finiteLoss, type StepPoint } from '../domain/steps.js';
 import type { RunHub } from './runs/hub.js';
 import { joulesPerSample } from './runs/energy.js';
@@ -104,11 +107,19 @@ export function stepView(s: StepPoint) {
   };
 }
 
+/**
+ * A decision for the API. Its figures are typed in the store (domain/measured.ts); the API keeps the
+ * shapes other programs read: `evidence.before_*` and `outcome.after` with snake-case keys, and, as
+ * an addition, `measured_before` (the same figures as the before_* keys, without the prefix).
+ */
 export function decisionView(d: DecisionRecord) {
+  const o = d.outcome;
+  const outcome = 'after' in o && o.after ? { ...o, after: pointEvidence(o.after) } : o;
   return {
     id: d.id, ts: d.ts, step: d.step, knob: d.knob, action: d.action, reason: d.reason,
     evidence: d.evidence as Record<string, unknown>, config_before: d.configBefore as unknown as Record<string, unknown>,
     config_after: d.configAfter as unknown as Record<string, unknown>, advice: d.advice as unknown as Array<Record<string, unknown>>,
-    recommend_only: d.recommendOnly, config_version: d.configVersion, outcome: d.outcome as unknown as Record<string, unknown>,
+    recommend_only: d.recommendOnly, config_version: d.configVersion, outcome: outcome as unknown as Record<string, unknown>,
+    measured_before: d.before ? (pointEvidence(d.before) as Static<typeof MeasuredPointView>) : null,
   };
 }

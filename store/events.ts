@@ -1,6 +1,7 @@
 // Run events (oom, epoch_end, config_applied, finished, …) and the tuner's decisions.
 import type { Database } from 'better-sqlite3';
 import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import { readFigures } from '../domain/measured.js';
 import type { RunEventKind, RunEventPoint } from '../domain/events.js';
 
 function deepFreeze<T>(v: T): T {
@@ -22,7 +23,7 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
   );
   const insertDecision = db.prepare(
     `INSERT INTO decisions (run_id, ts, step, knob, action, reason, evidence, config_before, config_after, advice,
-       recommend_only, config_version, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       recommend_only, config_version, outcome, measured_before, measured_rejected, basis) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   const selectDecisions = db.prepare(
     `SELECT * FROM (SELECT * FROM decisions WHERE run_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id`,
@@ -43,7 +44,7 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
     step: r.step as number | null,
     data: JSON.parse(r.data as string) as Record<string, unknown>,
   });
-  const toDecision = (r: Record<string, unknown>): DecisionRecord => ({
+  const toDecision = (r: Record<string, unknown>): DecisionRecord => readFigures({
     id: r.id as number,
     ts: r.ts as number,
     step: r.step as number | null,
@@ -57,6 +58,10 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
     recommendOnly: r.recommend_only === 1,
     configVersion: r.config_version as number | null,
     outcome: JSON.parse(r.outcome as string) as DecisionOutcome,
+  }, {
+    before: r.measured_before == null ? undefined : JSON.parse(r.measured_before as string),
+    rejected: r.measured_rejected == null ? undefined : JSON.parse(r.measured_rejected as string),
+    basis: r.basis == null ? undefined : JSON.parse(r.basis as string),
   });
 
   // The tuner reads every live run's events, decisions and OOM sizes each tick, and they rarely
@@ -105,7 +110,8 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
       const r = insertDecision.run(
         runId, ts, step, d.knob, d.action, d.reason, JSON.stringify(d.evidence), JSON.stringify(d.configBefore),
         JSON.stringify(d.configAfter), JSON.stringify(d.advice), d.recommendOnly ? 1 : 0, configVersion,
-        JSON.stringify(outcome),
+        JSON.stringify(outcome), d.before ? JSON.stringify(d.before) : null, d.rejected ? JSON.stringify(d.rejected) : null,
+        d.basis ? JSON.stringify(d.basis) : null,
       );
       return Number(r.lastInsertRowid);
     },

@@ -93,6 +93,14 @@ const MIGRATIONS: string[] = [
     status TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4: the typed figures a decision keeps (domain/measured.ts): the window it was measured against,
+  // for a rollback the trial it undid, and how the move was chosen (DecisionBasis). Rows of older
+  // releases leave them NULL; the reader (events.ts) reads their evidence keys instead.
+  `
+  ALTER TABLE decisions ADD COLUMN measured_before TEXT;
+  ALTER TABLE decisions ADD COLUMN measured_rejected TEXT;
+  ALTER TABLE decisions ADD COLUMN basis TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Decision } from '../domain/decisions.js';
+import { pointEvidence } from '../domain/measured.js';
+import { figures } from '../tuner/window-fixtures.js';
 import { GOOD_RUN, registerRun, steps, testApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;
@@ -77,6 +79,35 @@ describe('config versions and long-poll', () => {
       id: rec.id, config_before: { batch_size: 64 }, config_after: { batch_size: 128 }, config_version: 2,
       outcome: { status: 'rolled_back', gainRatio: -0.08 }, advice: [{ code: 'mixed_precision' }],
     });
+  });
+});
+
+describe("a decision's measured figures over HTTP", () => {
+  it('keeps evidence.before_* and outcome.after in their names, and adds measured_before with the same figures', async () => {
+    const before = figures({ batchSize: 64, numWorkers: 2, samplesPerSecond: 339.123456, dataWaitRatio: 0.42, memPeakBytes: 3e9, loss: 1.93, processCpuCores: 1.5, gpuMemoryUsedBytes: null });
+    const after = figures({ batchSize: 128, numWorkers: 2, samplesPerSecond: 613.4567, relNoise: 0.004, workerBusyRatio: 0.8 });
+    const rec = t.runs.applyDecision(id, { ...decision(128), before, evidence: { bottleneck: 'input_bound', ...pointEvidence(before, 'before_'), predicted_gain: 0.5 } });
+    t.runs.setOutcome(id, rec.id, { status: 'kept', gainRatio: 0.809, note: 'kept', after });
+    const [d] = (await t.app.inject({ url: `/v1/runs/${id}/decisions` })).json().decisions;
+    expect(d.evidence).toMatchObject({ before_batch_size: 64, before_num_workers: 2, before_samples_per_second: 339.123456, before_data_wait_ratio: 0.42, before_mem_peak_bytes: 3e9, before_process_cpu_cores: 1.5 });
+    const prefixed = Object.fromEntries(Object.entries(d.evidence).filter(([k]) => k.startsWith('before_')).map(([k, v]) => [k.slice('before_'.length), v]));
+    expect(d.measured_before).toEqual(prefixed);
+    expect(d.measured_before).toMatchObject({ samples_per_second: 339.123456, loss: 1.93, gpu_memory_used_bytes: null, worker_busy_ratio: null });
+    expect(d.outcome).toEqual({
+      status: 'kept', gainRatio: 0.809, note: 'kept',
+      after: {
+        batch_size: 128, num_workers: 2, grad_accum_steps: 1, steps: after.steps, samples_per_second: 613.4567, step_seconds: after.stepSeconds,
+        compute_seconds: after.computeSeconds, data_wait_ratio: 0, rel_noise: 0.004, mem_peak_bytes: null, loss: null, loss_sigma: 0,
+        process_cpu_cores: null, worker_busy_ratio: 0.8,
+      },
+    });
+  });
+
+  it('answers measured_before null for a decision made before anything was measured', async () => {
+    t.runs.applyDecision(id, decision(128));
+    const [d] = (await t.app.inject({ url: `/v1/runs/${id}/decisions` })).json().decisions;
+    expect(d.measured_before).toBeNull();
+    expect(d.evidence).toEqual({ samples_per_second: 812.5, gain_ratio: 0.12 });
   });
 });
 

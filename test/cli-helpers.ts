@@ -107,7 +107,7 @@ export function decision(overrides: Partial<Decision> = {}): Decision {
     knob: 'num_workers',
     action: 'increase',
     reason: 'input-bound: data wait is 50% of each step and 1.2 cores are free',
-    evidence: { data_wait_ratio: 0.5, free_cores: 1.2 },
+    evidence: { data_wait_ratio: 0.5, before_process_cpu_cores: 1.2 },
     configBefore: before,
     configAfter: { ...before, num_workers: 2 },
     advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the disk' }],

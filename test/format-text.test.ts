@@ -18,12 +18,12 @@ describe('tuner/format: text for people', () => {
     const items = evidenceItems({
       config_version: 3, host_cpu_utilization_ratio: 0.949748743718593, data_wait_ratio: 0.5312, why: 'steps wait',
       process_cpu_cores: 1.939, host_swap_used_bytes: 123456789, step_seconds: 0.0834, samples_per_second: 612.7,
-      before_samples_per_second: 339.1, predicted_gain: 0.809, safety: false, gpu_utilization_ratio: null, free_cores: 0.303030303030303,
+      before_samples_per_second: 339.1, predicted_gain: 0.809, safety: false, gpu_utilization_ratio: null, before_process_cpu_cores: 0.303030303030303,
     });
     expect(items.map((i) => `${i.label}: ${i.text}`)).toEqual([
       'why: steps wait', 'data wait: 53 %', 'samples/s: 613 samples/s', 'host CPU busy: 95 %', 'CPU used by the job: 1.9 cores',
       'config version: 3', 'swap in use: 123 MB', 'step time: 83.4 ms', 'samples/s before: 339 samples/s', 'predicted gain: +81 %',
-      'safety move: no', 'free CPU: 0.3 cores',
+      'safety move: no', 'CPU used by the job before: 0.3 cores',
     ]);
     expect(evidenceLabel('rejected_mem_peak_bytes')).toBe('memory peak rejected');
     expect(evidenceLabel('some_new_thing_seconds')).toBe('some new thing');

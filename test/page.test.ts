@@ -10,6 +10,7 @@ import { REPO_ROOT, spawnSidecar } from '../bench/lib/sidecar-process.js';
 import { parseNvidiaSmiXml } from '../collectors/gpu-xml.js';
 import { quarterThroughput } from '../cli/report-data.js';
 import { toTune } from '../server/run-input.js';
+import { figures } from '../tuner/window-fixtures.js';
 import type { GpuReading, ProcessTreeReading } from '../collectors/readings.js';
 import { decision, listeningSidecar, type ListeningSidecar } from './cli-helpers.js';
 import { chromiumAvailable, launchBrowser, liveSteps, openPage, type Browser } from './page-helpers.js';
@@ -109,7 +110,7 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chr
   it('shows a new decision within 2 s, its reason escaped, the bottleneck and its evidence in words', async () => {
     const { page, errors } = await openPage(browser, `${s.url}/runs/${runId}`);
     await page.waitForSelector('svg[data-chart="samples_per_second"] path.series');
-    s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5312, free_cores: 0.303030303030303 }, advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the <disk>' }] });
+    s.runs.setStatus(runId, { bottleneck: 'input_bound', evidence: { data_wait_ratio: 0.5312, process_cpu_cores: 0.303030303030303 }, advice: [{ code: 'faster_storage', title: 'Faster storage or caching', why: 'reads wait on the <disk>' }] });
     const d = s.runs.applyDecision(runId, decision({
       reason: 'input-bound: <img src=x onerror="window.__xss=2"> 53 % of each step waited for data; 2 workers added',
       evidence: { data_wait_ratio: 0.5312, before_samples_per_second: 339.4, note: '<script>window.__xss=3</script>' },
@@ -127,7 +128,7 @@ describe.skipIf(!hasChromium && process.env.CI !== 'true')('the live page in Chr
     expect(evidence).not.toMatch(/0\.30303/);
     expect(await page.locator('#advice li').textContent()).toContain('reads wait on the <disk>');
     expect(await page.evaluate(() => (globalThis as { __xss?: number }).__xss)).toBeUndefined();
-    s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81, after: { samples_per_second: 613.2 } });
+    s.runs.setOutcome(runId, d.id, { status: 'kept', gainRatio: 0.81, after: figures({ samplesPerSecond: 613.2 }) });
     await expect.poll(() => item.locator('.outcome').textContent()).toBe('kept: +81 % samples/s, 339 → 613');
     // Steps under the decision's config: the summary sets the start config's own samples/s (before the
     // change) against the new config's, as the report computes them from the same steps.

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { adviceFor, GPU_ONLY } from '../tuner/advice.js';
 import { tune } from '../tuner/decide.js';
 import { BOTTLENECK_KINDS, classify, type BottleneckKind, type Classification } from '../tuner/classify.js';
+import { classificationEvidence, type ClassificationFigures } from '../tuner/classify-figures.js';
 import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
 import type { Advice } from '../domain/decisions.js';
 import type { Window } from '../tuner/window.js';
@@ -12,13 +13,22 @@ import type { Window } from '../tuner/window.js';
 const RAW_FLOAT = /\d\.\d{4,}/;
 const codes = (a: Advice[]) => a.map((x) => x.code);
 
-/** Evidence as classify writes it, with unrounded figures a collector would give. */
-const evidence = {
-  data_wait_ratio: 0.5312345, host_cpu_utilization_ratio: 0.949748743718593, host_cpu_iowait_ratio: 0.1234567,
-  process_cpu_cores: 1.93939393, cpu_budget_cores: 2, host_memory_available_ratio: 0.0412345, host_swap_used_bytes: 123456789,
-  gpu_memory_ratio: 0.9534567, gpu_utilization_ratio: 0.3141592, gpu_throttle_reasons: 'hw_thermal_slowdown,sw_power_cap',
+/** Figures as classify gives them, unrounded as a collector would read them. */
+const FIGURES: Partial<ClassificationFigures> = {
+  dataWaitRatio: 0.5312345, hostCpuUtilizationRatio: 0.949748743718593, hostCpuIowaitRatio: 0.1234567,
+  processCpuCores: 1.93939393, cpuBudgetCores: 2, hostMemoryAvailableRatio: 0.0412345, hostSwapUsedBytes: 123456789,
+  gpuMemoryRatio: 0.9534567, gpuUtilizationRatio: 0.3141592, gpuThrottleReasons: ['hw_thermal_slowdown', 'sw_power_cap'],
 };
-const cls = (bottleneck: BottleneckKind, e: Classification['evidence'] = evidence): Classification => ({ bottleneck, evidence: e });
+/** A verdict with the given figures; every figure not given unknown. */
+const cls = (bottleneck: BottleneckKind, over: Partial<ClassificationFigures> = FIGURES): Classification => {
+  const figures: ClassificationFigures = {
+    configVersion: 1, appliedVersion: 1, steadySteps: 60, stepSeconds: null, dataWaitRatio: null, samplesPerSecond: null, relNoise: null,
+    gpuUtilizationRatio: null, gpuMemoryRatio: null, gpuThrottleReasons: [], hostCpuUtilizationRatio: null, hostCpuIowaitRatio: null,
+    hostMemoryAvailableRatio: null, hostSwapUsedBytes: null, processCpuCores: null, workerBusyRatio: null, cpuBudgetCores: null,
+    cpuBudgetSource: null, noise: null, gpm: {}, cuda: {}, ...over,
+  };
+  return { bottleneck, why: 'test', figures, evidence: classificationEvidence(figures, 'test') };
+};
 
 const cpuWindow = (over: Partial<Window> = {}) => makeWindow({ host: host(), gpus: null, ...over });
 const gpuWindow = (over: Partial<Window> = {}) => makeWindow({ host: host(), gpus: [gpu()], ...over });
@@ -28,7 +38,7 @@ describe('advice', () => {
     for (const kind of BOTTLENECK_KINDS) {
       const all = [
         ...adviceFor(cls(kind), { workersExhausted: true, batchExhausted: true, doesNotFitAtMinBatch: true }, cpuWindow()),
-        ...adviceFor(cls(kind, { data_wait_ratio: 0.5 }), { workersExhausted: true, batchExhausted: true }),
+        ...adviceFor(cls(kind, { dataWaitRatio: 0.5 }), { workersExhausted: true, batchExhausted: true }),
       ];
       expect(codes(all).filter((c) => GPU_ONLY.has(c)), kind).toEqual([]);
     }
@@ -39,7 +49,7 @@ describe('advice', () => {
   it('gives a GPU job its GPU remedies', () => {
     expect(codes(adviceFor(cls('input_bound'), {}, gpuWindow()))).toEqual(['gpu_preprocessing', 'cache_dataset', 'pin_memory']);
     expect(codes(adviceFor(cls('gpu_throttled'), {}, gpuWindow()))).toEqual(['cooling', 'power_limit', 'mixed_precision']);
-    // Without the window, GPU figures in the evidence say there is a GPU.
+    // Without the window, GPU figures in the verdict say there is a GPU.
     expect(codes(adviceFor(cls('input_bound')))).toContain('pin_memory');
   });
 
@@ -119,7 +129,7 @@ describe('advice from GPM activity', () => {
     expect(r.status.bottleneck).toBe('compute_bound');
     expect(codes(r.status.advice).filter((c) => GPU_ONLY.has(c))).toEqual([]);
     // Even told the verdict outright, a job without a GPU gets no GPU remedy.
-    expect(codes(adviceFor(cls('tensor_cores_idle', { gpu_tensor_active_ratio: 0.01 }), {}, cpu))).toEqual([]);
+    expect(codes(adviceFor(cls('tensor_cores_idle', { gpm: { tensorActiveRatio: 0.01 } }), {}, cpu))).toEqual([]);
   });
 });
 

@@ -7,7 +7,7 @@ import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import type { Point } from '../tuner/history.js';
 import { judge } from '../tuner/judge.js';
 import { isJump, modelRecord } from '../tuner/model-record.js';
-import { BASE_CONFIG, gpu, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, gpu, makeSteps, makeWindow, record, figures, basis } from '../tuner/window-fixtures.js';
 
 const budget = { cpuBudget: { cores: 16, source: 'test' } };
 
@@ -29,8 +29,10 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
   it('is not tried again once a smaller size was measured at these workers', () => {
     const down = record({
       id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
-      evidence: { search: 'descent', before_batch_size: 64, before_num_workers: 4, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.005 },
-      outcome: { status: 'rolled_back', gainRatio: -0.2, note: 'test', cause: 'throughput', after: { batch_size: 32, num_workers: 4, grad_accum_steps: 1, samples_per_second: 512, compute_seconds: 0.0625, step_seconds: 0.0625, rel_noise: 0.005 } },
+      evidence: { search: 'descent' },
+      basis: basis({ search: 'descent' }),
+      before: figures({ batchSize: 64, numWorkers: 4, samplesPerSecond: 640, computeSeconds: 0.1, stepSeconds: 0.1, relNoise: 0.005 }),
+      outcome: { status: 'rolled_back', gainRatio: -0.2, note: 'test', cause: 'throughput', after: figures({ batchSize: 32, numWorkers: 4, gradAccumSteps: 1, samplesPerSecond: 512, computeSeconds: 0.0625, stepSeconds: 0.0625, relNoise: 0.005 }) },
     });
     const w = makeWindow({ gpus: [gpu({ utilizationRatio: 0.99 })], decisions: [down], configVersion: 3, appliedVersion: 3, steps: makeSteps({ n: 60, version: 3 }), now: 1_764_400_000 });
     const d = tune(w, budget).decision;
@@ -40,7 +42,9 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
 
   const descentRecord = (after: number) => record({
     id: 1, configVersion: 2, action: 'decrease', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 32 },
-    evidence: { search: 'descent', before_samples_per_second: 640, before_rel_noise: 0.002 },
+    evidence: { search: 'descent' },
+    basis: basis({ search: 'descent' }),
+    before: figures({ samplesPerSecond: 640, relNoise: 0.002 }),
   });
 
   it('is judged as an increase: kept only when it pays beyond noise', () => {
@@ -76,8 +80,10 @@ describe('descent: a smaller batch tried when nothing upward pays', () => {
 describe('the model earns its jumps (model-record.ts)', () => {
   const predicted = (id: number, predictedGain: number, measured: number) => record({
     id, ts: 1_764_300_000 + id, configVersion: id + 1, knob: 'num_workers', configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, num_workers: 5 },
-    evidence: { search: 'predicted', predicted_gain: predictedGain, before_rel_noise: 0.01 },
-    outcome: { status: 'kept', gainRatio: measured, after: { rel_noise: 0.01 } },
+    evidence: { search: 'predicted', predicted_gain: predictedGain },
+    basis: basis({ search: 'predicted', predictedGain }),
+    before: figures({ relNoise: 0.01 }),
+    outcome: { status: 'kept', gainRatio: measured, after: figures({ numWorkers: 5, relNoise: 0.01 }) },
   });
 
   it('is not earned before any prediction is judged, earned while none falls short beyond noise, lost when one does', () => {
@@ -140,15 +146,20 @@ describe('a batch step smaller than a doubling, taken at its rate per doubling (
   const windowAfter = (gain: number) => {
     const first = record({
       id: 1, ts: 1_764_298_000, configVersion: 2, configBefore: { ...BASE_CONFIG, batch_size: 32 }, configAfter: BASE_CONFIG,
-      evidence: { search: 'trial', before_batch_size: 32, before_num_workers: 4, before_grad_accum_steps: 1, before_samples_per_second: 630, before_compute_seconds: 32 / 630, before_step_seconds: 32 / 630, before_rel_noise: 0.002 },
-      outcome: { status: 'kept', gainRatio: 0.016, note: 'test', after: { batch_size: 64, num_workers: 4, grad_accum_steps: 1, samples_per_second: 640, compute_seconds: 0.1, step_seconds: 0.1, rel_noise: 0.002 } },
+      evidence: { search: 'trial' },
+      basis: basis({ search: 'trial' }),
+      before: figures({ batchSize: 32, samplesPerSecond: 630, computeSeconds: 32 / 630, stepSeconds: 32 / 630, relNoise: 0.002 }),
+      outcome: { status: 'kept', gainRatio: 0.016, note: 'test', after: figures({ relNoise: 0.002 }) },
     });
+    const rate = 640 * (1 + gain);
     const inc = record({
       id: 2, ts: 1_764_299_000, configVersion: 3, configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 80 },
-      evidence: { search: 'predicted', predicted_gain: 0.05, before_batch_size: 64, before_num_workers: 4, before_grad_accum_steps: 1, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.002 },
+      evidence: { search: 'predicted', predicted_gain: 0.05 },
+      basis: basis({ search: 'predicted', predictedGain: 0.05 }),
+      before: figures({ relNoise: 0.002 }),
       outcome: {
         status: 'rolled_back', gainRatio: gain, note: 'test', cause: 'throughput',
-        after: { batch_size: 80, num_workers: 4, grad_accum_steps: 1, samples_per_second: 640 * (1 + gain), compute_seconds: 80 / (640 * (1 + gain)), step_seconds: 80 / (640 * (1 + gain)), rel_noise: 0.002 },
+        after: figures({ batchSize: 80, samplesPerSecond: rate, computeSeconds: 80 / rate, stepSeconds: 80 / rate, relNoise: 0.002 }),
       },
     });
     const back = record({ id: 3, ts: inc.ts + 100, configVersion: 4, action: 'rollback', configBefore: inc.configAfter, configAfter: BASE_CONFIG, evidence: { rolled_back_decision: 2 }, outcome: { status: 'kept', gainRatio: 0, note: 'rolled back' } });

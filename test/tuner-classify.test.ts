@@ -94,3 +94,24 @@ describe('classify with GPM activity', () => {
     expect(classify(makeWindow({ gpus: [gpu()] })).evidence).not.toHaveProperty('gpu_tensor_active_ratio');
   });
 });
+
+describe('the verdict\'s figures (classify-figures.ts)', () => {
+  it('are typed, and the evidence map people and the API read is rendered from them under its keys', () => {
+    const c = classify(makeWindow({ steps: waiting, host: host({ cpuIowaitRatio: 0.3, memoryAvailableBytes: 16e9 }), gpus: [gpu({ utilizationRatio: 0.4, clockEventReasons: ['sw_power_cap', 'hw_slowdown'] })] }), { cpuBudget: { cores: 6, source: 'cgroup' } });
+    expect(c.bottleneck).toBe('io_bound');
+    const f = c.figures;
+    expect(f).toMatchObject({ steadySteps: 55, hostCpuIowaitRatio: 0.3, hostMemoryAvailableRatio: 0.25, cpuBudgetCores: 6, cpuBudgetSource: 'cgroup', gpuUtilizationRatio: 0.4, gpuThrottleReasons: ['hw_slowdown', 'sw_power_cap'] });
+    expect(f.dataWaitRatio).toBeCloseTo(0.3, 6);
+    expect(Object.keys(c.evidence)).toEqual([
+      'config_version', 'applied_version', 'steady_steps', 'step_seconds', 'data_wait_ratio', 'samples_per_second', 'rel_noise',
+      'gpu_utilization_ratio', 'gpu_memory_ratio', 'gpu_throttle_reasons', 'host_cpu_utilization_ratio', 'host_cpu_iowait_ratio',
+      'host_memory_available_ratio', 'host_swap_used_bytes', 'process_cpu_cores', 'worker_busy_ratio', 'cpu_budget_cores',
+      'cpu_budget_source', 'why',
+    ]);
+    expect(c.evidence).toMatchObject({
+      steady_steps: f.steadySteps, data_wait_ratio: f.dataWaitRatio, host_cpu_iowait_ratio: 0.3, host_memory_available_ratio: 0.25,
+      gpu_throttle_reasons: 'hw_slowdown,sw_power_cap', cpu_budget_cores: 6, cpu_budget_source: 'cgroup', why: c.why,
+    });
+    expect(c.why).toMatch(/iowait/);
+  });
+});

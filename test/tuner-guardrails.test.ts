@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
 import { createTunerLoop, type TunerPorts } from '../tuner/loop.js';
 import { openRuns } from './helpers/runs.js';
-import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record, figures } from '../tuner/window-fixtures.js';
 import type { DecisionRecord } from '../domain/decisions.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from '../tuner/window.js';
@@ -17,7 +17,7 @@ function afterIncrease(stepS: number, opts: { loss?: number; n?: number; action?
   const after = makeSteps({ n: opts.n ?? 40, durationS: stepS, samples: 128, version: 2, startStep: 41, startTs: before.at(-1)!.ts, loss: opts.loss ?? 1.98 });
   const d = record({
     id: 1, configVersion: 2, ts: before.at(-1)!.ts, action: opts.action ?? 'increase', configBefore: c64, configAfter: c128,
-    evidence: { before_batch_size: 64, before_samples_per_second: 640, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0, before_loss: 2, before_loss_sigma: 0.01 },
+    before: figures({ batchSize: 64, samplesPerSecond: 640, computeSeconds: 0.1, stepSeconds: 0.1, relNoise: 0, loss: 2, lossSigma: 0.01 }),
   });
   return makeWindow({ steps: [...before, ...after], config: c128, configVersion: 2, appliedVersion: 2, decisions: [d], gpus: [gpu({ utilizationRatio: 0.99 })] });
 }
@@ -59,7 +59,7 @@ describe('judging a change against the window before it', () => {
     const before = makeSteps({ n: 40, durationS: 0.2, samples: 128, version: 1 });
     const after = makeSteps({ n: 40, durationS: 0.2, samples: 64, version: 2, startStep: 41, startTs: before.at(-1)!.ts });
     const d = record({ id: 1, configVersion: 2, ts: before.at(-1)!.ts, action: 'decrease', configBefore: c128, configAfter: c64,
-      evidence: { before_batch_size: 128, before_samples_per_second: 640, before_compute_seconds: 0.2, before_step_seconds: 0.2, before_rel_noise: 0 } });
+      before: figures({ batchSize: 128, samplesPerSecond: 640, computeSeconds: 0.2, stepSeconds: 0.2, relNoise: 0 }) });
     const w = makeWindow({ steps: [...before, ...after], config: c64, configVersion: 2, appliedVersion: 2, decisions: [d], oomBatchSizes: [128] });
     const r = tune(w);
     expect(r.outcomes[0].outcome).toMatchObject({ status: 'kept', note: expect.stringMatching(/OOM ceiling/) });

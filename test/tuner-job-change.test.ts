@@ -7,7 +7,7 @@ import { median, robustSigma } from '../tuner/stats.js';
 import type { StepPoint } from '../domain/steps.js';
 import { judge } from '../tuner/judge.js';
 import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
-import { BASE_CONFIG, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, makeSteps, makeWindow, record, figures } from '../tuner/window-fixtures.js';
 
 const shifted = (at: number, factor: number, version = 1) => {
   const a = makeSteps({ n: at, durationS: 0.1, jitter: 0.05, version });
@@ -81,7 +81,7 @@ describe('a trial across a change of the job', () => {
     const trial = record({
       id: 3, configVersion: 2, knob: 'num_workers',
       configBefore: { ...BASE_CONFIG, num_workers: 1 }, configAfter: { ...BASE_CONFIG, num_workers: 2 },
-      evidence: { before_samples_per_second: 640, before_rel_noise: 0.005, before_batch_size: 64, before_compute_seconds: 0.1, before_step_seconds: 0.1 },
+      before: figures({ samplesPerSecond: 640, relNoise: 0.005, batchSize: 64, numWorkers: 1, computeSeconds: 0.1, stepSeconds: 0.1 }),
     });
     // Under version 2 the job's steps turn 2× slower halfway (its data moved to slow storage).
     const w = makeWindow({ config: { ...BASE_CONFIG, num_workers: 2 }, configVersion: 2, appliedVersion: 2, decisions: [trial], steps: shifted(60, 2, 2) });

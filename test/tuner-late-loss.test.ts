@@ -2,14 +2,16 @@
 // rolled back with cause 'loss' once it happens repeatedly; one bad step is left alone.
 import { describe, expect, it } from 'vitest';
 import { tune } from '../tuner/decide.js';
-import { BASE_CONFIG, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, makeSteps, makeWindow, record, figures, basis } from '../tuner/window-fixtures.js';
 
 const budget = { cpuBudget: { cores: 16, source: 'test' } };
 
 describe('a kept change whose loss later turns non-finite (late-loss.ts)', () => {
   const kept = record({
     id: 3, configVersion: 2, configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 128 },
-    evidence: { search: 'predicted', before_samples_per_second: 640 },
+    evidence: { search: 'predicted' },
+    basis: basis({ search: 'predicted' }),
+    before: figures({ samplesPerSecond: 640 }),
     outcome: { status: 'kept', gainRatio: 0.2, note: 'kept' },
   });
   const window = (nonFinite: number) => {

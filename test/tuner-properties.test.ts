@@ -12,7 +12,7 @@ import { oomCeilings } from '../tuner/history.js';
 import { simulate, throughputOf } from '../server/runs/simulate.js';
 import { randomScenario } from '../tuner/simulator-random.js';
 import { SCENARIOS } from '../tuner/simulator-scenarios.js';
-import { gpu, host, makeSteps, record } from '../tuner/window-fixtures.js';
+import { gpu, host, makeSteps, record, figures } from '../tuner/window-fixtures.js';
 import type { Decision, DecisionOutcome } from '../domain/decisions.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { Window } from '../tuner/window.js';
@@ -78,7 +78,7 @@ const arbWindow: fc.Arbitrary<Window> = fc.record({
     const before = { ...config, batch_size: clamp(config.batch_size - h.dB, g.bMin, bMax), num_workers: clamp(config.num_workers - h.dW, g.wMin, wMax) };
     const after = h.knob === 'batch_size' ? { ...before, batch_size: config.batch_size } : { ...before, num_workers: config.num_workers };
     return record({ id: i + 1, ts: now - h.age, knob: h.knob, configBefore: before, configAfter: after, configVersion: i + 2, outcome: h.outcome,
-      evidence: { before_batch_size: before.batch_size, before_samples_per_second: 100, before_compute_seconds: 0.1, before_step_seconds: 0.1, before_rel_noise: 0.01 } });
+      before: figures({ batchSize: before.batch_size, numWorkers: before.num_workers, samplesPerSecond: 100, computeSeconds: 0.1, stepSeconds: 0.1, relNoise: 0.01 }) });
   });
   return {
     runId: 'prop', now, config, configVersion, appliedVersion: configVersion - (g.pending ? 1 : 0), tune, steps,

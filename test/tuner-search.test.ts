@@ -9,7 +9,7 @@ import { DEFAULT_THRESHOLDS } from '../tuner/guardrails.js';
 import { measure } from '../tuner/measure.js';
 import { pointFromMeasurement } from '../tuner/history.js';
 import { memoryModel, largestFitting } from '../tuner/memory-model.js';
-import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record } from '../tuner/window-fixtures.js';
+import { BASE_CONFIG, BASE_TUNE, gpu, host, makeSteps, makeWindow, record, figures } from '../tuner/window-fixtures.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { Window } from '../tuner/window.js';
@@ -90,10 +90,10 @@ describe('search: data-loader workers', () => {
   });
 
   it('never tries again a worker count measured not to pay, nor a larger one at that batch size', () => {
-    const m1 = { before_batch_size: 64, before_num_workers: 1, before_samples_per_second: 640, before_step_seconds: 0.1, before_compute_seconds: 0.04, before_data_wait_ratio: 0.6, before_rel_noise: 0.005 };
+    const m1 = figures({ batchSize: 64, numWorkers: 1, samplesPerSecond: 640, stepSeconds: 0.1, computeSeconds: 0.04, dataWaitRatio: 0.6, relNoise: 0.005 });
     const rejected = record({
-      knob: 'num_workers', configBefore: { ...BASE_CONFIG, num_workers: 1 }, configAfter: { ...BASE_CONFIG, num_workers: 3 }, evidence: m1,
-      outcome: { status: 'rolled_back', gainRatio: 0, note: 'no gain', after: { batch_size: 64, num_workers: 3, samples_per_second: 645, step_seconds: 0.099, compute_seconds: 0.04, data_wait_ratio: 0.6, rel_noise: 0.005 } },
+      knob: 'num_workers', configBefore: { ...BASE_CONFIG, num_workers: 1 }, configAfter: { ...BASE_CONFIG, num_workers: 3 }, before: m1,
+      outcome: { status: 'rolled_back', gainRatio: 0, note: 'no gain', after: figures({ batchSize: 64, numWorkers: 3, samplesPerSecond: 645, stepSeconds: 0.099, computeSeconds: 0.04, dataWaitRatio: 0.6, relNoise: 0.005 }) },
     });
     const undo = record({ id: 2, knob: 'num_workers', action: 'rollback', configVersion: 3, configBefore: { ...BASE_CONFIG, num_workers: 3 }, configAfter: { ...BASE_CONFIG, num_workers: 1 }, outcome: { status: 'kept', gainRatio: 0 } });
     const w = input({ decisions: [rejected, undo], configVersion: 3, appliedVersion: 3, steps: makeSteps({ n: 40, durationS: 0.1, dataWaitS: 0.06, version: 3 }) });
@@ -186,7 +186,7 @@ describe('search: batch size', () => {
     const grow = record({
       id: 4, configVersion: 3,
       configBefore: { ...BASE_CONFIG, batch_size: 64 }, configAfter: { ...BASE_CONFIG, batch_size: 128 },
-      evidence: { before_batch_size: 64, before_samples_per_second: 600, before_compute_seconds: 0.1, before_step_seconds: 0.1 },
+      before: figures({ batchSize: 64, samplesPerSecond: 600, computeSeconds: 0.1, stepSeconds: 0.1 }),
     });
     const w = makeWindow({
       config: { ...BASE_CONFIG, batch_size: 128 }, configVersion: 3, appliedVersion: 2, decisions: [grow],

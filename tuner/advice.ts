@@ -58,13 +58,11 @@ export const FRAGMENTATION_MIN_BYTES = 1024 ** 3;
  * the verdict says memory pressure, or the allocator ran out (OOM events, num_ooms) or had to retry.
  */
 function fragmentationAdvice(c: Classification, w: Window | undefined): Advice[] {
-  const e = c.evidence;
-  const reserved = num(e.cuda_reserved_bytes);
-  const allocated = num(e.cuda_allocated_bytes);
-  if (reserved === null || allocated === null || allocated <= 0) return [];
+  const { reservedBytes: reserved, allocatedBytes: allocated, ooms: cudaOoms, allocRetries } = c.figures.cuda;
+  if (reserved === undefined || allocated === undefined || allocated <= 0) return [];
   if (reserved < FRAGMENTATION_RATIO * allocated || reserved - allocated < FRAGMENTATION_MIN_BYTES) return [];
-  const ooms = Math.max(num(e.cuda_ooms) ?? 0, w ? w.events.filter((x) => x.kind === 'oom').length : 0, w?.oomBatchSizes.length ?? 0);
-  const retries = num(e.cuda_alloc_retries) ?? 0;
+  const ooms = Math.max(cudaOoms ?? 0, w ? w.events.filter((x) => x.kind === 'oom').length : 0, w?.oomBatchSizes.length ?? 0);
+  const retries = allocRetries ?? 0;
   const pressure = c.bottleneck === 'gpu_memory_pressure';
   if (!pressure && ooms === 0 && retries === 0) return [];
   const short = [
@@ -88,8 +86,8 @@ export function advisedCodes(w: Pick<Window, 'decisions'>): Set<string> {
  */
 function deviceOf(c: Classification, w: Window | undefined): 'cpu' | 'gpu' {
   if (w) return runGpus(w).length > 0 ? 'gpu' : 'cpu';
-  const e = c.evidence;
-  return e.gpu_utilization_ratio != null || e.gpu_memory_ratio != null || e.gpu_throttle_reasons != null ? 'gpu' : 'cpu';
+  const f = c.figures;
+  return f.gpuUtilizationRatio !== null || f.gpuMemoryRatio !== null || f.gpuThrottleReasons.length > 0 ? 'gpu' : 'cpu';
 }
 
 /** The tuner turns this knob itself (auto or advise mode, the knob enabled). */
@@ -97,15 +95,13 @@ function tunes(w: Window | undefined, knob: Knob): boolean {
   return w !== undefined && w.tune.mode !== 'off' && w.tune.knobs.includes(knob);
 }
 
-const num = (x: unknown): number | null => (typeof x === 'number' && Number.isFinite(x) ? x : null);
-
 function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefined): Advice[] {
-  const e = c.evidence;
-  const waitRatio = num(e.data_wait_ratio);
+  const f = c.figures;
+  const waitRatio = f.dataWaitRatio;
   const wait = waitRatio !== null ? `${fmtPercent(waitRatio)} of each step waits for data` : 'steps wait for data';
-  const hostCpu = num(e.host_cpu_utilization_ratio);
-  const treeCores = num(e.process_cpu_cores);
-  const budget = num(e.cpu_budget_cores);
+  const hostCpu = f.hostCpuUtilizationRatio;
+  const treeCores = f.processCpuCores;
+  const budget = f.cpuBudgetCores;
   const cpuFacts = [
     hostCpu !== null ? `host CPU ${fmtPercent(hostCpu)} busy` : null,
     treeCores !== null ? `the job uses ${fmtCores(treeCores)}` : null,
@@ -125,7 +121,7 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
         A('pin_memory', 'Use pinned memory and non-blocking copies', `${wait}; pin_memory=True with .to(device, non_blocking=True) overlaps host-to-device copies with compute.`),
       ];
     case 'io_bound': {
-      const iowait = num(e.host_cpu_iowait_ratio);
+      const iowait = f.hostCpuIowaitRatio;
       return [
         A('faster_storage', 'Read from faster storage', `${wait}${iowait !== null ? ` and the host CPU is ${fmtPercent(iowait)} in iowait` : ' and the host is in iowait'}: the disk or network file system limits the pipeline, not the CPU.`),
         A('cache_dataset', 'Cache the dataset locally', 'Stage the dataset on local NVMe or in page cache / RAM before training; later epochs then read at memory speed.'),
@@ -139,8 +135,8 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
         A('cache_dataset', 'Cache preprocessed samples', `${wait}; decoding once and caching the result removes most per-epoch CPU work.`),
       ];
     case 'host_memory_pressure': {
-      const avail = num(e.host_memory_available_ratio);
-      const swap = num(e.host_swap_used_bytes);
+      const avail = f.hostMemoryAvailableRatio;
+      const swap = f.hostSwapUsedBytes;
       const facts = `Host memory available ${avail !== null ? fmtPercent(avail) : 'is low'}${swap ? ` with ${fmtBytes(swap)} of swap in use` : ''}`;
       return [
         // With the workers knob tuned, the tuner steps workers down itself.
@@ -149,7 +145,7 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
       ];
     }
     case 'gpu_memory_pressure': {
-      const mem = num(e.gpu_memory_ratio);
+      const mem = f.gpuMemoryRatio;
       const peak = mem !== null ? `Device memory peaks at ${fmtPercent(mem)} of capacity` : 'Device memory is nearly full';
       return [
         A('mixed_precision', 'Train in mixed precision', `${peak}; bf16/fp16 activations (torch.autocast) roughly halve activation memory and speed up tensor-core math.`),
@@ -162,7 +158,7 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
       ];
     }
     case 'gpu_throttled': {
-      const reasons = String(e.gpu_throttle_reasons ?? '').replace(/,/g, ', ');
+      const reasons = f.gpuThrottleReasons.join(', ');
       const thermal = /thermal|hw_slowdown/.test(reasons);
       const power = /power/.test(reasons);
       return [
@@ -172,7 +168,7 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
       ];
     }
     case 'gpu_underutilized': {
-      const util = num(e.gpu_utilization_ratio);
+      const util = f.gpuUtilizationRatio;
       const busy = util !== null ? `The GPU is busy ${fmtPercent(util)} of the time` : 'The GPU idles';
       return [
         ...(untuned('batch_size') ? [A('larger_batch', 'Use a larger batch', `${busy} and trainpilot does not tune batch_size for this run: a larger batch gives each kernel more work.`)] : []),
@@ -187,9 +183,9 @@ function adviceForKind(c: Classification, ctx: AdviceContext, w: Window | undefi
       ];
     case 'tensor_cores_idle': {
       // DESIGN §11: the figures are the GPM counters of the run's GPUs (classify's evidence).
-      const util = num(e.gpu_utilization_ratio);
-      const tensor = num(e.gpu_tensor_active_ratio);
-      const fp32 = num(e.gpu_fp32_active_ratio);
+      const util = f.gpuUtilizationRatio;
+      const tensor = f.gpm.tensorActiveRatio ?? null;
+      const fp32 = f.gpm.fp32ActiveRatio ?? null;
       const facts = [
         util !== null ? `the GPU is busy ${fmtPercent(util)} of the time` : 'the GPU is busy',
         tensor !== null ? `its tensor cores only ${fmtPercent(tensor)}` : 'its tensor cores idle',

@@ -96,7 +96,7 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   const target = snap(w, Math.max(min, b / 2), min, b - 1, 'down');
   if (target === undefined) return { note: 'at the minimum' };
   if (rejectedMoves(w, 'batch_size').some((r) => r.from === b && r.to <= target)) return { note: 'tried before' };
-  const gpuUtil = typeof x.cls.evidence.gpu_utilization_ratio === 'number' ? x.cls.evidence.gpu_utilization_ratio : null;
+  const gpuUtil = x.cls.figures.gpuUtilizationRatio;
   const workers = w.config.num_workers;
   const model = fitPerfModel(points, { budgetCores: null, gpuUtil, treeCores: null, workerBusy: null, freeHostCores: null, workers });
   const tp = predictRatio(model, { batch: b, workers }, { batch: target, workers });
@@ -105,10 +105,13 @@ export function goodputShrink(x: BatchInputs): PolicyResult {
   if (predicted < x.settings.minPredictedGain) return { note: `shrinking predicted ${fmtGain(predicted)}` };
   return {
     note: 'goodput',
-    proposal: proposal(w, target, 'decrease',
-      `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,
-      { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
-      predicted),
+    proposal: {
+      ...proposal(w, target, 'decrease',
+        `batch ${b} → ${target}: far above the gradient noise scale ${round(noise.bNoise, 1)}, predicted goodput ${fmtGain(predicted)}`,
+        { b_noise: round(noise.bNoise, 2), predicted_basis: tp.basis, predicted_throughput_ratio: round(tp.ratio), predicted_gain: round(predicted) },
+        predicted),
+      bNoise: round(noise.bNoise, 2),
+    },
   };
 }
 

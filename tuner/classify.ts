@@ -4,6 +4,7 @@ import type { GpuActivity, GpuReading } from '../collectors/readings.js';
 import { cpuUse, type CpuBudget } from './budget.js';
 import { MIN_MEASURE_STEPS, measure, round, type Measurement } from './measure.js';
 import { noiseEvidence } from './noise-words.js';
+import { classificationEvidence, type ClassificationFigures, type CudaFigures, type Evidence } from './classify-figures.js';
 import { median } from './stats.js';
 import type { Window } from './window.js';
 
@@ -20,10 +21,13 @@ export const BOTTLENECK_KINDS = [
 ] as const;
 export type BottleneckKind = (typeof BOTTLENECK_KINDS)[number];
 
-export type Evidence = Record<string, number | string | boolean | null>;
+export type { Evidence } from './classify-figures.js';
 
+/** A verdict: the bottleneck, why in words, the figures behind it, and the evidence map rendered from them. */
 export interface Classification {
   bottleneck: BottleneckKind;
+  why: string;
+  figures: ClassificationFigures;
   evidence: Evidence;
 }
 
@@ -115,49 +119,41 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
   const memAvail = host && host.memoryTotalBytes > 0 ? host.memoryAvailableBytes / host.memoryTotalBytes : null;
   const use = cpuUse(w.processHistory, w.config.num_workers);
   const budgetCores = opts.cpuBudget?.cores ?? host?.cpuCount ?? null;
-  const evidence: Evidence = {
-    config_version: w.configVersion,
-    applied_version: w.appliedVersion,
-    steady_steps: m?.steps ?? 0,
-    step_seconds: m ? round(m.stepS) : null,
-    data_wait_ratio: m ? round(m.waitRatio) : null,
-    samples_per_second: m ? round(m.throughput) : null, // the job's, over step time (Measurement.throughput)
-    rel_noise: m ? round(m.relNoise) : null,
-    gpu_utilization_ratio: gpuUtil,
-    gpu_memory_ratio: memRatio === null ? null : round(memRatio),
-    gpu_throttle_reasons: throttled.length > 0 ? throttled.join(',') : null,
-    host_cpu_utilization_ratio: host?.cpuUtilizationRatio ?? null,
-    host_cpu_iowait_ratio: host?.cpuIowaitRatio ?? null,
-    host_memory_available_ratio: memAvail === null ? null : round(memAvail),
-    host_swap_used_bytes: host?.swapUsedBytes ?? null,
-    process_cpu_cores: use ? round(use.treeCores) : null,
-    worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio),
-    cpu_budget_cores: budgetCores,
-    cpu_budget_source: opts.cpuBudget?.source ?? (host ? 'host CPU count' : null),
-    ...noiseEvidence(m), // b_noise, statistical_efficiency_ratio, noise_scale (words), when steps carry the norms
-  };
-  // GPM figures only where the GPUs have them (an evidence key absent means "no GPM", as on /metrics).
   const sm = activityOf(gpus, 'smActiveRatio');
   const tensor = activityOf(gpus, 'tensorActiveRatio');
   const fp32 = activityOf(gpus, 'fp32ActiveRatio');
-  if (sm !== null) evidence.gpu_sm_active_ratio = round(sm);
-  if (tensor !== null) evidence.gpu_tensor_active_ratio = round(tensor);
-  if (fp32 !== null) evidence.gpu_fp32_active_ratio = round(fp32);
-  // The caching allocator's figures (torch.cuda.memory_stats()), the newest the client sent: peaks
-  // where given (fragmentation matters at the peak), else the current figures.
-  const cuda = [...w.steps].reverse().find((s) => s.cuda)?.cuda;
-  if (cuda) {
-    const reserved = cuda.reservedPeakBytes ?? cuda.reservedBytes;
-    const allocated = cuda.allocatedPeakBytes ?? cuda.allocatedBytes;
-    if (reserved !== null) evidence.cuda_reserved_bytes = reserved;
-    if (allocated !== null) evidence.cuda_allocated_bytes = allocated;
-    if (cuda.allocRetries !== null) evidence.cuda_alloc_retries = cuda.allocRetries;
-    if (cuda.ooms !== null) evidence.cuda_ooms = cuda.ooms;
-  }
-  const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, evidence: { ...evidence, why } });
+  const figures: ClassificationFigures = {
+    configVersion: w.configVersion,
+    appliedVersion: w.appliedVersion,
+    steadySteps: m?.steps ?? 0,
+    stepSeconds: m ? round(m.stepS) : null,
+    dataWaitRatio: m ? round(m.waitRatio) : null,
+    samplesPerSecond: m ? round(m.throughput) : null, // the job's, over step time (Measurement.throughput)
+    relNoise: m ? round(m.relNoise) : null,
+    gpuUtilizationRatio: gpuUtil,
+    gpuMemoryRatio: memRatio === null ? null : round(memRatio),
+    gpuThrottleReasons: throttled,
+    hostCpuUtilizationRatio: host?.cpuUtilizationRatio ?? null,
+    hostCpuIowaitRatio: host?.cpuIowaitRatio ?? null,
+    hostMemoryAvailableRatio: memAvail === null ? null : round(memAvail),
+    hostSwapUsedBytes: host?.swapUsedBytes ?? null,
+    processCpuCores: use ? round(use.treeCores) : null,
+    workerBusyRatio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio),
+    cpuBudgetCores: budgetCores,
+    cpuBudgetSource: opts.cpuBudget?.source ?? (host ? 'host CPU count' : null),
+    noise: noiseEvidence(m),
+    // GPM figures only where the GPUs have them.
+    gpm: {
+      ...(sm !== null ? { smActiveRatio: round(sm) } : {}),
+      ...(tensor !== null ? { tensorActiveRatio: round(tensor) } : {}),
+      ...(fp32 !== null ? { fp32ActiveRatio: round(fp32) } : {}),
+    },
+    cuda: cudaFigures(w),
+  };
+  const is = (bottleneck: BottleneckKind, why: string): Classification => ({ bottleneck, why, figures, evidence: classificationEvidence(figures, why) });
 
   if (w.configVersion > w.appliedVersion) return is('warming_up', `config version ${w.configVersion} not yet applied by the job`);
-  if (!m || m.steps < MIN_MEASURE_STEPS) return is('warming_up', `${evidence.steady_steps} steady steps since the last change; a measurement needs more`);
+  if (!m || m.steps < MIN_MEASURE_STEPS) return is('warming_up', `${figures.steadySteps} steady steps since the last change; a measurement needs more`);
 
   if (memAvail !== null && host && (memAvail < HOST_MEM_AVAILABLE_CRITICAL || (memAvail < HOST_MEM_AVAILABLE_LOW && host.swapUsedBytes > 0))) {
     return is('host_memory_pressure', `host memory available ${pct(memAvail)} with ${host.swapUsedBytes} bytes of swap in use`);
@@ -188,6 +184,23 @@ export function classify(w: Window, opts: { cpuBudget?: CpuBudget | null; measur
   return is('compute_bound', gpuUtil === null
     ? `no data wait; no GPU readings, so the device's share is judged from step reports alone`
     : `no data wait and GPU utilisation ${pct(gpuUtil)}`);
+}
+
+/**
+ * The caching allocator's figures (torch.cuda.memory_stats()), the newest the client sent: peaks
+ * where given (fragmentation matters at the peak), else the current figures.
+ */
+function cudaFigures(w: Window): CudaFigures {
+  const cuda = [...w.steps].reverse().find((s) => s.cuda)?.cuda;
+  if (!cuda) return {};
+  const reserved = cuda.reservedPeakBytes ?? cuda.reservedBytes;
+  const allocated = cuda.allocatedPeakBytes ?? cuda.allocatedBytes;
+  return {
+    ...(reserved !== null ? { reservedBytes: reserved } : {}),
+    ...(allocated !== null ? { allocatedBytes: allocated } : {}),
+    ...(cuda.allocRetries !== null ? { allocRetries: cuda.allocRetries } : {}),
+    ...(cuda.ooms !== null ? { ooms: cuda.ooms } : {}),
+  };
 }
 
 function pct(x: number): string {

@@ -10,10 +10,11 @@ import { DEFAULT_THRESHOLDS, inCooldown, knobEnabled, preciseEnough, violation, 
 import { judge } from './judge.js';
 import { lateLossRollback } from './late-loss.js';
 import { changes, measuredPoints, pointFromMeasurement } from './history.js';
-import { measure, measurementEvidence, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
+import { measure, measuredPoint, MIN_MEASURE_STEPS, type Measurement } from './measure.js';
 import type { Proposal } from './proposal.js';
 import { search } from './search.js';
 import type { Advice, Decision, DecisionOutcome } from '../domain/decisions.js';
+import { pointEvidence } from '../domain/measured.js';
 import { LOADER_KNOBS, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 import { hostMemoryRelief, idleWorkers, surplusWorkers } from './workers.js';
@@ -124,8 +125,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     const r = search({
       // The budget as the verdict states it (the job's, else the host's CPU count): one definition.
       w, m, cls, points,
-      budgetCores: typeof cls.evidence.cpu_budget_cores === 'number' ? cls.evidence.cpu_budget_cores : null,
-      budgetSource: typeof cls.evidence.cpu_budget_source === 'string' ? cls.evidence.cpu_budget_source : null,
+      budgetCores: cls.figures.cpuBudgetCores,
+      budgetSource: cls.figures.cpuBudgetSource,
       capacity: batchInputs.capacity, noise, settings: s, treeCores: use?.treeCores ?? null, workerBusy: use?.workerBusyRatio ?? null,
       jobChangedAt: latest(recordedChange(w.decisions), m.shift?.ts ?? null),
     });
@@ -162,8 +163,9 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
       return done('advice', {
         knob: 'none',
         action: 'advise',
-        reason: `${cls.bottleneck}: ${String(cls.evidence.why)}; ${note || 'no knob to turn'}`,
+        reason: `${cls.bottleneck}: ${cls.why}; ${note || 'no knob to turn'}`,
         evidence: { bottleneck: cls.bottleneck, ...cls.evidence },
+        basis: { bottleneck: cls.bottleneck, search: null, safety: false, predictedGain: null, bNoise: null, jobChangedAt: null },
         configBefore: w.config,
         configAfter: w.config,
         advice,
@@ -177,19 +179,24 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
 function emit(w: Window, cls: Classification, m: Measurement | undefined, p: Proposal, done: (state: string, d?: Decision) => TuneResult, state: string): TuneResult {
   const advise = w.tune.mode === 'advise';
   if (advise && alreadyRecommended(w, p.config)) return done('recommendation already made');
+  const use = { processCpuCores: cls.figures.processCpuCores, workerBusyRatio: cls.figures.workerBusyRatio };
+  // The window the change is measured against, typed; the evidence's before_* keys are rendered from it.
+  const before = m && m.steps >= MIN_MEASURE_STEPS ? measuredPoint(m, use, gpuMemoryUsed(w)) : undefined;
   return done(advise ? `recommending (${state})` : state, {
     knob: p.knob,
     action: p.action,
     reason: p.reason,
     evidence: {
       bottleneck: cls.bottleneck,
-      ...(m && m.steps >= MIN_MEASURE_STEPS ? measurementEvidence(m, 'before_') : {}),
-      ...(m && m.steps >= MIN_MEASURE_STEPS ? { before_gpu_memory_used_bytes: gpuMemoryUsed(w) } : {}),
-      before_process_cpu_cores: cls.evidence.process_cpu_cores ?? null,
-      before_worker_busy_ratio: cls.evidence.worker_busy_ratio ?? null,
+      ...(before ? pointEvidence(before, 'before_') : { before_process_cpu_cores: use.processCpuCores, before_worker_busy_ratio: use.workerBusyRatio }),
       ...p.evidence,
       predicted_gain: p.predictedGain,
       safety: p.safety === true,
+    },
+    ...(before ? { before } : {}),
+    basis: {
+      bottleneck: cls.bottleneck, search: p.search ?? null, safety: p.safety === true, predictedGain: p.predictedGain,
+      bNoise: p.bNoise ?? null, jobChangedAt: p.jobChangedAt ?? null,
     },
     configBefore: w.config,
     configAfter: p.config,
@@ -213,7 +220,7 @@ function alreadyRecommended(w: Window, config: RunConfig): boolean {
 
 function advisedSinceLastChange(w: Window, bottleneck: BottleneckKind): boolean {
   const since = changes(w).at(-1)?.ts ?? -Infinity;
-  return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.evidence.bottleneck === bottleneck);
+  return w.decisions.some((d) => d.knob === 'none' && d.ts >= since && d.basis?.bottleneck === bottleneck);
 }
 
 /** Device memory the run holds now: its processes' share, else the busiest GPU's use. */

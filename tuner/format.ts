@@ -150,13 +150,12 @@ const LABELS: Record<string, string> = {
   gpu_throttle_reasons: 'GPU clocks held down by', host_cpu_utilization_ratio: 'host CPU busy',
   host_cpu_iowait_ratio: 'host CPU in iowait', host_memory_available_ratio: 'host memory available',
   host_swap_used_bytes: 'swap in use', process_cpu_cores: 'CPU used by the job',
-  worker_busy_ratio: 'data-loader workers busy', cpu_budget_cores: 'CPU budget', free_cores: 'free CPU',
+  worker_busy_ratio: 'data-loader workers busy', cpu_budget_cores: 'CPU budget',
   predicted_gain: 'predicted gain', predicted_throughput_ratio: 'predicted samples/s ratio',
   safety: 'safety move', mem_peak_bytes: 'memory peak', loss_sigma: 'loss noise',
   config_version: 'config version', applied_version: 'config version applied by the job',
   ...KNOB_NAMES, gain_ratio: 'gain', noise_band: 'noise band',
-  worker_rss_bytes: 'memory per worker', ram_budget_bytes: 'memory budget for workers',
-  workers_needed: 'workers needed', workers_limit_by_ram: 'workers memory allows',
+  worker_rss_bytes: 'memory per worker',
   load_seconds_per_batch: 'loading time per batch', device_memory_bytes: 'device memory',
   memory_per_sample_bytes: 'memory per sample', memory_fixed_bytes: 'memory fixed part',
   largest_fitting_batch: 'largest batch that fits', oom_batch_size: 'batch size that ran out of memory',
@@ -170,7 +169,7 @@ const LABELS: Record<string, string> = {
 /** Shown first, in this order; everything else follows in the evidence's own order. */
 const FIRST = ['why', 'bottleneck', 'data_wait_ratio', 'samples_per_second', 'host_cpu_utilization_ratio', 'process_cpu_cores', 'cpu_budget_cores', 'gpu_utilization_ratio', 'gpu_memory_ratio'];
 
-const PREFIXES: Array<[string, string]> = [['before_', 'before'], ['rejected_', 'rejected'], ['after_', 'after']];
+const PREFIXES: Array<[string, string]> = [['before_', 'before'], ['rejected_', 'rejected']];
 
 function splitPrefix(key: string): { prefix: string | null; base: string } {
   for (const [p, label] of PREFIXES) if (key.startsWith(p)) return { prefix: label, base: key.slice(p.length) };
@@ -197,7 +196,7 @@ export function evidenceValue(key: string, v: unknown): string {
   if (base.endsWith('_ratio') || base === 'rel_noise' || base === 'noise_band') return fmtPercent(v);
   if (base.endsWith('_bytes')) return fmtBytes(v);
   if (base.endsWith('_seconds') || base.endsWith('_s') || base.endsWith('_seconds_per_batch')) return fmtSeconds(v);
-  if (base.endsWith('_cores') || base === 'free_cores') return fmtCores(v);
+  if (base.endsWith('_cores')) return fmtCores(v);
   return fmtNum(v);
 }
 

@@ -2,6 +2,7 @@
 // models (step time and memory against batch size), and moves that did not pay.
 import { configOfVersion, type Measurement } from './measure.js';
 import type { DecisionRecord } from '../domain/decisions.js';
+import type { MeasuredPoint } from '../domain/measured.js';
 import type { Knob } from '../domain/config.js';
 import type { Window } from './window.js';
 
@@ -29,33 +30,22 @@ export function configKey(p: { batch: number; workers: number; accum: number }):
   return `${p.batch}/${p.workers}/${p.accum}`;
 }
 
-type EvidenceLike = Record<string, unknown>;
-
-function num(r: EvidenceLike, k: string): number | null {
-  const v = r[k];
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
-export function pointFromEvidence(r: EvidenceLike | undefined, prefix: string, ts = 0): Point | undefined {
-  if (!r) return undefined;
-  const batch = num(r, `${prefix}batch_size`);
-  const throughput = num(r, `${prefix}samples_per_second`);
-  const computeS = num(r, `${prefix}compute_seconds`);
-  const stepS = num(r, `${prefix}step_seconds`);
-  if (batch === null || throughput === null || computeS === null || stepS === null) return undefined;
+/** A point of the model's from the figures a decision keeps (domain/measured.ts), measured at `ts`. */
+function pointFromFigures(p: MeasuredPoint | undefined, ts = 0): Point | undefined {
+  if (!p) return undefined;
   return {
-    batch,
-    workers: num(r, `${prefix}num_workers`) ?? 0,
-    accum: num(r, `${prefix}grad_accum_steps`) ?? 1,
-    throughput,
-    computeS,
-    stepS,
-    waitRatio: num(r, `${prefix}data_wait_ratio`) ?? 0,
-    memBytes: num(r, `${prefix}mem_peak_bytes`) ?? num(r, `${prefix}gpu_memory_used_bytes`),
-    relNoise: num(r, `${prefix}rel_noise`) ?? 0,
+    batch: p.batchSize,
+    workers: p.numWorkers,
+    accum: p.gradAccumSteps,
+    throughput: p.samplesPerSecond,
+    computeS: p.computeSeconds,
+    stepS: p.stepSeconds,
+    waitRatio: p.dataWaitRatio,
+    memBytes: p.memPeakBytes ?? p.gpuMemoryUsedBytes ?? null,
+    relNoise: p.relNoise,
     ts,
-    workerBusy: num(r, `${prefix}worker_busy_ratio`),
-    treeCores: num(r, `${prefix}process_cpu_cores`),
+    workerBusy: p.workerBusyRatio,
+    treeCores: p.processCpuCores,
   };
 }
 
@@ -80,11 +70,11 @@ export function pointFromMeasurement(m: Measurement, gpuMemUsed: number | null, 
 export function measuredPoints(w: Window, current?: Point): Point[] {
   const out: Point[] = [];
   for (const d of w.decisions) {
-    const before = pointFromEvidence(d.evidence, 'before_', d.ts);
+    const before = pointFromFigures(d.before, d.ts);
     if (before) out.push(before);
     // A configuration whose loss blew up is no point to go back to, however fast it ran.
     const usable = d.outcome.status === 'kept' || (d.outcome.status === 'rolled_back' && d.outcome.cause !== 'loss');
-    const after = usable && d.outcome.status !== 'pending' && d.outcome.status !== 'superseded' ? pointFromEvidence(d.outcome.after, '', d.ts) : undefined;
+    const after = usable && d.outcome.status !== 'pending' && d.outcome.status !== 'superseded' ? pointFromFigures(d.outcome.after, d.ts) : undefined;
     if (after) out.push(after);
   }
   if (current) out.push(current);

@@ -115,11 +115,11 @@ function removeSorted(s: Float64Array, n: number, x: number): void {
   s.copyWithin(lo, lo + 1, n);
 }
 
-/** When the job last changed, as the decision log recorded it (evidence job_changed_at), or null. */
+/** When the job last changed, as the decision log recorded it (the decisions' basis), or null. */
 export function recordedChange(decisions: readonly DecisionRecord[]): number | null {
   let at: number | null = null;
   for (const d of decisions) {
-    const v = d.evidence.job_changed_at;
+    const v = d.basis?.jobChangedAt;
     if (typeof v === 'number' && Number.isFinite(v)) at = Math.max(at ?? -Infinity, v);
   }
   return at;

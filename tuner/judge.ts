@@ -4,10 +4,11 @@ import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
 import { fmtChange, fmtGain, fmtNum, fmtPercent, knobName } from './format.js';
 import { KNOB_FIELDS, type TunerThresholds } from './guardrails.js';
-import { isComplete, measure, measurementEvidence, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
+import { isComplete, measure, measuredPoint, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
 import { efficiency } from './goodput.js';
 import { fitPerfModel, predictRatio } from './perf-model.js';
 import type { Decision, DecisionOutcome, DecisionRecord } from '../domain/decisions.js';
+import { pointEvidence } from '../domain/measured.js';
 import { knobValue, type RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
 
@@ -16,11 +17,6 @@ export interface Judgement {
   outcome: DecisionOutcome;
   /** The decision that undoes it, when it is rolled back. */
   rollback?: Decision;
-}
-
-function numberOf(r: Record<string, unknown>, k: string): number | null {
-  const v = r[k];
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 /**
@@ -42,36 +38,36 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   // new rate does so only after the ramp.
   const ramp = d.configAfter.learning_rate > d.configBefore.learning_rate ? d.configAfter.lr_warmup_steps ?? 0 : 0;
   if (ramp > 0 && stepsUnder(w, d.configVersion) < ramp + MIN_MEASURE_STEPS) return undefined;
-  if (m.shift && d.action !== 'rollback' && d.evidence.safety !== true) {
+  if (m.shift && d.action !== 'rollback' && d.basis?.safety !== true) {
     // The job changed under the trial: its reading says what the change did, not what the move did.
     return { decisionId: d.id, outcome: { status: 'superseded', note: `the job changed at step ${m.shift.step} while this was measured (steps ${fmtGain(m.shift.ratio - 1)} at a fixed config): not judged on that reading; the search starts again from here` } };
   }
   const complete = isComplete(m);
-  const before = numberOf(d.evidence, 'before_samples_per_second');
+  const before = d.before?.samplesPerSecond ?? null;
   const use = cpuUse(w.processHistory, m.workers);
-  const after = { ...measurementEvidence(m), worker_busy_ratio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio), process_cpu_cores: use ? round(use.treeCores) : null };
+  const after = measuredPoint(m, { processCpuCores: use ? round(use.treeCores) : null, workerBusyRatio: use?.workerBusyRatio == null ? null : round(use.workerBusyRatio) });
   if (d.action === 'rollback') {
     // A rollback is judged against the trial it undid: it reads as the way back, not as a loss.
-    const rejected = numberOf(d.evidence, 'rejected_samples_per_second');
+    const rejected = d.rejected?.samplesPerSecond ?? null;
     const gain = rejected ? m.throughput / rejected - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: `rolled back: ${round(m.throughput, 1)} samples/s again${rejected ? `, ${fmtGain(gain)} over the change undone` : ''}`, after } };
   }
-  if (before === null || before <= 0 || d.evidence.safety === true) {
+  if (before === null || before <= 0 || d.basis?.safety === true) {
     const gain = before ? m.throughput / before - 1 : 0;
     return { decisionId: d.id, outcome: { status: 'kept', gainRatio: round(gain), note: 'safety move', after } };
   }
   const gain = objectiveGain(d, m, before);
   // Standard error of the gap between the two windows, as a share of throughput.
-  const se = Math.sqrt((numberOf(d.evidence, 'before_rel_noise') ?? 0) ** 2 + m.relNoise ** 2);
+  const se = Math.sqrt((d.before?.relNoise ?? 0) ** 2 + m.relNoise ** 2);
   const band = Math.max(s.noiseFloor, s.noiseZ * se);
-  const lossBefore = numberOf(d.evidence, 'before_loss');
-  const lossSigma = numberOf(d.evidence, 'before_loss_sigma') ?? 0;
+  const lossBefore = d.before?.loss ?? null;
+  const lossSigma = d.before?.lossSigma ?? 0;
   const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null
     && m.lossRecent - lossBefore > Math.max(s.lossJumpRatio * Math.abs(lossBefore), 3 * lossSigma));
   // A stepping stone only has to not cost: the move it opens is judged on its own. A descent (a
   // trial of a smaller batch, search-measured.ts) must pay like an increase: the user's batch stays
   // unless a smaller one measures better.
-  const increase = (d.action === 'increase' && d.evidence.search !== 'stepping_stone') || d.evidence.search === 'descent';
+  const increase = (d.action === 'increase' && d.basis?.search !== 'stepping_stone') || d.basis?.search === 'descent';
   let note: string | undefined;
   if (lossJump) {
     note = m.lossNonFinite
@@ -98,7 +94,7 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
     if (!complete && gain < 0 && gain > -2 * band) return undefined;
     if (gain < -band) note = `throughput fell ${fmtPercent(-gain)}, beyond the ${fmtPercent(band)} noise band`;
   }
-  if (note === undefined && d.evidence.search === 'descent') {
+  if (note === undefined && d.basis?.search === 'descent') {
     // A/B/A: a smaller batch that measured better is not kept on that reading alone. The size it
     // left was measured earlier in the run, and a job that speeds up as it runs (caches filling, other
     // work on the host ending) flatters whatever is measured later. So the way back is taken and the
@@ -126,9 +122,11 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
         rolled_back_decision: d.id,
         gain_ratio: round(gain),
         noise_band: round(band),
-        ...Object.fromEntries(Object.entries(d.evidence).filter(([k]) => k.startsWith('before_'))),
-        ...Object.fromEntries(Object.entries(after).map(([k, v]) => [`rejected_${k}`, v])),
+        ...(d.before ? pointEvidence(d.before, 'before_') : {}),
+        ...pointEvidence(after, 'rejected_'),
       },
+      ...(d.before ? { before: d.before } : {}),
+      rejected: after,
       configBefore: w.config,
       configAfter: restore(w.config, d),
       advice: [],
@@ -159,7 +157,7 @@ function modelGain(w: Window, d: DecisionRecord, m: Measurement): number | null 
 
 /** The statistical efficiency of the decision's batch change when it was chosen by goodput, else 1. */
 function goodputFactor(d: DecisionRecord): number {
-  const bNoise = numberOf(d.evidence, 'b_noise');
+  const bNoise = d.basis?.bNoise ?? null;
   return d.knob !== 'batch_size' || bNoise === null ? 1 : efficiency(bNoise, d.configBefore.batch_size, d.configAfter.batch_size);
 }
 

@@ -20,7 +20,7 @@ export interface LateLoss {
 
 /** The rollback of `d`, kept and still the job's version, once its steps report a non-finite loss repeatedly. */
 export function lateLossRollback(w: Window, d: DecisionRecord): LateLoss | undefined {
-  if (d.outcome.status !== 'kept' || d.action === 'rollback' || d.evidence.safety === true || d.recommendOnly || d.knob === 'none') return undefined;
+  if (d.outcome.status !== 'kept' || d.action === 'rollback' || d.basis?.safety === true || d.recommendOnly || d.knob === 'none') return undefined;
   if (d.configVersion === null || w.appliedVersion !== d.configVersion || w.configVersion !== d.configVersion) return undefined;
   const bad = w.steps.filter((p) => p.configVersion === d.configVersion && p.loss !== null && !Number.isFinite(p.loss));
   if (bad.length < LATE_NON_FINITE_STEPS) return undefined;

@@ -158,6 +158,7 @@ export function persistentWorkersMove(w: Window, m: Measurement): { proposal?: P
         loader_knobs: tableEvidence(table),
       },
       predictedGain: round3(gain),
+      search: 'loader_knob',
     },
   };
 }
@@ -184,6 +185,7 @@ export function loaderKnobTrial(w: Window, m: Measurement, workerBusy: number | 
         reason: `${words} (a trial, kept only if it pays)`,
         evidence: { search: 'trial', loader_host_bytes_predicted: p.predictedBytes, loader_knobs: tableEvidence(table) },
         predictedGain: null,
+        search: 'trial',
       },
     };
   }

@@ -5,6 +5,7 @@ import { findShift, type JobShift } from './job-change.js';
 import { median, robustSigma, trimmedMean } from './stats.js';
 import { jobStepRate } from './throughput.js';
 import type { RunConfig } from '../domain/config.js';
+import type { MeasuredPoint } from '../domain/measured.js';
 import type { StepPoint } from '../domain/steps.js';
 import type { Window } from './window.js';
 
@@ -173,21 +174,27 @@ export function isComplete(m: Measurement | undefined): m is Measurement {
   return m.relNoise <= TARGET_REL_NOISE || m.steps >= MAX_MEASURE_STEPS;
 }
 
-/** The figures a decision keeps as evidence of the window it was measured against. */
-export function measurementEvidence(m: Measurement, prefix = ''): Record<string, number | null> {
+/**
+ * The figures a decision keeps of a measured window (domain/measured.ts), rounded as they are
+ * stored; with the process tree's CPU use read beside it and, before a change, the device memory held.
+ */
+export function measuredPoint(m: Measurement, use: { processCpuCores: number | null; workerBusyRatio: number | null }, gpuMemoryUsedBytes?: number | null): MeasuredPoint {
   return {
-    [`${prefix}batch_size`]: m.batch,
-    [`${prefix}num_workers`]: m.workers,
-    [`${prefix}grad_accum_steps`]: m.accum,
-    [`${prefix}steps`]: m.steps,
-    [`${prefix}samples_per_second`]: round(m.throughput), // the job's, over step time
-    [`${prefix}step_seconds`]: round(m.stepS),
-    [`${prefix}compute_seconds`]: round(m.computeS),
-    [`${prefix}data_wait_ratio`]: round(m.waitRatio),
-    [`${prefix}rel_noise`]: round(m.relNoise),
-    [`${prefix}mem_peak_bytes`]: m.memPeakBytes,
-    [`${prefix}loss`]: m.loss === null ? null : round(m.loss),
-    [`${prefix}loss_sigma`]: round(m.lossSigma),
+    batchSize: m.batch,
+    numWorkers: m.workers,
+    gradAccumSteps: m.accum,
+    steps: m.steps,
+    samplesPerSecond: round(m.throughput), // the job's, over step time
+    stepSeconds: round(m.stepS),
+    computeSeconds: round(m.computeS),
+    dataWaitRatio: round(m.waitRatio),
+    relNoise: round(m.relNoise),
+    memPeakBytes: m.memPeakBytes,
+    loss: m.loss === null ? null : round(m.loss),
+    lossSigma: round(m.lossSigma),
+    ...(gpuMemoryUsedBytes !== undefined ? { gpuMemoryUsedBytes } : {}),
+    processCpuCores: use.processCpuCores,
+    workerBusyRatio: use.workerBusyRatio,
   };
 }
 

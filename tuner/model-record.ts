@@ -30,22 +30,18 @@ export interface ModelRecord {
   words: string;
 }
 
-function num(v: unknown): number | null {
-  return typeof v === 'number' && Number.isFinite(v) ? v : null;
-}
-
 /** The model's predictions on this run (since the job last changed) against what was measured. */
 export function modelRecord(w: Window, since: number | null, s: Pick<TunerThresholds, 'noiseZ' | 'noiseFloor'>): ModelRecord {
   const entries: RecordEntry[] = [];
   for (const d of changes(w)) {
-    if (d.action === 'rollback' || d.evidence.search !== 'predicted' || (since !== null && d.ts <= since)) continue;
+    if (d.action === 'rollback' || d.basis?.search !== 'predicted' || (since !== null && d.ts <= since)) continue;
     if (d.knob !== 'batch_size' && d.knob !== 'num_workers') continue;
     const o = d.outcome;
     if (o.status !== 'kept' && o.status !== 'rolled_back') continue;
     if (o.status === 'rolled_back' && o.cause === 'loss') continue;
-    const predicted = num(d.evidence.predicted_gain);
+    const predicted = d.basis?.predictedGain ?? null;
     if (predicted === null || predicted <= -1) continue;
-    const se = Math.hypot(num(d.evidence.before_rel_noise) ?? 0, num(o.after?.rel_noise) ?? 0);
+    const se = Math.hypot(d.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
     const band = Math.max(s.noiseFloor, s.noiseZ * se);
     const error = (1 + o.gainRatio) / (1 + predicted) - 1;
     // Over-promised: measured short of the prediction beyond noise. A model that under-promised (the

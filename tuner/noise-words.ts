@@ -20,9 +20,9 @@ export interface NoiseEvidence {
 }
 
 /** The evidence fields; none where the window carries no gradient norms (or they are too noisy). */
-export function noiseEvidence(m: Measurement | null | undefined): NoiseEvidence | Record<string, never> {
+export function noiseEvidence(m: Measurement | null | undefined): NoiseEvidence | null {
   const n = m ? noiseScale(m) : null;
-  if (!m || !n) return {};
+  if (!m || !n) return null;
   const batch = m.samplesPerRank * m.worldSize;
   const eff = n.bNoise / (n.bNoise + batch);
   return { b_noise: round(n.bNoise, 2), statistical_efficiency_ratio: round(eff), noise_scale: noiseWords(n.bNoise, batch) };

@@ -19,7 +19,7 @@ export const MAX_BRACKET_PROBES = 6;
 /** Moves of a kind so far; after the job changed (job-change.ts), since then: the search opens again. */
 function kindCount(x: SearchInputs, kind: string, knob?: Candidate['knob'], where: (d: DecisionRecord) => boolean = () => true): number {
   const since = x.jobChangedAt ?? null;
-  return changes(x.w).filter((d) => d.evidence.search === kind && (knob === undefined || d.knob === knob) && (since === null || d.ts > since) && where(d)).length;
+  return changes(x.w).filter((d) => d.basis?.search === kind && (knob === undefined || d.knob === knob) && (since === null || d.ts > since) && where(d)).length;
 }
 
 function candidate(x: SearchInputs, knob: Candidate['knob'], to: number, kind: NonNullable<Candidate['kind']>, basis: string, gain: number | null): Candidate {
@@ -43,7 +43,7 @@ export function measuredMove(x: SearchInputs, points: Point[], candidates: Candi
     const knob: Candidate['knob'] = back.to.batch !== current.batch && hasKnob('batch_size') ? 'batch_size' : 'num_workers';
     const to = knob === 'batch_size' ? back.to.batch : back.to.workers;
     const target = knob === 'batch_size' ? { ...current, batch: to } : { ...current, workers: to };
-    const failed = changes(w).some((d) => d.evidence.search === 'return' && d.outcome.status === 'rolled_back'
+    const failed = changes(w).some((d) => d.basis?.search === 'return' && d.outcome.status === 'rolled_back'
       && d.configAfter.batch_size === target.batch && d.configAfter.num_workers === target.workers);
     // With keep_global_batch a batch size moves only with its accumulation (params.ts); points at this accumulation are not that.
     const keepsGlobal = knob === 'batch_size' && w.tune.keep_global_batch;

@@ -53,13 +53,15 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
   const reason = `${changed}${lead}${knobName(c.knob)} ${c.from} → ${c.to}: ${why}${runnerUp ? `; runner-up: ${describeCandidate(runnerUp)}` : ''}`;
   const here = x.points.at(-1); // the current configuration's measurement
   const load = here ? loadPerBatch(here) : null;
+  const search: SearchKind = c.kind ?? (c.enables ? 'stepping_stone' : c.explore ? 'trial' : 'predicted');
+  const bNoise = x.noise ? round(x.noise.bNoise, 2) : null;
   return {
     knob: c.knob,
     action: c.to > c.from ? 'increase' : 'decrease',
     config: c.config,
     reason,
     evidence: {
-      search: (c.kind ?? (c.enables ? 'stepping_stone' : c.explore ? 'trial' : 'predicted')) satisfies SearchKind,
+      search,
       enables: c.enables ?? null,
       predicted_path_gain: c.pathGain === undefined ? null : round(c.pathGain),
       candidates: all.map(describeCandidate).join('; '),
@@ -81,9 +83,12 @@ export function toProposal(x: SearchInputs, c: Candidate, all: Candidate[], mode
       model_earned_jump: record.earned,
       model_record: record.words,
       job_changed_at: changedAt,
-      b_noise: x.noise ? round(x.noise.bNoise, 2) : null,
+      b_noise: bNoise,
       ...(lrRule ? { lr_rule: lrRule } : {}),
     },
     predictedGain: c.predictedGain,
+    search,
+    bNoise,
+    jobChangedAt: changedAt,
   };
 }

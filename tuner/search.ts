@@ -18,6 +18,7 @@ import { fitPerfModel, predictRatio, type ModelContext, type PerfModel } from '.
 import type { Proposal } from './proposal.js';
 import type { RunConfig } from '../domain/config.js';
 import type { Window } from './window.js';
+import type { DecisionSearchKind } from '../domain/decisions.js';
 
 /** A job whose throughput at a configuration moved this much from what was measured there before has changed. */
 export const JOB_CHANGED_RATIO = 0.15;
@@ -25,11 +26,8 @@ export const JOB_CHANGED_RATIO = 0.15;
 export const NEAR_BEST_SHARE = 0.85;
 /** Trials in a row that did not pay before trials on an unpredictable move stop. */
 export const MAX_FAILED_EXPLORATIONS = 2;
-/**
- * How a move was chosen: the model's prediction, a trial, a stepping stone, a bracketing probe, a
- * bisection probe below an OOM, the way back to the best measured, a trial of a smaller batch.
- */
-export type SearchKind = 'predicted' | 'trial' | 'stepping_stone' | 'bracket' | 'bisect' | 'return' | 'descent';
+/** How the search chose a move (domain/decisions.ts SEARCH_KINDS; the loader's knobs are chosen outside it). */
+export type SearchKind = Exclude<DecisionSearchKind, 'loader_knob'>;
 
 export interface Candidate {
   knob: 'batch_size' | 'num_workers';
@@ -104,7 +102,7 @@ function objective(noise: NoiseScale | null, batch: number, throughput: number):
 function failedInARow(w: Window): number {
   let n = 0;
   for (const d of [...changes(w)].reverse()) {
-    if (d.action === 'rollback' || d.evidence.search !== 'trial') continue;
+    if (d.action === 'rollback' || d.basis?.search !== 'trial') continue;
     if (d.outcome.status === 'rolled_back') n += 1;
     else if (d.outcome.status === 'kept') break;
   }
@@ -113,7 +111,7 @@ function failedInARow(w: Window): number {
 
 /** Trials so far: config changes the tuner made to measure a candidate (rollbacks and safety moves are not trials). */
 export function trialsSoFar(w: Window, since: number | null = null): number {
-  return changes(w).filter((d) => d.action !== 'rollback' && d.evidence.safety !== true && (since === null || d.ts > since)).length;
+  return changes(w).filter((d) => d.action !== 'rollback' && d.basis?.safety !== true && (since === null || d.ts > since)).length;
 }
 
 /** The verdict orders the knobs: the one it names first (never to the exclusion of the other). */
@@ -133,7 +131,7 @@ export function search(x: SearchInputs): SearchResult {
   const { w, m, cls, settings: s } = x;
   const fresh = sinceJobChanged(x.points, x.jobChangedAt ?? null);
   const points = fresh.points;
-  const gpuUtil = typeof cls.evidence.gpu_utilization_ratio === 'number' ? cls.evidence.gpu_utilization_ratio : null;
+  const gpuUtil = cls.figures.gpuUtilizationRatio;
   const host = w.host;
   const freeHostCores = host?.cpuUtilizationRatio != null ? Math.max(0, (1 - host.cpuUtilizationRatio) * host.cpuCount) : null;
   const ctx: ModelContext = { budgetCores: x.budgetCores, gpuUtil, treeCores: x.treeCores, workerBusy: x.workerBusy, freeHostCores, workers: w.config.num_workers, waitRatio: m.waitRatio };
@@ -265,7 +263,7 @@ function continuation(w: Window, record: ModelRecord, candidates: Candidate[], s
     .sort((a, b) => b.to - a.to)[0];
   if (o.status === 'kept' && o.gainRatio >= 2 * bar) {
     const judged = record.entries.find((e) => e.decisionId === last.id);
-    const unforeseen = last.evidence.search === 'trial' || (judged !== undefined && judged.error > judged.band);
+    const unforeseen = last.basis?.search === 'trial' || (judged !== undefined && judged.error > judged.band);
     const next = unforeseen ? nextOf(last.knob) : undefined;
     if (next && (next.predictedGain ?? 0) < bar) {
       next.explore = true;
@@ -279,7 +277,7 @@ function continuation(w: Window, record: ModelRecord, candidates: Candidate[], s
   const doublings = Math.log2(to / from);
   const here = o.status === 'kept' ? to : from;
   if (!(doublings > 0 && doublings < 1) || w.config.batch_size !== here || last.configAfter.num_workers !== w.config.num_workers) return;
-  const se = Math.hypot(Number(last.evidence.before_rel_noise) || 0, Number(o.after?.rel_noise) || 0);
+  const se = Math.hypot(last.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
   if (o.gainRatio <= Math.max(s.noiseFloor, s.noiseZ * se)) return;
   const rate = (1 + o.gainRatio) ** (1 / doublings) - 1;
   const next = nextOf('batch_size', 2 * here);

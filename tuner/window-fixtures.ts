@@ -3,7 +3,8 @@
 // a healthy single-GPU run; every field can be overridden.
 import type { GpuReading, HostReading } from '../collectors/readings.js';
 import { EXAMPLE_TUNE } from '../domain/tune-defaults.js';
-import type { DecisionRecord } from '../domain/decisions.js';
+import type { DecisionBasis, DecisionRecord } from '../domain/decisions.js';
+import type { MeasuredPoint } from '../domain/measured.js';
 import type { RunConfig, TuneSettings } from '../domain/config.js';
 import type { StepPoint } from '../domain/steps.js';
 import type { Window } from './window.js';
@@ -101,4 +102,20 @@ export function record(d: Partial<DecisionRecord> & Pick<DecisionRecord, 'config
     id: 1, ts: 1_764_300_000, step: null, knob: 'batch_size', action: 'increase', reason: 'test', evidence: {},
     advice: [], recommendOnly: false, configVersion: 2, outcome: { status: 'pending' }, ...d,
   };
+}
+
+/**
+ * A decision's measured figures (domain/measured.ts): 64 samples per step at 0.1 s, no data wait, no
+ * noise, nothing else known; every field can be overridden.
+ */
+export function figures(over: Partial<MeasuredPoint> = {}): MeasuredPoint {
+  return {
+    batchSize: 64, numWorkers: 4, gradAccumSteps: 1, steps: 60, samplesPerSecond: 640, stepSeconds: 0.1, computeSeconds: 0.1,
+    dataWaitRatio: 0, relNoise: 0, memPeakBytes: null, loss: null, lossSigma: 0, processCpuCores: null, workerBusyRatio: null, ...over,
+  };
+}
+
+/** How a move was chosen (domain/decisions.ts): a predicted move by default; every field can be overridden. */
+export function basis(over: Partial<DecisionBasis> = {}): DecisionBasis {
+  return { bottleneck: null, search: 'predicted', safety: false, predictedGain: null, bNoise: null, jobChangedAt: null, ...over };
 }

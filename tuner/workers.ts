@@ -37,7 +37,7 @@ export function hostMemoryRelief(x: WorkerInputs): PolicyResult | undefined {
   const { min } = workerBounds(w);
   if (cls.bottleneck !== 'host_memory_pressure' || cur <= min) return undefined;
   const target = Math.max(min, Math.floor(cur / 2));
-  const avail = typeof cls.evidence.host_memory_available_ratio === 'number' ? cls.evidence.host_memory_available_ratio : null;
+  const avail = cls.figures.hostMemoryAvailableRatio;
   return { note: 'host memory', proposal: proposal(w, target, 'decrease',
     `host memory is short (${fmtPercent(avail)} available, swap in use): data-loader workers ${cur} → ${target}`,
     { worker_rss_bytes: workerRssBytes(w.process) }, null, true) };

@@ -15,6 +15,7 @@ import type { TunerThresholds } from '../../tuner/guardrails.js';
 import { createTunerLoop } from '../../tuner/loop.js';
 import { scenarioByName } from '../../tuner/simulator-scenarios.js';
 import type { Decision, DecisionRecord } from '../../domain/decisions.js';
+import { readFigures } from '../../domain/measured.js';
 import type { RunConfig, TuneSettings } from '../../domain/config.js';
 import type { RunEventPoint } from '../../domain/events.js';
 import type { StepPoint } from '../../domain/steps.js';
@@ -122,7 +123,9 @@ function replayRun(rec: RunRecording): ReplayResult {
 
 export function replay(rec: Recording): ReplayResult {
   if ('window' in rec) {
-    const r = tune(rec.window, { cpuBudget: rec.cpuBudget ?? null, settings: rec.settings });
+    // A window recorded by an older release keeps its decisions' figures as evidence keys only.
+    const window = { ...rec.window, decisions: (rec.window.decisions ?? []).map((d) => readFigures(d)) };
+    const r = tune(window, { cpuBudget: rec.cpuBudget ?? null, settings: rec.settings });
     const decisions = r.decision ? [{ ...r.decision, ts: rec.window.now, step: rec.window.steps.at(-1)?.step ?? null }] : [];
     return { kind: 'window', decisions, status: r.status, t0: rec.window.now };
   }
