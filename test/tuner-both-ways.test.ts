@@ -180,3 +180,26 @@ describe('a batch step smaller than a doubling, taken at its rate per doubling (
     }
   });
 });
+
+describe('a return to the best configuration measured (judge.ts)', () => {
+  // 64 → 128, back toward a size measured +5 % over 64 earlier: judged as a move that must not cost.
+  const ret = record({
+    id: 1, configVersion: 2, configBefore: BASE_CONFIG, configAfter: { ...BASE_CONFIG, batch_size: 128 },
+    evidence: { search: 'return' }, basis: basis({ search: 'return' }), before: figures({ samplesPerSecond: 640, relNoise: 0.002 }),
+  });
+  const at = (samplesPerSecond: number) => makeWindow({
+    config: { ...BASE_CONFIG, batch_size: 128 }, configVersion: 2, appliedVersion: 2, decisions: [ret],
+    steps: makeSteps({ n: 60, version: 2, samples: 128, durationS: 128 / samplesPerSecond }),
+  });
+
+  it('is kept when it does not cost beyond noise, under the bar an increase must clear', () => {
+    const j = judge(at(650), ret, DEFAULT_THRESHOLDS)!; // +1.6 %: under the +3 % a batch increase must show
+    expect(j.outcome.status).toBe('kept');
+    const increase = { ...ret, basis: basis({ search: 'predicted' }), evidence: { search: 'predicted' } };
+    expect(judge(at(650), increase, DEFAULT_THRESHOLDS)!.outcome.status).toBe('rolled_back');
+  });
+
+  it('is rolled back when it costs beyond noise', () => {
+    expect(judge(at(580), ret, DEFAULT_THRESHOLDS)!.outcome).toMatchObject({ status: 'rolled_back', cause: 'throughput' });
+  });
+});

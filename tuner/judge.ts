@@ -67,7 +67,10 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   // A stepping stone only has to not cost: the move it opens is judged on its own. A descent (a
   // trial of a smaller batch, search-measured.ts) must pay like an increase: the user's batch stays
   // unless a smaller one measures better.
-  const increase = (d.action === 'increase' && d.basis?.search !== 'stepping_stone') || d.basis?.search === 'descent';
+  // A return to the best configuration measured (search-measured.ts) was already measured better
+  // beyond noise: it must not cost, like a decrease; asked to pay again it is a coin toss near the bar,
+  // and losing it leaves the run on a configuration another one beat (issue 21: never end there).
+  const increase = (d.action === 'increase' && d.basis?.search !== 'stepping_stone' && d.basis?.search !== 'return') || d.basis?.search === 'descent';
   let note: string | undefined;
   if (lossJump) {
     note = m.lossNonFinite
