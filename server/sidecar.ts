@@ -78,6 +78,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     onSnapshot: (s) => {
       runs.recordSnapshot(s);
       logCollectorChanges(s.health);
+      // The tuner's pass follows each sampling tick (its readings are the tick's) rather than a
+      // timer of its own: one wake-up a second for the idle sidecar (docs/footprint.md).
+      if (started) tuner.pass();
     },
     onProcessExit: (runId, pid) => runs.processExited(runId, pid),
   });
@@ -164,7 +167,6 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   try {
     await sampler.start();
     started = true;
-    tuner.start();
     const address = await app.listen({ host: opts.host, port: opts.port });
     const metricsUrl = metricsApp && opts.metricsListen
       ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })
