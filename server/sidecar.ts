@@ -1,5 +1,6 @@
 // The sidecar's composition: store, collectors, tuner, metrics and the HTTP app, started and
 // stopped together. `trainpilot serve` and `trainpilot run` (in-process sidecar) both use it.
+import { channel } from 'node:diagnostics_channel';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CollectorHealth } from '../collectors/readings.js';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
@@ -31,6 +32,16 @@ export interface SidecarOptions {
   /** human (default): one readable line each; json: pino's JSON lines. */
   logFormat?: LogFormat;
 }
+
+/**
+ * Published once the sidecar has started and before it listens: start-up is over, and its
+ * garbage (module bodies, the first GPU inventory, the routes' set-up) is still in the heap. The
+ * launcher collects it there (cli/v8-settings.ts), so the first requests, which come at once
+ * (`trainpilot run` registers its job), do not add to it: the start-up peak (docs/footprint.md).
+ * The core says when; what V8 does about it is the launcher's.
+ */
+export const SIDECAR_STARTED_CHANNEL = 'trainpilot.sidecar.started';
+const startedChannel = channel(SIDECAR_STARTED_CHANNEL);
 
 /** Retention runs at start and then this often. */
 const RETENTION_EVERY_S = 600;
@@ -167,6 +178,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   try {
     await sampler.start();
     started = true;
+    await app.ready();
+    if (startedChannel.hasSubscribers) startedChannel.publish({ intervalS: opts.intervalS });
     const address = await app.listen({ host: opts.host, port: opts.port });
     const metricsUrl = metricsApp && opts.metricsListen
       ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })
