@@ -16,7 +16,7 @@
 // docs/footprint.md, "Where the CPU goes"). Anything else (a FIFO, as the sampler's
 // test uses to stand for a stuck read) is read through the thread pool, so it
 // costs the collector its deadline, never the event loop.
-import { readSync } from 'node:fs';
+import { fstatSync, readSync } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
 import { cpus, hostname, platform, release } from 'node:os';
 import { join } from 'node:path';
@@ -46,9 +46,9 @@ function procFile(path: string) {
           buf = Buffer.alloc(buf.length * 2);
         }
       }
-      opening ??= open(path, 'r').then(async (fh) => {
+      opening ??= open(path, 'r').then((fh) => {
         if (closed) void fh.close();
-        regular = (await fh.stat()).isFile();
+        regular = fstatSync(fh.fd).isFile(); // no second thread-pool hop in the first tick's deadline
         return (opened = fh);
       });
       const h = await opening.catch((err) => {
