@@ -3,7 +3,9 @@
 //
 //   bin/trainpilot.js        applyRunTimeV8Settings(), before it loads the CLI's bundle: the
 //                            new-space growth factor, and for start-up no TurboFan and the late
-//                            tier-up; on every path (serve, run, npx, a global install, the image)
+//                            tier-up; on every path (serve, run, npx, a global install, the image);
+//                            and one full GC when the sidecar has started, before it listens
+//                            (SIDECAR_STARTED_CHANNEL; docs/footprint.md, "The start-up peak")
 //   Dockerfile ENTRYPOINT,   commandLineV8Flags() for the image's Node, on node's command line:
 //   deploy/kubernetes/*.yaml   the settings V8 reads only when it starts (Node version pinned there)
 //   bench/                   the sidecar started with commandLineV8Flags(), as the image starts it;
