@@ -3,7 +3,9 @@
 //
 //   bin/trainpilot.js        applyRunTimeV8Settings(), before it loads the CLI's bundle: the
 //                            new-space growth factor, and for start-up no TurboFan and the late
-//                            tier-up; on every path (serve, run, npx, a global install, the image)
+//                            tier-up; on every path (serve, run, npx, a global install, the image);
+//                            and one full GC when the sidecar has started, before it listens
+//                            (SIDECAR_STARTED_CHANNEL; docs/footprint.md, "The start-up peak")
 //   Dockerfile ENTRYPOINT,   commandLineV8Flags() for the image's Node, on node's command line:
 //   deploy/kubernetes/*.yaml   the settings V8 reads only when it starts (Node version pinned there)
 //   bench/                   the sidecar started with commandLineV8Flags(), as the image starts it;
@@ -134,6 +136,29 @@ export function tierUpFlags(v8Major: number = V8_MAJOR): { late: string; normal:
     : { late: '--interrupt-budget=4194304', normal: '--interrupt-budget=67584' };
 }
 
+/**
+ * The diagnostics channel server/sidecar.ts publishes on once started, before it listens (the
+ * name is written twice, here and there, so that this module imports nothing but node's own).
+ */
+export const SIDECAR_STARTED_CHANNEL = 'trainpilot.sidecar.started';
+
+/**
+ * One full garbage collection now. Node gives JavaScript no way to ask for one without
+ * --expose-gc on its command line; V8's %CollectGarbage does the same, compiled with natives
+ * syntax allowed for that one function (the flag is read when code is parsed) and disallowed
+ * again at once, so no other code can use it.
+ */
+export function collectGarbageNow(): void {
+  setFlagsFromString('--allow-natives-syntax');
+  let gc: () => void;
+  try {
+    gc = new Function('%CollectGarbage(null)') as () => void;
+  } finally {
+    setFlagsFromString('--no-allow-natives-syntax');
+  }
+  gc();
+}
+
 /** node's command-line flags for `trainpilot serve` on a V8 of this major version. */
 export function commandLineV8Flags(v8Major: number = V8_MAJOR): string[] {
   return [SEMI_SPACE_FLAG, tierUpFlags(v8Major).late];
@@ -174,6 +199,11 @@ export function applyRunTimeV8Settings(): void {
     worker.once('online', done);
     worker.once('exit', done);
   });
+  // Start-up's garbage collected when the sidecar has started, before its first request: V8's
+  // first full GC would otherwise come ~15 s after launch (its memory reducer), after the first
+  // requests have added their share on top of start-up's, and that sum was the sidecar's peak
+  // (docs/footprint.md, "The start-up peak"). One full GC, ~10–20 ms, once.
+  subscribe(SIDECAR_STARTED_CHANNEL, collectGarbageNow);
   const { late, normal } = tierUpFlags();
   const name = late.slice(0, late.indexOf('=') + 1);
   const given = process.execArgv.find((a) => a.startsWith(name));

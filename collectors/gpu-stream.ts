@@ -2,7 +2,6 @@
 // exponential back-off when it exits or cannot start, killed and restarted
 // when it goes silent (prints nothing usable) for too long.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
 import { describeExit, describeSpawnError } from './nvidia-smi.js';
 
 export interface LineStreamOptions {
@@ -32,6 +31,9 @@ export interface LineStream {
   stop(): Promise<void>;
   status(): LineStreamStatus;
 }
+
+/** How early the watchdog may fall and still count the silence as too long (timers fall late, not early). */
+const CHECK_SLACK_MS = 5;
 
 export function createLineStream(opts: LineStreamOptions): LineStream {
   let child: ChildProcess | null = null;
@@ -65,6 +67,7 @@ export function createLineStream(opts: LineStreamOptions): LineStream {
     child = c;
     childStartedAt = Date.now();
     killReason = null;
+    armWatchdog(opts.hangAfterMs);
     const end = (reason: string): void => {
       if (ended) return;
       ended = true;
@@ -73,7 +76,7 @@ export function createLineStream(opts: LineStreamOptions): LineStream {
       opts.onEnd?.(reason);
       scheduleRestart();
     };
-    createInterface({ input: c.stdout! }).on('line', (line) => {
+    const onLine = (line: string): void => {
       if (child !== c) return;
       if (!opts.onLine(line)) {
         if (line.trim() !== '') lastBadLine = line;
@@ -82,6 +85,25 @@ export function createLineStream(opts: LineStreamOptions): LineStream {
       lastGoodAt = Date.now();
       lastError = null;
       delay = opts.backoff.initialMs; // it works again: the next failure starts the back-off afresh
+    };
+    // Lines split here rather than by node:readline, whose interface costs more per chunk than
+    // the parsing it feeds (a chunk a second with 8 GPUs; docs/footprint.md, "Where the CPU goes").
+    let partial = '';
+    c.stdout!.setEncoding('utf8');
+    c.stdout!.on('data', (chunk: string) => {
+      let from = 0;
+      for (let nl = chunk.indexOf('\n'); nl >= 0; nl = chunk.indexOf('\n', from)) {
+        let line = partial === '' ? chunk.slice(from, nl) : partial + chunk.slice(from, nl);
+        partial = '';
+        from = nl + 1;
+        if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1); // \r\n
+        onLine(line);
+      }
+      if (from < chunk.length) partial += chunk.slice(from);
+    });
+    c.stdout!.on('end', () => {
+      if (partial !== '') onLine(partial);
+      partial = '';
     });
     c.stderr!.setEncoding('utf8');
     c.stderr!.on('data', (d: string) => {
@@ -91,12 +113,23 @@ export function createLineStream(opts: LineStreamOptions): LineStream {
     c.on('close', (code, signal) => end(killReason ?? describeExit(opts.label, code, signal, stderr, lastBadLine)));
   }
 
+  // The watchdog is one timer set for when the silence would be too long, and set again from
+  // there while lines keep coming: one wake-up per hangAfterMs, where an interval checked every
+  // second (docs/footprint.md, "Where the CPU goes"). Within CHECK_SLACK_MS of the limit counts.
   function checkSilence(): void {
-    if (!child || killReason) return;
+    watchdog = null;
+    if (stopped || !child || killReason) return; // launch() sets it again for the next child
     const since = Math.max(lastGoodAt ?? 0, childStartedAt);
-    if (Date.now() - since < opts.hangAfterMs) return;
+    const left = since + opts.hangAfterMs - Date.now();
+    if (left > CHECK_SLACK_MS) return armWatchdog(left);
     killReason = `${opts.label} printed nothing usable for ${Math.round((Date.now() - since) / 100) / 10} s; killed it`;
     child.kill('SIGKILL');
+  }
+
+  function armWatchdog(ms: number): void {
+    if (watchdog) clearTimeout(watchdog);
+    watchdog = setTimeout(checkSilence, ms);
+    watchdog.unref();
   }
 
   return {
@@ -104,14 +137,12 @@ export function createLineStream(opts: LineStreamOptions): LineStream {
       if (!stopped) return;
       stopped = false;
       delay = opts.backoff.initialMs;
-      watchdog = setInterval(checkSilence, Math.min(1000, Math.max(50, opts.hangAfterMs / 4)));
-      watchdog.unref();
       launch();
     },
     async stop() {
       stopped = true;
       if (restartTimer) clearTimeout(restartTimer);
-      if (watchdog) clearInterval(watchdog);
+      if (watchdog) clearTimeout(watchdog);
       restartTimer = watchdog = null;
       const c = child;
       child = null;

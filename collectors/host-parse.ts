@@ -16,9 +16,16 @@ export interface ProcStat {
 export function parseProcStat(text: string): ProcStat {
   let cpu: CpuTimes | null = null;
   let cpuCount = 0;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('cpu')) continue;
-    const [label, ...rest] = line.trim().split(/\s+/);
+  // The cpu lines come first (proc(5)); what follows (intr alone may be thousands of numbers) is
+  // not read, let alone split: this runs every second.
+  for (let from = 0, nl = 0; from < text.length; from = nl + 1) {
+    nl = text.indexOf('\n', from);
+    if (nl < 0) nl = text.length;
+    if (!text.startsWith('cpu', from)) {
+      if (cpu) break;
+      continue;
+    }
+    const [label, ...rest] = text.slice(from, nl).trim().split(/\s+/);
     if (label !== 'cpu') {
       cpuCount += 1;
       continue;

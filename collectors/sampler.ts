@@ -9,7 +9,7 @@ import { reasonOf, silentLogger, type Collector, type Logger } from './collector
 import { createGpuCollector, type GpuCollector, type GpuTimings } from './gpu.js';
 import { createHostCollector, readHostInventory } from './host.js';
 import { createProcessCollector, type WatchedRun } from './process.js';
-import type { CollectorHealth, GpuInventory, GpuReading, HostInventory, Snapshot } from './readings.js';
+import type { CollectorHealth, GpuInventory, GpuReading, HostInventory, HostReading, ProcessTreeReading, Snapshot } from './readings.js';
 
 export type { WatchedRun } from './process.js';
 
@@ -41,6 +41,10 @@ interface Slot<T> {
   collector: Collector<T>;
   health: CollectorHealth;
   inflight: boolean;
+  /** Handed to every reading; replaced only once it has been aborted (none is made per tick). */
+  ac: AbortController;
+  /** Clears `inflight`; made once per slot, not once per reading. */
+  settled: () => void;
 }
 
 /** How long start() waits for nvidia-smi's first streamed sample before the first tick. */
@@ -60,11 +64,16 @@ export function createSampler(opts: SamplerOptions): Sampler {
   let state: 'new' | 'running' | 'stopped' = 'new';
   const exited = new Set<string>();
 
-  const slot = <T>(collector: Collector<T>): Slot<T> => ({
-    collector,
-    inflight: false,
-    health: { name: collector.name, up: false, lastError: null, lastDurationSeconds: null, errorsTotal: 0, lastSuccessTs: null },
-  });
+  const slot = <T>(collector: Collector<T>): Slot<T> => {
+    const s: Slot<T> = {
+      collector,
+      inflight: false,
+      health: { name: collector.name, up: false, lastError: null, lastDurationSeconds: null, errorsTotal: 0, lastSuccessTs: null },
+      ac: new AbortController(),
+      settled: () => (s.inflight = false),
+    };
+    return s;
+  };
   const hostSlot = slot(createHostCollector({ procRoot }));
   const processSlot = slot(createProcessCollector({ procRoot, runs: () => runs, gpuProcesses: () => gpu?.processes() ?? [] }));
   let gpuSlot: Slot<GpuReading[]> | null = null;
@@ -79,23 +88,20 @@ export function createSampler(opts: SamplerOptions): Sampler {
     }
   }
 
-  async function run<T>(s: Slot<T>): Promise<T | null> {
+  // One deadline per tick for all the collectors, not a timer, a promise and an AbortController
+  // for each: the 1-second path is what the idle sidecar's CPU budget is spent on (docs/footprint.md,
+  // "Where the CPU goes"). When it falls, every reading of this tick still under way is aborted and
+  // its collector marked down.
+  const deadlineError = (): Error => new Error(`no reading within ${timeoutMs / 1000} s`);
+
+  async function run<T>(s: Slot<T>, late: Promise<never>, t0: number): Promise<T | null> {
     if (s.inflight) {
       record(s.health, 'the previous reading has not finished', null);
       return null;
     }
-    const ac = new AbortController();
-    const t0 = performance.now();
-    let deadline: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      deadline = setTimeout(() => {
-        ac.abort();
-        reject(new Error(`no reading within ${timeoutMs / 1000} s`));
-      }, timeoutMs);
-    });
     s.inflight = true;
-    const work = s.collector.collect(ac.signal);
-    work.then(() => (s.inflight = false), () => (s.inflight = false));
+    const work = s.collector.collect(s.ac.signal);
+    work.then(s.settled, s.settled);
     try {
       const value = await Promise.race([work, late]);
       record(s.health, null, (performance.now() - t0) / 1000);
@@ -103,6 +109,25 @@ export function createSampler(opts: SamplerOptions): Sampler {
     } catch (err) {
       record(s.health, reasonOf(err), (performance.now() - t0) / 1000);
       return null;
+    }
+  }
+
+  /** The tick's readings against one deadline; each is null where its collector failed or ran late. */
+  async function readAll(): Promise<[HostReading | null, GpuReading[] | null, ProcessTreeReading[] | null]> {
+    const slots = [hostSlot, gpuSlot, processSlot];
+    let expire!: (err: Error) => void;
+    const late = new Promise<never>((_, reject) => (expire = reject));
+    const deadline = setTimeout(() => {
+      for (const s of slots) {
+        if (!s?.inflight) continue;
+        s.ac.abort();
+        s.ac = new AbortController();
+      }
+      expire(deadlineError());
+    }, timeoutMs);
+    const t0 = performance.now();
+    try {
+      return await Promise.all([run(hostSlot, late, t0), gpuSlot ? run(gpuSlot, late, t0) : null, run(processSlot, late, t0)]);
     } finally {
       clearTimeout(deadline);
     }
@@ -130,7 +155,7 @@ export function createSampler(opts: SamplerOptions): Sampler {
       log.warn(`watchedRuns failed: ${reasonOf(err)}`);
     }
     const ts = Date.now() / 1000;
-    const [host, gpus, processes] = await Promise.all([run(hostSlot), gpuSlot ? run(gpuSlot) : null, run(processSlot)]);
+    const [host, gpus, processes] = await readAll();
     const snapshot: Snapshot = { ts, host, gpus, processes: processes ?? [], health: health() };
     last = snapshot;
     reportExits(snapshot);

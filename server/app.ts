@@ -2,7 +2,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { authPlugin } from './auth.js';
-import { RequestLog } from './log.js';
+import { RequestLog, requestLoggerFactory } from './log.js';
 import { errorHandling } from './error-handler.js';
 import { lazySerializerFactory, validatorCompiler } from './validation.js';
 import { docsRoutes } from './routes/docs.js';
@@ -42,6 +42,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logger: deps.logger ?? false,
     // One line per request, at debug: info is for start-up, shutdown and decisions (server/log.ts).
     logController: new RequestLog(),
+    childLoggerFactory: requestLoggerFactory,
     bodyLimit: deps.bodyLimit ?? DEFAULT_BODY_LIMIT,
     // secure-json-parse rejects __proto__ and constructor.prototype keys with a 400.
     onProtoPoisoning: 'error',

@@ -1,5 +1,6 @@
 // The sidecar's composition: store, collectors, tuner, metrics and the HTTP app, started and
 // stopped together. `trainpilot serve` and `trainpilot run` (in-process sidecar) both use it.
+import { channel } from 'node:diagnostics_channel';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { CollectorHealth } from '../collectors/readings.js';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
@@ -31,6 +32,16 @@ export interface SidecarOptions {
   /** human (default): one readable line each; json: pino's JSON lines. */
   logFormat?: LogFormat;
 }
+
+/**
+ * Published once the sidecar has started and before it listens: start-up is over, and its
+ * garbage (module bodies, the first GPU inventory, the routes' set-up) is still in the heap. The
+ * launcher collects it there (cli/v8-settings.ts), so the first requests, which come at once
+ * (`trainpilot run` registers its job), do not add to it: the start-up peak (docs/footprint.md).
+ * The core says when; what V8 does about it is the launcher's.
+ */
+export const SIDECAR_STARTED_CHANNEL = 'trainpilot.sidecar.started';
+const startedChannel = channel(SIDECAR_STARTED_CHANNEL);
 
 /** Retention runs at start and then this often. */
 const RETENTION_EVERY_S = 600;
@@ -78,6 +89,9 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
     onSnapshot: (s) => {
       runs.recordSnapshot(s);
       logCollectorChanges(s.health);
+      // The tuner's pass follows each sampling tick (its readings are the tick's) rather than a
+      // timer of its own: one wake-up a second for the idle sidecar (docs/footprint.md).
+      if (started) tuner.pass();
     },
     onProcessExit: (runId, pid) => runs.processExited(runId, pid),
   });
@@ -164,7 +178,8 @@ export async function startSidecar(opts: SidecarOptions): Promise<Sidecar> {
   try {
     await sampler.start();
     started = true;
-    tuner.start();
+    await app.ready();
+    if (startedChannel.hasSubscribers) startedChannel.publish({ intervalS: opts.intervalS });
     const address = await app.listen({ host: opts.host, port: opts.port });
     const metricsUrl = metricsApp && opts.metricsListen
       ? await metricsApp.listen({ host: opts.metricsListen.host, port: opts.metricsListen.port })

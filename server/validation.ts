@@ -12,7 +12,11 @@ import { SerializerSelector } from '@fastify/fast-json-stringify-compiler';
 import type { FastifySchemaCompiler } from 'fastify';
 
 // Ajv's "number" type rejects NaN and ±Infinity (it checks isFinite), so 1e999 is a 400.
-const common = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false } as const;
+// No meta-schema (meta, validateSchema): Ajv would compile draft-07's own schema to check each of
+// ours, ~75 ms and ~1 MB on the first request a sidecar answers (usually POST /v1/runs, at the
+// start-up peak: docs/footprint.md). Ours are TypeBox's output, checked against the meta-schema
+// once in the suite instead (test/openapi-schemas.test.ts).
+const common = { useDefaults: true, removeAdditional: false, allErrors: false, strict: false, meta: false, validateSchema: false } as const;
 let strict: Ajv | null = null;
 let coercing: Ajv | null = null;
 const ajvFor = (httpPart: string | undefined): Ajv =>
@@ -42,6 +46,33 @@ export const lazySerializerFactory: SerializerFactory = (externalSchemas, serial
   const build = SerializerSelector()(externalSchemas, serializerOpts);
   return (route) => {
     let compiled: ((doc: unknown) => string) | null = null;
-    return (doc: unknown) => (compiled ??= build(route))(doc);
+    return (doc: unknown) => (compiled ??= build({ ...route, schema: nullableForSerializer(route.schema) }))(doc);
   };
 };
+
+type Json = Record<string, unknown>;
+const isNullType = (s: unknown): boolean => typeof s === 'object' && s !== null && (s as Json).type === 'null' && Object.keys(s).length === 1;
+
+/**
+ * TypeBox writes "X or null" as `anyOf: [X, {type: 'null'}]`. fast-json-stringify serializes an
+ * anyOf by validating the value against each branch with an Ajv of its own, made with its formats
+ * for each route that has one: RunView's 20 nullable fields cost ~80 ms and ~1.5 MB on the first
+ * POST /v1/runs (docs/footprint.md). `{...X, nullable: true}` is the same output, written by the
+ * serializer's own code. For the serializer only: validation and the OpenAPI description keep
+ * the schema as written.
+ */
+export function nullableForSerializer<T>(schema: T): T {
+  if (Array.isArray(schema)) return schema.map(nullableForSerializer) as T;
+  if (typeof schema !== 'object' || schema === null) return schema;
+  const out: Json = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = nullableForSerializer(v);
+  const any = out.anyOf;
+  if (Array.isArray(any) && any.length === 2 && isNullType(any[1]) !== isNullType(any[0])) {
+    const other = (isNullType(any[0]) ? any[1] : any[0]) as Json;
+    if (typeof other === 'object' && other !== null && typeof other.type === 'string' && other.anyOf === undefined && other.nullable === undefined) {
+      delete out.anyOf;
+      return { ...out, ...other, nullable: true } as T;
+    }
+  }
+  return out as T;
+}

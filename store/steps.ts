@@ -42,25 +42,39 @@ export function createStepsRepo(db: Database) {
   );
   const params: unknown[] = new Array(CHUNK * COLS);
   const maxStep = db.prepare(`SELECT max(step) AS m FROM steps WHERE run_id = ? AND rank = ?`).pluck();
-  /** The newest stored step per run and rank, so an in-order batch skips duplicate checks. */
-  const newest = new Map<string, number>();
-  const key = (runId: string, rank: number) => `${runId}\u0000${rank}`;
+  /**
+   * The newest stored step per run, by rank, so an in-order batch skips duplicate checks. By rank
+   * in an array rather than a "run\0rank" key: no string is made per step (docs/footprint.md).
+   */
+  const newest = new Map<string, number[]>();
   const newestOf = (runId: string, rank: number): number => {
-    const k = key(runId, rank);
-    let m = newest.get(k);
+    let byRank = newest.get(runId);
+    if (byRank === undefined) newest.set(runId, (byRank = []));
+    let m = byRank[rank];
     if (m === undefined) {
       m = (maxStep.get(runId, rank) as number | null) ?? -1;
-      newest.set(k, m);
+      byRank[rank] = m;
     }
     return m;
   };
+  const setNewest = (runId: string, rank: number, step: number): void => {
+    if (step > newestOf(runId, rank)) newest.get(runId)![rank] = step;
+  };
   /** True when every step is above the stored ones and the batch has no repeats: all rows are new. */
   const allFresh = (runId: string, steps: StepPoint[]): boolean => {
-    const last = new Map<number, number>();
+    // A batch is usually one rank's steps in order: the map of each rank's last step is made
+    // only when a second rank appears.
+    let last: Map<number, number> | null = null;
+    let rank = -1;
+    let prev = -1;
     for (const s of steps) {
-      const prev = last.get(s.rank) ?? newestOf(runId, s.rank);
+      if (s.rank !== rank) {
+        if (rank !== -1) (last ??= new Map()).set(rank, prev);
+        rank = s.rank;
+        prev = last?.get(rank) ?? newestOf(runId, rank);
+      }
       if (s.step <= prev) return false;
-      last.set(s.rank, s.step);
+      prev = s.step;
     }
     return true;
   };
@@ -107,7 +121,7 @@ export function createStepsRepo(db: Database) {
         );
         if (r.changes > 0) fresh.push(s);
       }
-      for (const s of fresh) if (s.step > newestOf(runId, s.rank)) newest.set(key(runId, s.rank), s.step);
+      for (const s of fresh) setNewest(runId, s.rank, s.step);
       return fresh;
     },
     after(runId: string, afterStep: number, limit: number): StepPoint[] {

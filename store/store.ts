@@ -50,6 +50,8 @@ export function openStore(opts: StoreOptions) {
   const cache = opts.cacheReads ?? true;
   const runs = createRunsRepo(db, { cache });
   const steps = createStepsRepo(db);
+  /** better-sqlite3 builds a wrapper (and its deferred/immediate/exclusive variants) per transaction(): made once. */
+  const insertSteps = db.transaction((runId: string, points: StepPoint[]) => steps.insertMany(runId, points));
   const events = createEventsRepo(db, { cache });
   const samples = createSamplesRepo(db);
   const status = createStatusRepo(db);
@@ -146,10 +148,14 @@ export function openStore(opts: StoreOptions) {
 
     // ---- step reports ----
     /** One transaction per batch; returns the reports that were new (a retried batch's repeats are skipped). */
+    /**
+     * The batch's own objects become the stored points: a report without a config version is given
+     * the run's applied one in place, not copied (ingest makes each report once; docs/footprint.md).
+     */
     addSteps(runId: string, batch: NewStep[]): { run: RunRecord; fresh: StepPoint[] } {
       const run = mustGet(runId);
-      const points: StepPoint[] = batch.map((s) => ({ ...s, configVersion: s.configVersion ?? run.appliedVersion }));
-      const fresh = db.transaction(() => steps.insertMany(runId, points))();
+      for (const s of batch) s.configVersion ??= run.appliedVersion;
+      const fresh = insertSteps(runId, batch as StepPoint[]);
       checkpoints?.committed();
       return { run, fresh };
     },

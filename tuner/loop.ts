@@ -38,6 +38,12 @@ export interface TunerLoop {
   stop(): void;
   /** One pass over every active run, synchronously (the timer's passes yield between runs). */
   tick(): void;
+  /**
+   * The timed pass, for a caller that owns the clock instead of start(): the sidecar runs it
+   * after each sampling tick, so the idle sidecar wakes once a second, not twice. It yields
+   * between runs like the timer's; nothing after stop().
+   */
+  pass(): void;
 }
 
 export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
@@ -71,8 +77,9 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
   // pass still under way when the next is due is not started twice (the next one waits a tick).
   let pass: NodeJS.Immediate | null = null;
   let generation = 0;
+  let stopped = false;
   const timedPass = (): void => {
-    if (pass) return;
+    if (pass || stopped) return;
     const ids = opts.ports.activeRunIds();
     const mine = generation;
     let i = 0;
@@ -92,12 +99,15 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
 
   return {
     tick,
+    pass: timedPass,
     start() {
       if (timer) return;
+      stopped = false;
       timer = setInterval(timedPass, Math.max(0.05, opts.intervalS) * 1000);
       timer.unref();
     },
     stop() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = null;
       generation++;
