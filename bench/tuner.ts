@@ -87,9 +87,18 @@ export function budgetVerdict(rows: BenchRow[]): string[] {
     if (r.end < 0.95) misses.push(`${r.scenario}: ends at ${pct(r.end)} of the oracle (< 95 %)`);
     if (r.stepsTo95Share === null || r.stepsTo95Share > 0.05) misses.push(`${r.scenario}: 95 % of the oracle not reached within 5 % of the run`);
     if (r.ooms > r.oomBudget) misses.push(`${r.scenario}: ${r.ooms} OOMs (at most ${r.oomBudget} in this run)`);
-    if (r.start >= 0.95 && r.changed && r.end < r.start) misses.push(`${r.scenario}: a lasting change made a near-optimal start worse`);
+    if (worse(r)) misses.push(`${r.scenario}: a lasting change made a near-optimal start worse`);
   }
   return misses;
+}
+
+/**
+ * A near-optimal start (≥ 95 % of the oracle) that a lasting change left worse. Worse by more than
+ * floating-point rounding: a job whose every config runs alike read 1 at the start and
+ * 0.9999999999999999 at the end (random-39, noise seed 2), and that is no harm.
+ */
+function worse(r: BenchRow): boolean {
+  return r.start >= 0.95 && r.changed && r.end < r.start - 1e-9;
 }
 
 function arg(name: string, dflt: number): number {
@@ -109,7 +118,7 @@ export function randomSummary(rows: BenchRow[]): string {
   const ok95 = rows.filter((r) => r.end >= 0.95).length;
   const fast = rows.filter((r) => r.stepsTo95Share !== null && r.stepsTo95Share <= 0.05).length;
   const oom1 = rows.filter((r) => r.ooms <= r.oomBudget).length;
-  const harmed = rows.filter((r) => r.start >= 0.95 && r.changed && r.end < r.start).length;
+  const harmed = rows.filter(worse).length;
   const worst = [...rows].sort((a, b) => a.end - b.end).slice(0, 5).map((r) => `${r.scenario} ${pct(r.end)} (${r.finalConfig}, oracle ${r.oracle})`);
   return [
     `random jobs: ${n}; end ≥ 95 % of the oracle: ${ok95} (${pct(ok95 / n)}); 95 % within 5 % of the run: ${fast}; within the OOM budget (1 with memory readings, 2 without): ${oom1}; near-optimal start made worse: ${harmed}`,
