@@ -43,6 +43,24 @@ async function rssBetween(url: string, id: string, from: number, to: number): Pr
   return v.length ? v[v.length >> 1] : null;
 }
 
+/** Samples/s of a config over every version of the run that ran it, each less its first 3 steps (as versionRate). */
+function configRate(steps: Awaited<ReturnType<typeof allSteps>>, decisions: Array<Record<string, any>>, config: { batch_size: number; num_workers: number }) {
+  const versions = [...new Set(decisions
+    .filter((d) => d.config_version != null && d.config_after?.batch_size === config.batch_size && d.config_after?.num_workers === config.num_workers)
+    .map((d) => d.config_version as number))];
+  let samples = 0;
+  let span = 0;
+  let n = 0;
+  for (const v of versions) {
+    const mine = steps.filter((s) => s.rank === 0 && s.config_version === v).sort((a, b) => a.step - b.step).slice(3);
+    if (mine.length < 3) continue;
+    samples += mine.reduce((k, s) => k + s.samples, 0);
+    span += mine[mine.length - 1].ts - (mine[0].ts - mine[0].duration_s);
+    n += mine.length;
+  }
+  return { rate: span > 0 ? samples / span : 0, steps: n, versions };
+}
+
 async function tunedRun(name: string, args: string[], seconds: number, mode: 'auto' | 'off' = 'auto') {
   const cli = startCli(['run', '--url', sidecar!.url, '--tune', mode, '--name', name, '--',
     PYTHON, 'examples/pytorch/train.py', ...args, '--tune', mode, '--max-seconds', String(seconds)]);
@@ -67,12 +85,15 @@ describe.skipIf(!hasTorch && process.env.CI !== 'true')('the tuner on real PyTor
     const rssBase = await rssBetween(sidecar.url, base.id, steady[0].ts, steady.at(-1)!.ts);
     const many = await tunedRun('eight-workers', EIGHT, 60);
     const last = Math.max(...many.steps.map((s) => s.config_version));
-    const end = versionRate(many.steps, last);
+    // The end config's own samples/s over every version that ran it (a rollback returns to one), each
+    // less its warm-up: the search may still probe near the end of the run, and the last version alone
+    // can be a few steps long (15 steps once, 57 s into a 59 s run, after a probe of 6 workers).
+    const end = configRate(many.steps, many.decisions, many.summary.config);
     const vEnd = many.steps.filter((s) => s.config_version === last);
     const rssEnd = await rssBetween(sidecar.url, many.id, vEnd[0].ts, vEnd.at(-1)!.ts);
     console.log([
       `8 workers, untuned: ${baseRate.rate.toFixed(0)} samples/s (${baseRate.steps} steps), RSS ${(rssBase! / 1e6).toFixed(0)} MB`,
-      `tuned: end ${JSON.stringify(many.summary.config)} ${end.rate.toFixed(0)} samples/s (${end.steps} steps), RSS ${(rssEnd! / 1e6).toFixed(0)} MB`,
+      `tuned: end ${JSON.stringify(many.summary.config)} ${end.rate.toFixed(0)} samples/s (${end.steps} steps in versions ${end.versions.join(', ')}; the last from ${(vEnd[0].ts - many.steps[0].ts).toFixed(1)} s of ${(many.steps.at(-1)!.ts - many.steps[0].ts).toFixed(1)} s), RSS ${(rssEnd! / 1e6).toFixed(0)} MB`,
       ...many.decisions.map((d) => `  ${d.knob} ${d.action} [${d.outcome?.status}${d.outcome?.note ? `: ${d.outcome.note}` : ''}]: ${d.reason}`),
     ].join('\n  '));
     expect(many.summary.config.num_workers).toBeLessThan(8);
