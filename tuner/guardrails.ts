@@ -115,3 +115,11 @@ export function violation(w: Window, d: Decision, budget: CpuBudget | null): str
   }
   return undefined;
 }
+
+/**
+ * The noise band a change is judged with (judge.ts): both windows' relative noise, at least the
+ * floor. Readers of a judged decision (model-record.ts, search.ts) take the same band from its figures.
+ */
+export function noiseBand(s: Pick<TunerThresholds, 'noiseZ' | 'noiseFloor'>, relNoiseBefore: number, relNoiseAfter: number): number {
+  return Math.max(s.noiseFloor, s.noiseZ * Math.hypot(relNoiseBefore, relNoiseAfter));
+}

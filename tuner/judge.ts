@@ -3,7 +3,7 @@
 import { cpuUse } from './budget.js';
 import { measuredPoints, oomCeilings, pointFromMeasurement } from './history.js';
 import { fmtChange, fmtGain, fmtNum, fmtPercent, knobName } from './format.js';
-import { KNOB_FIELDS, type TunerThresholds } from './guardrails.js';
+import { KNOB_FIELDS, noiseBand, type TunerThresholds } from './guardrails.js';
 import { isComplete, measure, measuredPoint, MIN_MEASURE_STEPS, round, stepsUnder, type Measurement } from './measure.js';
 import { efficiency } from './goodput.js';
 import { fitPerfModel, predictRatio } from './perf-model.js';
@@ -58,8 +58,8 @@ export function judge(w: Window, d: DecisionRecord, s: TunerThresholds): Judgeme
   }
   const gain = objectiveGain(d, m, before);
   // Standard error of the gap between the two windows, as a share of throughput.
-  const se = Math.sqrt((d.before?.relNoise ?? 0) ** 2 + m.relNoise ** 2);
-  const band = Math.max(s.noiseFloor, s.noiseZ * se);
+  const se = Math.hypot(d.before?.relNoise ?? 0, m.relNoise);
+  const band = noiseBand(s, d.before?.relNoise ?? 0, m.relNoise);
   const lossBefore = d.before?.loss ?? null;
   const lossSigma = d.before?.lossSigma ?? 0;
   const lossJump = m.lossNonFinite || (lossBefore !== null && m.lossRecent !== null

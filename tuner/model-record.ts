@@ -6,7 +6,7 @@
 // the model may move a knob past sizes not yet measured; otherwise the search takes one step of the knob's rule (batch
 // ×2, workers ×2 or 0 → 1) and lets measurement, not the model, go further.
 import { changes } from './history.js';
-import type { TunerThresholds } from './guardrails.js';
+import { noiseBand, type TunerThresholds } from './guardrails.js';
 import type { Window } from './window.js';
 
 /** The newest judged predictions that must all be within noise for the model to jump. */
@@ -41,8 +41,7 @@ export function modelRecord(w: Window, since: number | null, s: Pick<TunerThresh
     if (o.status === 'rolled_back' && o.cause === 'loss') continue;
     const predicted = d.basis?.predictedGain ?? null;
     if (predicted === null || predicted <= -1) continue;
-    const se = Math.hypot(d.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
-    const band = Math.max(s.noiseFloor, s.noiseZ * se);
+    const band = noiseBand(s, d.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
     const error = (1 + o.gainRatio) / (1 + predicted) - 1;
     // Over-promised: measured short of the prediction beyond noise. A model that under-promised (the
     // move paid more than it said) jumps no further than it said it would pay; one that over-promised

@@ -7,7 +7,7 @@
 import { efficiency, type NoiseScale } from './goodput.js';
 import type { Classification } from './classify.js';
 import { fmtGain, fmtPercent, knobName } from './format.js';
-import type { TunerThresholds } from './guardrails.js';
+import { noiseBand, type TunerThresholds } from './guardrails.js';
 import { changes, configKey, type Point } from './history.js';
 import { round, type Measurement } from './measure.js';
 import { knobTable, type Param } from './params.js';
@@ -277,8 +277,7 @@ function continuation(w: Window, record: ModelRecord, candidates: Candidate[], s
   const doublings = Math.log2(to / from);
   const here = o.status === 'kept' ? to : from;
   if (!(doublings > 0 && doublings < 1) || w.config.batch_size !== here || last.configAfter.num_workers !== w.config.num_workers) return;
-  const se = Math.hypot(last.before?.relNoise ?? 0, o.after?.relNoise ?? 0);
-  if (o.gainRatio <= Math.max(s.noiseFloor, s.noiseZ * se)) return;
+  if (o.gainRatio <= noiseBand(s, last.before?.relNoise ?? 0, o.after?.relNoise ?? 0)) return;
   const rate = (1 + o.gainRatio) ** (1 / doublings) - 1;
   const next = nextOf('batch_size', 2 * here);
   if (rate < 2 * bar || !next || (next.predictedGain ?? 0) >= bar || next.to < 1.5 * here) return;
