@@ -41,29 +41,46 @@ function quote(line: string): string {
   return JSON.stringify(line.length > 80 ? `${line.slice(0, 80)}…` : line);
 }
 
-/** A line's cells by field name; the last field takes any extra commas. */
-function cells(line: string, fields: readonly string[]): Map<string, string> {
-  const parts = line.split(',');
-  if (parts.length < fields.length) {
-    throw new UnexpectedOutputError(`unexpected nvidia-smi output (${parts.length} of ${fields.length} fields): ${quote(line)}`);
+/** Where each field sits in a line: canonical name → position. */
+interface Layout { count: number; index: ReadonlyMap<string, number> }
+
+/**
+ * Layouts by field list, made once per list: the stream's 8 lines a second share one (the names
+ * were canonicalized, a regular expression each, for every line before).
+ */
+const layouts = new WeakMap<readonly string[], Layout>();
+
+function layoutOf(fields: readonly string[]): Layout {
+  let layout = layouts.get(fields);
+  if (!layout) {
+    layout = { count: fields.length, index: new Map(fields.map((f, i) => [canonical(f), i])) };
+    layouts.set(fields, layout);
   }
-  const out = new Map<string, string>();
-  fields.forEach((f, i) => {
-    const last = i === fields.length - 1;
-    out.set(f, (last ? parts.slice(i).join(',') : parts[i]).trim());
-  });
-  return out;
+  return layout;
+}
+
+/** A line's cells by canonical field name; the last field takes any extra commas. */
+function cells(line: string, layout: Layout): (name: string) => string | undefined {
+  const parts = line.split(',');
+  if (parts.length < layout.count) {
+    throw new UnexpectedOutputError(`unexpected nvidia-smi output (${parts.length} of ${layout.count} fields): ${quote(line)}`);
+  }
+  return (name) => {
+    const i = layout.index.get(name);
+    if (i === undefined) return undefined;
+    return (i === layout.count - 1 ? parts.slice(i).join(',') : parts[i]).trim();
+  };
 }
 
 /** Field names: the ones asked for (`noheader`), or 'header' when the first line names them (`--format=csv`). */
 export type CsvFields = readonly string[] | 'header';
 
-/** Lines and canonical field names. */
-function table(text: string, fields: CsvFields): { fields: string[]; lines: string[] } {
+/** Lines and field names (as given; layoutOf canonicalizes them). */
+function table(text: string, fields: CsvFields): { fields: readonly string[]; lines: string[] } {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== '');
-  if (fields !== 'header') return { fields: fields.map(canonical), lines };
+  if (fields !== 'header') return { fields, lines };
   const header = lines.shift();
-  return { fields: header ? header.split(',').map(canonical) : [], lines };
+  return { fields: header ? header.split(',') : [], lines };
 }
 
 function integer(text: string | undefined, what: string, line: string): number {
@@ -74,20 +91,20 @@ function integer(text: string | undefined, what: string, line: string): number {
 
 /** One `--query-gpu` line → a reading; throws UnexpectedOutputError when the line does not fit `fields`. */
 export function parseQueryGpuLine(line: string, fields: readonly string[] = QUERY_GPU_FIELDS): GpuReading {
-  const c = cells(line, fields.map(canonical));
+  const c = cells(line, layoutOf(fields));
   return {
-    index: integer(c.get('index'), 'index', line),
-    uuid: toText(c.get('uuid')) ?? '',
-    name: toText(c.get('name')) ?? '',
-    utilizationRatio: toRatio(c.get('utilization.gpu')),
-    memoryUtilizationRatio: toRatio(c.get('utilization.memory')),
-    memoryUsedBytes: toBytes(c.get('memory.used')),
-    memoryTotalBytes: toBytes(c.get('memory.total')),
-    powerDrawWatts: toWatts(c.get('power.draw')),
-    powerLimitWatts: toWatts(c.get('enforced.power.limit')),
-    temperatureCelsius: toCelsius(c.get('temperature.gpu')),
-    smClockHertz: toHertz(c.get('clocks.current.sm')),
-    clockEventReasons: decodeClockEventReasons(c.get('clocks_throttle_reasons.active')),
+    index: integer(c('index'), 'index', line),
+    uuid: toText(c('uuid')) ?? '',
+    name: toText(c('name')) ?? '',
+    utilizationRatio: toRatio(c('utilization.gpu')),
+    memoryUtilizationRatio: toRatio(c('utilization.memory')),
+    memoryUsedBytes: toBytes(c('memory.used')),
+    memoryTotalBytes: toBytes(c('memory.total')),
+    powerDrawWatts: toWatts(c('power.draw')),
+    powerLimitWatts: toWatts(c('enforced.power.limit')),
+    temperatureCelsius: toCelsius(c('temperature.gpu')),
+    smClockHertz: toHertz(c('clocks.current.sm')),
+    clockEventReasons: decodeClockEventReasons(c('clocks_throttle_reasons.active')),
   };
 }
 
@@ -105,14 +122,14 @@ export function parseQueryGpuCsv(text: string, fields: CsvFields = QUERY_GPU_FIE
 export function parseComputeAppsCsv(text: string, gpuIndexByUuid: ReadonlyMap<string, number>, fields: CsvFields = COMPUTE_APPS_FIELDS): GpuProcess[] {
   const t = table(text, fields);
   return t.lines.map((line) => {
-    const c = cells(line, t.fields);
-    const uuid = toText(c.get('uuid')) ?? '';
+    const c = cells(line, layoutOf(t.fields));
+    const uuid = toText(c('uuid')) ?? '';
     return {
       gpuIndex: gpuIndexByUuid.get(uuid) ?? -1,
       gpuUuid: uuid,
-      pid: integer(c.get('pid'), 'pid', line),
-      processName: toText(c.get('name')) ?? '',
-      usedMemoryBytes: toBytes(c.get('used_memory')),
+      pid: integer(c('pid'), 'pid', line),
+      processName: toText(c('name')) ?? '',
+      usedMemoryBytes: toBytes(c('used_memory')),
     };
   });
 }

@@ -38,7 +38,12 @@ export interface GpuTimings {
 export function defaultGpuTimings(intervalS: number): GpuTimings {
   return {
     commandTimeoutS: 10,
-    inventoryRefreshS: 300,
+    // `-q -x` of 8 GPUs is ~230 KB of XML: 90–165 ms of the sidecar's CPU to parse and a few MB of
+    // resident memory each time (docs/footprint.md, "The inventory"). What it holds (GPUs, driver,
+    // MIG devices) changes with a driver reload or a GPU reset, which end the query stream, or
+    // with a GPU the stream shows and the inventory lacks: either reads it again at once
+    // (inventoryStale); the timer is the backstop (MIG instances made without a reset).
+    inventoryRefreshS: 3600,
     inventoryRetryS: 30,
     // Each run spawns nvidia-smi (~2 ms of the sidecar's CPU to fork at its size): every 10 s
     // rather than 5 s halves that share of the idle budget (DESIGN §7, docs/footprint.md).
@@ -89,6 +94,9 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
   let inventoryError: string | null = null;
   let inventoryAt = 0;
   let inventoryBusy = false;
+  /** Read the inventory again at the next tick (at most every inventoryRetryS): the stream restarted or shows a GPU it lacks. */
+  let inventoryStale = false;
+  let inventoryUuids = new Set<string>();
   let procs: readonly GpuProcess[] = [];
   let procsAt = 0;
   let procsBusy = false;
@@ -117,6 +125,7 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
       try {
         const reading = parseQueryGpuLine(line);
         latest.set(reading.index, { reading, at: Date.now() });
+        if (inventory && !inventoryUuids.has(reading.uuid)) inventoryStale = true;
         parseError = null;
         wake();
         return true;
@@ -125,7 +134,10 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
         return false;
       }
     },
-    onEnd: wake,
+    onEnd() {
+      inventoryStale = true; // a driver reload or a GPU reset ends the stream too
+      wake();
+    },
   });
 
   const gpm = opts.gpm === false ? null : createGpmStream({
@@ -140,9 +152,11 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
   async function refreshInventory(): Promise<string | null> {
     inventoryBusy = true;
     inventoryAt = Date.now();
+    inventoryStale = false;
     try {
       const xml = await runNvidiaSmi(path, ['-q', '-x'], { timeoutMs: t.commandTimeoutS * 1000, signal: closing.signal });
       inventory = parseNvidiaSmiXml(xml).inventory;
+      inventoryUuids = new Set(inventory.gpus.map((g) => g.uuid));
       if (inventoryError) log.info(`gpu inventory read again (${inventory.gpus.length} GPUs)`);
       inventoryError = null;
       return null;
@@ -183,7 +197,7 @@ export function createGpuCollector(opts: GpuCollectorOptions): GpuCollector {
 
   /** Background refreshes that are due; never awaited on the sampling path. */
   function kickRefreshes(now: number): void {
-    const inventoryEvery = (inventory ? t.inventoryRefreshS : t.inventoryRetryS) * 1000;
+    const inventoryEvery = (inventory && !inventoryStale ? t.inventoryRefreshS : t.inventoryRetryS) * 1000;
     if (!inventoryBusy && now - inventoryAt >= inventoryEvery) void refreshInventory();
     if (opts.wantProcesses()) {
       if (!procsBusy && now - procsAt >= t.processesRefreshS * 1000) void refreshProcesses();

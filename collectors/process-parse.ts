@@ -20,6 +20,10 @@ export interface PidStat {
   reapedChildrenCpuSeconds: number;
   /** Start time after boot, in clock ticks: with the pid, it names one process (pids are reused). */
   startTicks: number;
+  /** Threads of the process (field 20). */
+  threads: number;
+  /** Resident set in pages (field 24): the same counters as status's VmRSS, in pages. */
+  rssPages: number;
 }
 
 /** /proc/<pid>/stat. The command name sits in parentheses and may itself hold spaces and parentheses. */
@@ -37,7 +41,26 @@ export function parsePidStat(text: string): PidStat {
     cpuSeconds: (n(14) + n(15)) / USER_HZ,
     reapedChildrenCpuSeconds: (n(16) + n(17)) / USER_HZ,
     startTicks: n(22),
+    threads: n(20),
+    rssPages: n(24),
   };
+}
+
+/**
+ * The page size from an auxiliary vector (/proc/self/auxv: pairs of native-endian 64-bit words;
+ * AT_PAGESZ is type 6), or null when it is not there. 4 KiB on x86; arm64 kernels run 4, 16 or
+ * 64 KiB pages, so it is read, not assumed.
+ */
+export function pageSizeFromAuxv(auxv: Buffer, endianness: 'LE' | 'BE' = 'LE'): number | null {
+  const AT_NULL = 0n;
+  const AT_PAGESZ = 6n;
+  const word = (off: number): bigint => (endianness === 'LE' ? auxv.readBigUInt64LE(off) : auxv.readBigUInt64BE(off));
+  for (let off = 0; off + 16 <= auxv.length; off += 16) {
+    const type = word(off);
+    if (type === AT_NULL) break;
+    if (type === AT_PAGESZ) return Number(word(off + 8));
+  }
+  return null;
 }
 
 /** VmRSS of /proc/<pid>/status in bytes; 0 where there is none (kernel threads, zombies). */

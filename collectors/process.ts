@@ -6,13 +6,23 @@
 // Reads are synchronous on purpose. A training tree means a hundred or more small
 // files per tick (a PyTorch main process has dozens of threads, each with a
 // `children` file); readFileSync costs ~14 µs of CPU per file where
-// fs.promises.readFile costs ~185 µs. These files (stat, status, task/*/children)
-// are generated from the task structs without taking the process's mmap lock,
+// fs.promises.readFile costs ~185 µs. These files (stat, task/*/children) are
+// generated from the task structs without taking the process's mmap lock,
 // unlike cmdline/environ/maps, which this collector does not read, so they do not block.
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+//
+// The files stay open between ticks and are read again from offset 0 (the kernel writes
+// them afresh on each read), as the host collector does: one read(2) a file where
+// readFileSync costs open, fstat, read and close. An open /proc/<pid> file stays bound to its
+// process: once the process is reaped, reading it fails (ESRCH), the file is closed and the
+// path opened afresh, so a pid taken by another process is read as that process (and its start
+// time tells them apart). Files of processes and threads no longer in any tree are closed at the
+// end of each tick. RSS comes from stat (field 24, in pages) rather than a second file, status;
+// the page size is read from the auxiliary vector, and where that cannot be read, VmRSS from
+// status is read as before.
+import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:fs';
+import { endianness } from 'node:os';
 import type { Collector } from './collector.js';
-import { isGone, parseChildren, parsePidStat, parseStatusRss, type PidStat } from './process-parse.js';
+import { isGone, pageSizeFromAuxv, parseChildren, parsePidStat, parseStatusRss, type PidStat, USER_HZ } from './process-parse.js';
 import type { GpuProcess, ProcessTreeReading } from './readings.js';
 
 export interface WatchedRun { runId: string; pid: number }
@@ -31,35 +41,116 @@ const isMissing = (err: unknown): boolean => {
   return code === 'ENOENT' || code === 'ESRCH';
 };
 
+/** Open files kept past this many are read and closed at once (a tree of thousands of threads). */
+const MAX_OPEN = 512;
+
+/** The system's page size, or null when the auxiliary vector cannot be read. */
+function systemPageSize(): number | null {
+  try {
+    return pageSizeFromAuxv(readFileSync('/proc/self/auxv'), endianness());
+  } catch {
+    return null;
+  }
+}
+
+/** /proc files kept open between ticks, each read whole from offset 0. */
+class OpenProcFiles {
+  private readonly open = new Map<string, { fd: number; tick: number }>();
+  private tick = 0;
+  private buf = Buffer.alloc(4096);
+
+  constructor(private readonly maxOpen = MAX_OPEN) {}
+
+  /** The file's text; null when it is gone (the process or thread ended, or never was). */
+  read(path: string): string | null {
+    const held = this.open.get(path);
+    if (held) {
+      try {
+        held.tick = this.tick;
+        return this.readFd(held.fd);
+      } catch (err) {
+        this.drop(path, held.fd);
+        if (!isMissing(err)) throw err;
+        // The process it was opened for is gone; the path may now name another one.
+      }
+    }
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw err;
+    }
+    const keep = this.open.size < this.maxOpen;
+    if (keep) this.open.set(path, { fd, tick: this.tick });
+    try {
+      return this.readFd(fd);
+    } catch (err) {
+      if (keep) this.drop(path, fd);
+      if (isMissing(err)) return null;
+      throw err;
+    } finally {
+      if (!keep) closeSync(fd);
+    }
+  }
+
+  /** Closes the files not read since the last sweep. */
+  sweep(): void {
+    for (const [path, held] of this.open) if (held.tick !== this.tick) this.drop(path, held.fd);
+    this.tick++;
+  }
+
+  closeAll(): void {
+    for (const [path, held] of this.open) this.drop(path, held.fd);
+  }
+
+  private drop(path: string, fd: number): void {
+    this.open.delete(path);
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+  }
+
+  private readFd(fd: number): string {
+    for (;;) {
+      const n = readSync(fd, this.buf, 0, this.buf.length, 0);
+      if (n < this.buf.length) return this.buf.toString('utf8', 0, n);
+      this.buf = Buffer.alloc(this.buf.length * 2); // a long children list
+    }
+  }
+}
+
 export function createProcessCollector(opts: ProcessCollectorOptions): Collector<ProcessTreeReading[]> {
-  const { procRoot } = opts;
+  const procRoot = opts.procRoot.replace(/\/+$/, '');
   /** First start time seen per run: a different one at the same pid is a new process. */
   const startTicks = new Map<string, number>();
   const lastCpu = new Map<string, number>();
+  const files = new OpenProcFiles();
+  const pageSize = systemPageSize();
 
   function readMember(pid: number): Member | null {
-    try {
-      const stat = readFileSync(join(procRoot, String(pid), 'stat'), 'utf8');
-      const status = readFileSync(join(procRoot, String(pid), 'status'), 'utf8');
-      return { stat: parsePidStat(stat), rss: parseStatusRss(status) };
-    } catch (err) {
-      if (isMissing(err)) return null; // ended while we looked
-      throw err;
-    }
+    const text = files.read(`${procRoot}/${pid}/stat`);
+    if (text === null) return null; // ended while we looked
+    const stat = parsePidStat(text);
+    if (pageSize !== null) return { stat, rss: stat.rssPages * pageSize };
+    const status = files.read(`${procRoot}/${pid}/status`);
+    return status === null ? null : { stat, rss: parseStatusRss(status) };
   }
 
   function childrenOf(pid: number): number[] {
     const kids: number[] = [];
+    let tids: string[];
     try {
-      for (const tid of readdirSync(join(procRoot, String(pid), 'task'))) {
-        try {
-          kids.push(...parseChildren(readFileSync(join(procRoot, String(pid), 'task', tid, 'children'), 'utf8')));
-        } catch (err) {
-          if (!isMissing(err)) throw err; // the thread ended while we looked
-        }
-      }
+      tids = readdirSync(`${procRoot}/${pid}/task`);
     } catch (err) {
-      if (!isMissing(err)) throw err;
+      if (isMissing(err)) return kids;
+      throw err;
+    }
+    for (const tid of tids) {
+      const text = files.read(`${procRoot}/${pid}/task/${tid}/children`);
+      if (text !== null && text !== '') kids.push(...parseChildren(text)); // null: the thread ended meanwhile
     }
     return kids;
   }
@@ -92,6 +183,14 @@ export function createProcessCollector(opts: ProcessCollectorOptions): Collector
     return out;
   }
 
+  /** Seconds since boot, read once a collection (a child's age: a worker just forked is still growing), or null. */
+  let uptimeS: number | null = null;
+  function readUptime(): number | null {
+    const text = files.read(`${procRoot}/uptime`);
+    const v = text === null ? NaN : Number(text.split(' ')[0]);
+    return Number.isFinite(v) ? v : null;
+  }
+
   function readRun(run: WatchedRun): ProcessTreeReading {
     const key = `${run.runId}\0${run.pid}`;
     const members = readTree(run.pid);
@@ -114,7 +213,12 @@ export function createProcessCollector(opts: ProcessCollectorOptions): Collector
       alive: true,
       cpuSecondsTotal: cpu,
       residentMemoryBytes: members.reduce((sum, m) => sum + m.rss, 0),
-      children: live.map((m) => ({ pid: m.stat.pid, name: m.stat.comm, cpuSecondsTotal: m.stat.cpuSeconds, residentMemoryBytes: m.rss })),
+      children: live.map((m) => {
+        const c: ProcessTreeReading['children'][number] = { pid: m.stat.pid, name: m.stat.comm, cpuSecondsTotal: m.stat.cpuSeconds, residentMemoryBytes: m.rss };
+        uptimeS ??= readUptime();
+        if (uptimeS !== null) c.ageS = Math.max(0, uptimeS - m.stat.startTicks / USER_HZ);
+        return c;
+      }),
       workerCount: live.length,
       gpuMemoryBytes: gpuMemory(new Set(members.map((m) => m.stat.pid))),
     };
@@ -127,7 +231,15 @@ export function createProcessCollector(opts: ProcessCollectorOptions): Collector
       const keys = new Set(runs.map((r) => `${r.runId}\0${r.pid}`));
       for (const k of startTicks.keys()) if (!keys.has(k)) startTicks.delete(k);
       for (const k of lastCpu.keys()) if (!keys.has(k)) lastCpu.delete(k);
-      return runs.map(readRun);
+      uptimeS = null;
+      try {
+        return runs.map(readRun);
+      } finally {
+        files.sweep();
+      }
+    },
+    async close() {
+      files.closeAll();
     },
   };
 }

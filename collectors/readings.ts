@@ -90,7 +90,8 @@ export interface ProcessTreeReading {
   alive: boolean;
   cpuSecondsTotal: number; // user+system of every live process in the tree
   residentMemoryBytes: number; // RSS summed over the tree
-  children: Array<{ pid: number; name: string; cpuSecondsTotal: number; residentMemoryBytes: number }>;
+  /** Live descendants; `ageS`: seconds since the process started, where /proc/uptime was read. */
+  children: Array<{ pid: number; name: string; cpuSecondsTotal: number; residentMemoryBytes: number; ageS?: number }>;
   workerCount: number; // live descendants (data-loader workers and friends)
   /** GPU memory held by the tree's processes, by GPU index. */
   gpuMemoryBytes: Record<string, number>;

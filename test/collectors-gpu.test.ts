@@ -70,6 +70,37 @@ describe('gpu collector, nvidia-smi working', () => {
     expect(readings).toEqual(parseNvidiaSmiXml(FIXTURE).readings);
   });
 
+  it('reads the inventory again when the stream restarts showing a GPU it lacks, not on a 5-minute timer', async () => {
+    const g = collector();
+    await g.probe();
+    expect(g.inventory()?.gpus).toHaveLength(8);
+    g.start();
+    await g.firstReading(5000);
+    await new Promise((r) => setTimeout(r, 600)); // ticks: nothing new, nothing read again
+    const inventoryReads = () => readFileSync(logFile, 'utf8').trim().split('\n').filter((l) => JSON.parse(l).argv[0] === '-q').length;
+    for (let i = 0; i < 3; i++) await outcome(g);
+    expect(inventoryReads()).toBe(1);
+    // Another card now answers (as after a GPU swap and driver reload): the stream ends and starts again.
+    process.env.FAKE_NVIDIA_SMI_FIXTURE = 'telegraf-tesla-t4.xml';
+    try {
+      const stream = readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { pid: number; argv: string[] })
+        .find((x) => x.argv.includes('-lms'))!;
+      process.kill(stream.pid, 'SIGKILL');
+      const inv = await waitFor('the new inventory', async () => {
+        await outcome(g); // the tick kicks the refresh
+        return g.inventory()?.gpus.length === 1 ? g.inventory()! : undefined;
+      });
+      expect(inv.gpus[0].name).toMatch(/T4/);
+      // The new stream's readings follow (the old card's age out after staleAfterS).
+      await waitFor('readings of the new card alone', async () => {
+        const o = await outcome(g);
+        return 'ok' in o && o.ok.length === 1 && o.ok[0].uuid === inv.gpus[0].uuid ? true : undefined;
+      });
+    } finally {
+      delete process.env.FAKE_NVIDIA_SMI_FIXTURE;
+    }
+  });
+
   it('runs nvidia-smi with argument lists: one long-lived -lms stream, and dmon once for GPM', async () => {
     const g = collector();
     await g.probe();

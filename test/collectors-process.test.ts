@@ -3,12 +3,13 @@
 // workers. CPU and RSS of the tree, worker count, GPU memory attribution
 // through the stand-in nvidia-smi, exit detection; and pid reuse on a made-up /proc.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createProcessCollector } from '../collectors/process.js';
+import { pageSizeFromAuxv } from '../collectors/process-parse.js';
 import type { ProcessTreeReading } from '../collectors/readings.js';
 import { createSampler, type Sampler } from '../collectors/sampler.js';
 import { waitUntil } from './helpers/wait.js';
@@ -57,8 +58,16 @@ describe('process collector on a real tree', () => {
     const c = createProcessCollector({ procRoot: '/proc', runs: () => [{ runId: 'r1', pid: parent.pid! }], gpuProcesses: () => [] });
     const read = async () => (await c.collect(new AbortController().signal))[0];
 
+    const startedAt = performance.now();
     const r = await read();
     expect(r).toMatchObject({ runId: 'r1', pid: parent.pid, alive: true, workerCount: WORKERS, gpuMemoryBytes: {} });
+    // Each worker's age from its start time and /proc/uptime: started before this test asked, and
+    // not before the test's own process (both at USER_HZ resolution).
+    const testAgeS = process.uptime() + 0.02;
+    for (const ch of r.children) {
+      expect(ch.ageS).toBeGreaterThanOrEqual(0);
+      expect(ch.ageS!).toBeLessThanOrEqual(testAgeS + (performance.now() - startedAt) / 1000);
+    }
     expect(r.children.map((ch) => ch.pid).sort()).toEqual([...workers].sort());
     for (const ch of r.children) {
       expect(ch.name).toBe('node');
@@ -77,6 +86,39 @@ describe('process collector on a real tree', () => {
     expect(after.children.map((ch) => ch.pid)).not.toContain(workers[0]);
     // The parent reaped it, so its CPU moved into the parent's cutime: the total does not drop.
     expect(after.cpuSecondsTotal).toBeGreaterThanOrEqual(r.cpuSecondsTotal - 0.02);
+  });
+
+  it('holds open the files of the live tree only: a killed worker\'s are closed on the next tick, close() closes the rest', async () => {
+    // The /proc files this test process holds open under the tree's pids.
+    const held = (pids: number[]) =>
+      readdirSync('/proc/self/fd').filter((fd) => {
+        try {
+          return pids.some((p) => readlinkSync(`/proc/self/fd/${fd}`).startsWith(`/proc/${p}/`));
+        } catch {
+          return false; // closed while listed (readdir's own)
+        }
+      }).length;
+    const { parent, workers } = await startTree();
+    const c = createProcessCollector({ procRoot: '/proc', runs: () => [{ runId: 'r3', pid: parent.pid! }], gpuProcesses: () => [] });
+    const signal = new AbortController().signal;
+    await c.collect(signal);
+    const again = (await c.collect(signal))[0];
+    expect(again.workerCount).toBe(WORKERS);
+    expect(held([workers[0]])).toBeGreaterThanOrEqual(2); // its stat and its threads' children
+    const before = held([parent.pid!, ...workers]);
+
+    process.kill(workers[0], 'SIGKILL');
+    // Its files go on the first tick after its parent reaped it (a zombie is still read).
+    await waitFor('the killed worker\'s files closed', async () => {
+      const r = (await c.collect(signal))[0];
+      return r.workerCount === WORKERS - 1 && held([workers[0]]) === 0 ? true : undefined;
+    });
+    expect(held([parent.pid!, ...workers])).toBeLessThan(before);
+    // Read from held files, the figures still move: the workers idle, the parent's reaped CPU grew.
+    expect((await c.collect(signal))[0].cpuSecondsTotal).toBeGreaterThanOrEqual(again.cpuSecondsTotal);
+
+    await c.close!();
+    expect(held([parent.pid!, ...workers])).toBe(0);
   });
 
   it('through the sampler: GPU memory of the tree by GPU, and one exit event when the root goes', async () => {
@@ -114,11 +156,13 @@ describe('process collector on a real tree', () => {
 
 describe('process collector on a made-up /proc', () => {
   const proc = join(dir, 'proc');
+  // RSS is read from stat in pages of the machine's size: 1 MiB each.
+  const pages = (1024 * 1024) / pageSizeFromAuxv(readFileSync('/proc/self/auxv'))!;
   const writeProc = (pid: number, startTicks: number, children: number[] = [], state = 'S') => {
     mkdirSync(join(proc, String(pid), 'task', String(pid)), { recursive: true });
     writeFileSync(
       join(proc, String(pid), 'stat'),
-      `${pid} (python) ${state} 1 ${pid} ${pid} 0 -1 4194560 0 0 0 0 100 50 0 0 20 0 1 0 ${startTicks} 1000 100 0`,
+      `${pid} (python) ${state} 1 ${pid} ${pid} 0 -1 4194560 0 0 0 0 100 50 0 0 20 0 1 0 ${startTicks} 1000 ${pages} 0`,
     );
     writeFileSync(join(proc, String(pid), 'status'), `Name:\tpython\nVmRSS:\t  1024 kB\n`);
     writeFileSync(join(proc, String(pid), 'task', String(pid), 'children'), children.map((c) => `${c} `).join(''));
