@@ -68,7 +68,13 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
   // change: reads are kept per run until that run's next write (or retention) drops them. Nothing
   // read inside a transaction is kept, so a rolled-back write never leaves its rows behind.
   const cached = new Map<string, Map<string, unknown>>();
-  const forget = (runId: string): void => void cached.delete(runId);
+  /** Per run, a count of its writes here; `everything` counts the writes that cut across runs. */
+  const writes = new Map<string, number>();
+  let everything = 0;
+  const forget = (runId: string): void => {
+    cached.delete(runId);
+    writes.set(runId, (writes.get(runId) ?? 0) + 1);
+  };
   function memo<T>(runId: string, key: string, read: () => T): T {
     const hit = cached.get(runId)?.get(key);
     if (hit !== undefined) return hit as T;
@@ -85,10 +91,20 @@ export function createEventsRepo(db: Database, opts: { cache?: boolean } = {}) {
     /** Drops every cached read (after deletes that cut across runs). */
     forgetAll(): void {
       cached.clear();
+      writes.clear(); // deleted runs' counts with them; `everything` moves every other run's on
+      everything++;
+    },
+    /**
+     * Changes whenever the run's events, decisions or outcomes may have: what the tuner compares to
+     * tell a run with nothing new (tuner/loop.ts inputs), without reading them.
+     */
+    revision(runId: string): string {
+      return `${everything}.${writes.get(runId) ?? 0}`;
     },
     /** Retention: drops events older than the cutoff (unix seconds); every cached read goes with them. */
     deleteBefore(cutoff: number): number {
       cached.clear();
+      everything++;
       return deleteBefore.run(cutoff).changes;
     },
     addEvent(runId: string, e: RunEventPoint): void {

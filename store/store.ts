@@ -219,6 +219,8 @@ export function openStore(opts: StoreOptions) {
     setOutcome(runId: string, decisionId: number, outcome: DecisionOutcome): void {
       events.setOutcome(runId, decisionId, outcome);
     },
+    /** Changes whenever the run's events, decisions or their outcomes may have (events.ts). */
+    eventsRevision: (runId: string): string => events.revision(runId),
     decisions(runId: string, limit = 1000): DecisionRecord[] {
       mustGet(runId);
       return events.decisions(runId, limit);

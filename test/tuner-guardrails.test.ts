@@ -144,6 +144,40 @@ describe('tuner loop', () => {
     runs.close();
   });
 
+  it('the timed pass goes over a run whose inputs did not change only every 5 s; at once after steps, an event, a decision or a config', () => {
+    let now = 1000;
+    const w = makeWindow({ gpus: [gpu({ utilizationRatio: 0.4 })] });
+    const runs = openRuns({ path: ':memory:', now: () => now });
+    const run = runs.registerRun({ name: 'idle', pid: null, config: w.config, tune: { ...w.tune, mode: 'off' } });
+    runs.addSteps(run.id, w.steps.map((x) => ({ ...x, ts: now - 60 + x.step * 0.1 })));
+    runs.recordSnapshot({ ts: now, host: null, gpus: w.gpus, health: [], processes: [] });
+    const passes: number[] = [];
+    const ports: TunerPorts = { ...runs.ports, setStatus: (id, st) => { passes.push(now); runs.ports.setStatus(id, st); } };
+    const loop = createTunerLoop({ intervalS: 1, ports, cpuBudget: { cores: 8, source: 'test' }, now: () => now });
+    const second = (f?: () => void) => {
+      now += 1;
+      f?.();
+      runs.recordSnapshot({ ts: now, host: null, gpus: w.gpus, health: [], processes: [] }); // readings change every tick
+      loop.pass();
+    };
+    loop.pass(); // 1000: the first pass
+    for (let i = 0; i < 6; i++) second(); // 1001–1006: unchanged; again at 1005
+    expect(passes).toEqual([1000, 1005]);
+    const last = w.steps.at(-1)!.step;
+    second(() => runs.addSteps(run.id, [{ ...w.steps.at(-1)!, step: last + 1, ts: now }])); // 1007
+    second(); // 1008
+    second(() => runs.addEvent(run.id, { kind: 'epoch_end', step: last + 1, ts: now, data: { epoch: 1 } })); // 1009
+    second(() => runs.setConfig(run.id, { ...w.config, batch_size: w.config.batch_size * 2 }, { expectedVersion: null, tune: null, source: 'user', reason: 'test' })); // 1010
+    second(); // 1011
+    expect(passes).toEqual([1000, 1005, 1007, 1009, 1010]);
+    // Ports without inputs (simulations, replays): every run on every pass, as before.
+    passes.length = 0;
+    const every = createTunerLoop({ intervalS: 1, ports: { ...ports, inputs: undefined }, cpuBudget: { cores: 8, source: 'test' }, now: () => now });
+    for (let i = 0; i < 3; i++) { now += 1; every.pass(); }
+    expect(passes).toEqual([1012, 1013, 1014]);
+    runs.close();
+  });
+
   it('keeps going when one run throws', () => {
     const seen: string[] = [];
     const ports: TunerPorts = {

@@ -19,7 +19,26 @@ export interface TunerPorts {
    * quota), null when neither is known. Never the sidecar's own limits.
    */
   cpuBudget?(runId: string): CpuBudget | null;
+  /**
+   * What a run's pass reads besides the clock and the machine's readings (its steps, config,
+   * events, decisions), as values compared with ===; null when the run is not known. Where given,
+   * the timed pass passes over a run whose inputs are the same as after its last pass only every
+   * UNCHANGED_PASS_EVERY_S: the idle sidecar watching a job that reports no steps (zero-code with
+   * no hook, a job between epochs) does not redo the same pass each second. A run whose steps
+   * arrive is passed over on every tick, as before.
+   */
+  inputs?(runId: string): readonly unknown[] | null;
 }
+
+/**
+ * How often the timed pass goes over a run whose inputs have not changed: its status then follows
+ * the host and process readings at this pace, and a clock-driven verdict (a change measured for
+ * too long with no steps) comes at most this much later.
+ */
+export const UNCHANGED_PASS_EVERY_S = 5;
+
+const sameInputs = (a: readonly unknown[], b: readonly unknown[]): boolean =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
 
 export interface TunerLoopOptions {
   intervalS: number;
@@ -61,6 +80,21 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
     opts.ports.setStatus(runId, r.status satisfies RunStatusUpdate);
   };
 
+  const clockMs = (): number => (opts.now ? opts.now() * 1000 : performance.now());
+  /** Per run: its inputs after its last timed pass, and when that was (clockMs). */
+  const lastPass = new Map<string, { at: number; inputs: readonly unknown[] }>();
+  const due = (runId: string, now: number): boolean => {
+    const prev = lastPass.get(runId);
+    if (!prev || now - prev.at >= UNCHANGED_PASS_EVERY_S * 1000) return true;
+    const inputs = opts.ports.inputs?.(runId);
+    return !inputs || !sameInputs(prev.inputs, inputs);
+  };
+  const passed = (runId: string, now: number): void => {
+    const inputs = opts.ports.inputs?.(runId);
+    if (inputs) lastPass.set(runId, { at: now, inputs });
+    else lastPass.delete(runId);
+  };
+
   const tick = (): void => {
     for (const runId of opts.ports.activeRunIds()) {
       try {
@@ -80,7 +114,12 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
   let stopped = false;
   const timedPass = (): void => {
     if (pass || stopped) return;
-    const ids = opts.ports.activeRunIds();
+    const active = opts.ports.activeRunIds();
+    if (lastPass.size > active.length) {
+      const keep = new Set(active);
+      for (const id of lastPass.keys()) if (!keep.has(id)) lastPass.delete(id);
+    }
+    const ids = opts.ports.inputs ? active.filter((id) => due(id, clockMs())) : active;
     const mine = generation;
     let i = 0;
     const step = (): void => {
@@ -92,6 +131,7 @@ export function createTunerLoop(opts: TunerLoopOptions): TunerLoop {
       } catch (err) {
         onError(runId, err);
       }
+      if (opts.ports.inputs) passed(runId, clockMs());
       if (i < ids.length) pass = setImmediate(step);
     };
     step();

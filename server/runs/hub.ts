@@ -163,6 +163,7 @@ export function createRunHub(store: Store) {
 
     addEvent,
     events: (runId: string, limit = 200) => store.events(runId, limit),
+    eventsRevision: (runId: string): string => store.eventsRevision(runId),
     setPid: (runId: string, pid: number): RunRecord => store.setPid(runId, pid),
 
     setConfig(runId: string, config: Parameters<Store['setConfig']>[1], opts: Parameters<Store['setConfig']>[2]): RunRecord {

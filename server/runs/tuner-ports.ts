@@ -51,6 +51,14 @@ export function createTunerPorts(hub: RunHub, opts: {
       return hostBudget();
     },
     activeRunIds: () => hub.activeRuns().map((r) => r.id),
+    // The run record is the store's cached read, the same object until the run's next write; its
+    // events and decisions are not read here, only the count of their writes.
+    inputs(runId: string): readonly unknown[] | null {
+      const run = hub.findRun(runId);
+      if (!run) return null;
+      const l = hub.live(run);
+      return [run, l.stepsTotal, l.lastStepTs, l.normSteps.at(-1), hub.eventsRevision(runId)];
+    },
     readWindow(runId: string): Window | undefined {
       const run = hub.findRun(runId);
       if (!run) return undefined;
