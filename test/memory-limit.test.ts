@@ -79,5 +79,13 @@ describe('host-memory budget', () => {
     const r = (...rss: number[]) => ({ residentMemoryBytes: 0, children: rss.map((x, i) => ({ pid: i, name: 'w', cpuSecondsTotal: 0, residentMemoryBytes: x })) }) as never;
     expect(perWorkerBytes([r(300e6), r()], r())).toBe(300e6);
     expect(perWorkerBytes([], r())).toBeNull();
+    // Settled: only a worker already there at the reading before (a young one is still growing).
+    expect(perWorkerBytes([r(130e6), r(300e6)], null, true)).toBe(300e6);
+    expect(perWorkerBytes([r(), r(130e6)], null, true)).toBeNull();
+    // By age where the collector read it: a worker half a second old has made its data.
+    const aged = (ageS: number, rss: number) => ({ residentMemoryBytes: 0, children: [{ pid: 9, name: 'w', cpuSecondsTotal: 0, residentMemoryBytes: rss, ageS }] }) as never;
+    expect(perWorkerBytes([aged(0.05, 130e6)], null, true)).toBeNull();
+    expect(perWorkerBytes([aged(0.05, 130e6), aged(0.3, 300e6)], null, true)).toBe(300e6);
+    expect(perWorkerBytes([r(), aged(0.8, 290e6)], null, true)).toBe(290e6);
   });
 });

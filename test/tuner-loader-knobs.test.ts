@@ -124,7 +124,7 @@ describe('prefetch_factor and pin_memory inside the host-memory budget', () => {
   });
 
   it('pinned memory is offered on a CUDA job only', () => {
-    const cpu = win({ tune: { ...bound, bounds: { ...bound.bounds, prefetch_factor: { min: 2, max: 2 } } }, config: { ...LOADER, pin_memory: false }, steps: waiting, process: tree(200e6) });
+    const cpu = win({ tune: { ...bound, bounds: { ...bound.bounds, prefetch_factor: { min: 2, max: 2 } } }, config: { ...LOADER, pin_memory: false }, steps: waiting, process: tree(200e6), processHistory: busyHistory(0.5) });
     expect(tune(cpu).decision?.knob ?? 'none').toBe('none');
     expect(loaderTable(cpu, measure(cpu, 1)!).find((p) => p.name === 'pin_memory')?.note).toMatch(/CPU-only job/);
     const cudaSteps = makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01, memPeakBytes: 1e9 });
@@ -138,5 +138,44 @@ describe('the host-memory budget override', () => {
     const b = hostMemoryBudget({ host: host(), process: tree(300e6, 1), limit: null, overrideBytes: 6 * 2 ** 30 })!;
     expect(b.workersBytes).toBe(6 * 2 ** 30 - 500e6);
     expect(b.source).toMatch(/tune\.host_memory_budget_bytes/);
+  });
+});
+
+describe('the worker count under a host-memory budget before its workers are read', () => {
+  // Input-bound (steps wait 30 % for data), room for more workers by CPU; the budget is the user's.
+  const open = { ...BASE_TUNE, bounds: { ...BASE_TUNE.bounds, num_workers: { min: 0, max: 8 }, batch_size: { min: 64, max: 64 } } };
+  const budget = { workersBytes: 485e6, source: "the job's budget" };
+  const waiting = makeSteps({ n: 60, dataWaitS: 0.03, jitter: 0.01 });
+  const reading = (children: number[], cpu: number) => ({
+    ...tree(0, 0), cpuSecondsTotal: cpu, workerCount: children.length,
+    children: children.map((rss, i) => ({ pid: 100 + i, name: 'python3', cpuSecondsTotal: cpu / 4, residentMemoryBytes: rss })),
+  });
+  /** A window whose process readings, oldest first, had workers of these sizes; the last is the latest. */
+  const at = (workers: number, ...readings: number[][]) => {
+    const history = readings.map((c, i) => ({ ...reading(c, 1 + i), ts: 1_764_300_000 + i }));
+    return win({
+      tune: open, config: { ...LOADER, num_workers: workers, persistent_workers: undefined, prefetch_factor: undefined }, steps: waiting, memoryBudget: budget,
+      process: history.at(-1) ?? reading([], 1), processHistory: history,
+    });
+  };
+  const added = (w: Window) => { const d = tune(w).decision; return d?.knob === 'num_workers' && d.action === 'increase' ? d.configAfter.num_workers : null; };
+
+  it('keeps the count of a job with workers until one is read past its start (CI once added a worker past the budget 3 s in)', () => {
+    const r = tune(at(1, []));
+    expect(r.decision?.knob === 'num_workers' && r.decision.action === 'increase').toBe(false);
+    expect(`${String(r.status.evidence.tuner)} ${r.decision?.reason ?? ''}`).toMatch(/2 workers wait for a reading of a worker past its start \(the host-memory budget: the job's budget\)/);
+    // One reading, perhaps of a worker not yet grown (forked, its data not yet made): not believed;
+    // nor a worker new at each reading (restarted every epoch, read young each time).
+    expect(added(at(1, [100e6]))).toBeNull();
+    const fresh = at(1, [100e6], [100e6]);
+    const renumbered = fresh.processHistory!.map((r, i) => ({ ...r, children: r.children.map((c) => ({ ...c, pid: c.pid + 10 * i })) }));
+    expect(added({ ...fresh, processHistory: renumbered, process: renumbered.at(-1)! })).toBeNull();
+    // The same worker read twice: 309 MB at the second leaves room for 1; 100 MB for 4, and the search adds them.
+    expect(added(at(1, [100e6], [309e6]))).toBeNull();
+    expect(added(at(1, [100e6], [100e6]))).toBeGreaterThan(1);
+  });
+
+  it('lets a job without workers start one, and no more, before one is read', () => {
+    expect(added(at(0, [], []))).toBe(1);
   });
 });

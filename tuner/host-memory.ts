@@ -60,15 +60,40 @@ export function workersWithin(current: number, perWorker: number | null, budget:
 }
 
 /**
+ * Worker counts under a budget before a worker past its start has been read (perWorkerBytes,
+ * settled). A job with workers keeps their count until then; a job without any may start one, and
+ * no more, until that one is read.
+ */
+export function workersUnread(current: number, budget: HostMemoryBudget): { max: number; refused: number; note: string } {
+  if (current > 0) {
+    return { max: current, refused: current + 1, note: `${current + 1} workers wait for a reading of a worker past its start (the host-memory budget: ${budget.source})` };
+  }
+  return { max: 1, refused: 2, note: `one worker before more: its memory is read first (the host-memory budget: ${budget.source})` };
+}
+
+/** A worker this old has made its data: fat_workers.py's grew for ~120 ms after its fork (twice that, for a margin). */
+export const WORKER_SETTLED_S = 0.25;
+
+/**
  * Resident memory of one worker: the largest median worker over the recent readings. Workers that
  * restart every epoch leave readings without children between epochs; the budget must not forget
- * what a worker costs in those gaps.
+ * what a worker costs in those gaps. `settled`: only workers WORKER_SETTLED_S old count (by their
+ * start time; without it, those already there at the reading before), for a worker read just after its fork holds a fraction of what it will (fat_workers.py's
+ * grew 129 → 295 MB over its first ~120 ms, a fifth of a 0.6-s epoch on a fast host; CI once
+ * added a worker past a budget on such readings); null until such a worker has been read.
  */
-export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | undefined, latest: ProcessTreeReading | null): number | null {
+export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | undefined, latest: ProcessTreeReading | null, settled = false): number | null {
+  const all = [...(history ?? [])];
+  // The latest reading is usually the history's last (a copy with its time): counted once.
+  const last = all.at(-1);
+  if (latest && !(last && last.cpuSecondsTotal === latest.cpuSecondsTotal && last.residentMemoryBytes === latest.residentMemoryBytes)) all.push(latest);
   let best: number | null = null;
-  for (const p of [...(history ?? []), ...(latest ? [latest] : [])]) {
-    if (p.children.length === 0) continue;
-    const rss = p.children.map((c) => c.residentMemoryBytes).sort((a, b) => a - b)[p.children.length >> 1];
+  let before = new Set<number>();
+  for (const p of all) {
+    const workers = settled ? p.children.filter((c) => (c.ageS !== undefined ? c.ageS >= WORKER_SETTLED_S : before.has(c.pid))) : p.children;
+    before = new Set(p.children.map((c) => c.pid));
+    if (workers.length === 0) continue;
+    const rss = workers.map((c) => c.residentMemoryBytes).sort((a, b) => a - b)[workers.length >> 1];
     if (best === null || rss > best) best = rss;
   }
   return best;

@@ -59,13 +59,16 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
   const c = w.config;
   const out: LoaderParam[] = [];
   const budget = budgetOf(w);
-  const perWorker = perWorkerBytes(w.processHistory, w.process);
+  const perWorker = perWorkerBytes(w.processHistory, w.process, true);
   const batchBytes = batchBytesOf(w);
   const prefetch = c.prefetch_factor ?? TORCH_PREFETCH;
   const pin = c.pin_memory === true;
   const predict = (over: Partial<{ prefetch: number; pin: boolean }>) =>
     perWorker === null ? null : predictedLoaderBytes({ workers: c.num_workers, perWorker, prefetch: over.prefetch ?? prefetch, batchBytes, pin: over.pin ?? pin });
   const passes = (bytes: number | null) => budget !== null && bytes !== null && bytes > budget.workersBytes;
+  // Workers running, their tree read, but none of them yet: what a move would cost is unknown for a tick or two.
+  const unread = budget !== null && perWorker === null && c.num_workers > 0 && w.process !== null;
+  const unreadWords = 'waits for a reading of a worker past its start (the host-memory budget)';
   const refusedWords = (what: string, bytes: number) =>
     `${what} would pass the host-memory budget (predicted ${mb(bytes)} for the loader: ${c.num_workers} workers × ${mb(perWorker ?? 0)}` +
     `${batchBytes !== null ? ` + their prefetched batches of ${mb(batchBytes)}` : ''}; room for ${mb(budget!.workersBytes)}; ${budget!.source})`;
@@ -103,6 +106,7 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     else if (workerBusy === null) p.note = 'no CPU readings of the workers: whether they keep up on average is unknown';
     else if (workerBusy >= PREFETCH_BUSY_MAX) p.note = `workers busy ${fmtPercent(workerBusy)}: short on average, which a deeper queue does not help`;
     else if (undone('prefetch_factor', to)) p.note = undoneWords('prefetch_factor', to);
+    else if (unread) p.note = `prefetch factor ${to} ${unreadWords}`;
     else if (passes(bytes)) p.note = refusedWords(`prefetch factor ${to}`, bytes!);
     else p.move = to;
     out.push(p);
@@ -114,6 +118,7 @@ export function loaderTable(w: Window, m: Measurement, workerBusy: number | null
     else if (!cudaJob(w)) p.note = 'a CPU-only job (pinned memory only speeds copies to a GPU)';
     else if (m.waitRatio < LOADER_LIMITED_WAIT) p.note = `steps wait ${fmtPercent(m.waitRatio)} for data: nothing to hide`;
     else if (undone('pin_memory', true)) p.note = undoneWords('pin_memory', true);
+    else if (unread) p.note = `pinned memory ${unreadWords}`;
     else if (passes(bytes)) p.note = refusedWords('pinned memory', bytes!);
     else p.move = true;
     out.push(p);

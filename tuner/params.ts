@@ -3,7 +3,7 @@
 // the same way. The learning rate is not searched: it follows batch size by its rule (lr.ts).
 import { ramBudgetBytes, workerRssBytes } from './budget.js';
 import { batchBytesOf } from './epoch-starts.js';
-import { perWorkerBytes, predictedLoaderBytes, workersWithin } from './host-memory.js';
+import { perWorkerBytes, predictedLoaderBytes, workersUnread, workersWithin } from './host-memory.js';
 import { TORCH_PREFETCH } from './loader-knobs.js';
 import { batchBound, knobEnabled } from './guardrails.js';
 import { lossCeilings, oomCeilings, type Point } from './history.js';
@@ -156,13 +156,13 @@ function workersParam(x: ParamInputs): Param {
   const ram = ramBudgetBytes(w.host);
   // The job's host-memory budget (issue 22): each worker costs its resident memory and the batches
   // it keeps ready (prefetch_factor of them, twice with pinned copies) where a batch's bytes are known.
-  const rssOne = w.memoryBudget ? perWorkerBytes(w.processHistory, w.process) : null;
+  const rssOne = w.memoryBudget ? perWorkerBytes(w.processHistory, w.process, true) : null;
   const perWorker = rssOne === null ? null : predictedLoaderBytes({ workers: 1, perWorker: rssOne, prefetch: w.config.prefetch_factor ?? TORCH_PREFETCH, batchBytes: batchBytesOf(w), pin: w.config.pin_memory === true });
-  const host = workersWithin(cur, perWorker, w.memoryBudget ?? null);
+  const host = w.memoryBudget && perWorker === null ? workersUnread(cur, w.memoryBudget) : workersWithin(cur, perWorker, w.memoryBudget ?? null);
   const byRam = w.memoryBudget ? host.max : rss !== null && ram !== null && rss > 0 ? cur + Math.floor(ram / rss) : Infinity;
   const limit = Math.min(hardMax, cpuCap, byRam);
   if (byRam < Math.min(hardMax, cpuCap)) note = host.note ?? `RAM for ${byRam - cur} more`;
-  if (user.userMax && user.max <= cpuCap) note = `bound ${user.max}`;
+  if (user.userMax && user.max <= cpuCap && user.max <= byRam) note = `bound ${user.max}`;
   const want = new Set<number>([cur + 1, cur + 2, cur * 2, limit]);
   // The model's count: enough loaders that loading keeps up with compute, with headroom.
   const c = x.model.compute;
