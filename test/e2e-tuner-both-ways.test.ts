@@ -84,37 +84,53 @@ describe.skipIf(!hasTorch && process.env.CI !== 'true')('the tuner on real PyTor
     const baseRate = versionRate(steady, 1, 0);
     const rssBase = await rssBetween(sidecar.url, base.id, steady[0].ts, steady.at(-1)!.ts);
     const many = await tunedRun('eight-workers', EIGHT, 60);
-    const last = Math.max(...many.steps.map((s) => s.config_version));
-    // The end config's own samples/s over every version that ran it (a rollback returns to one), each
-    // less its warm-up: the search may still probe near the end of the run, and the last version alone
-    // can be a few steps long (15 steps once, 57 s into a 59 s run, after a probe of 6 workers).
-    const end = configRate(many.steps, many.decisions, many.summary.config);
-    const vEnd = many.steps.filter((s) => s.config_version === last);
-    const rssEnd = await rssBetween(sidecar.url, many.id, vEnd[0].ts, vEnd.at(-1)!.ts);
+    // Where it settled: the end config, or, when the job stopped with a trial still being measured,
+    // the config that trial left (CI once ended on a trial a few steps long: nothing to measure).
+    const lastChange = many.decisions.filter((d) => !d.recommend_only && d.knob !== 'none' && d.config_version != null).at(-1);
+    const settled = (lastChange?.outcome?.status === 'pending' ? lastChange.config_before : many.summary.config) as { batch_size: number; num_workers: number };
+    // The settled config's own samples/s over every version that ran it (a rollback returns to one),
+    // each less its warm-up: the search may probe near the end of the run, and a version can be a few
+    // steps long (15 steps once, 57 s into a 59 s run, after a probe of 6 workers).
+    const end = configRate(many.steps, many.decisions, settled);
+    // Its memory over its longest version.
+    const vEnd = end.versions
+      .map((v) => many.steps.filter((s) => s.rank === 0 && s.config_version === v))
+      .sort((a, b) => b.length - a.length)[0] ?? [];
+    const rssEnd = vEnd.length ? await rssBetween(sidecar.url, many.id, vEnd[0].ts, vEnd.at(-1)!.ts) : null;
     console.log([
       `8 workers, untuned: ${baseRate.rate.toFixed(0)} samples/s (${baseRate.steps} steps), RSS ${(rssBase! / 1e6).toFixed(0)} MB`,
-      `tuned: end ${JSON.stringify(many.summary.config)} ${end.rate.toFixed(0)} samples/s (${end.steps} steps in versions ${end.versions.join(', ')}; the last from ${(vEnd[0].ts - many.steps[0].ts).toFixed(1)} s of ${(many.steps.at(-1)!.ts - many.steps[0].ts).toFixed(1)} s), RSS ${(rssEnd! / 1e6).toFixed(0)} MB`,
+      `tuned: end ${JSON.stringify(many.summary.config)}, settled ${JSON.stringify(settled)} ${end.rate.toFixed(0)} samples/s (${end.steps} steps in versions ${end.versions.join(', ')}; the longest from ${vEnd.length ? (vEnd[0].ts - many.steps[0].ts).toFixed(1) : '-'} s of ${(many.steps.at(-1)!.ts - many.steps[0].ts).toFixed(1)} s), RSS ${rssEnd === null ? '-' : (rssEnd / 1e6).toFixed(0)} MB`,
       ...many.decisions.map((d) => `  ${d.knob} ${d.action} [${d.outcome?.status}${d.outcome?.note ? `: ${d.outcome.note}` : ''}]: ${d.reason}`),
     ].join('\n  '));
-    expect(many.summary.config.num_workers).toBeLessThan(8);
+    expect(settled.num_workers).toBeLessThan(8);
+    expect(end.steps, 'the settled config was measured').toBeGreaterThanOrEqual(10);
     // No slower within noise: this 2-core VM is shared, and its step times drift by several per cent.
     expect(end.rate).toBeGreaterThanOrEqual(0.9 * baseRate.rate);
+    expect(rssEnd).not.toBeNull();
     expect(rssBase).not.toBeNull();
     expect(rssEnd!).toBeLessThan(rssBase!);
   }, 150_000);
 
   it('a job already at its best keeps no change', async () => {
     sidecar ??= await spawnSidecar(['--db', join(dir, 'best.db'), '--gpu', 'off', '--interval', '1s']);
-    // At its best: the largest batch it allows (32), and at width 1 each step's fixed cost (Python,
-    // the optimizer, the hook) is a large share of it, so a smaller batch is clearly slower (by hand,
-    // 12 s runs alternated on this 2-core VM: b16 806–880 samples/s, b32 942–1038); no data wait, so
-    // no more workers pay. At width 3 b16 and b32 measured alike (b16 239–287, b32 245–328), and the
-    // descent's A/B/A there found b16 faster twice in a row on a busy host: not a job at its best.
-    const best = await tunedRun('at-its-best', ['--batch-size', '32', '--workers', '1', '--max-batch-size', '32', '--transform-cost', '0', '--width', '1'], 30);
+    // At its best within the bounds its user set: the largest batch it allows (32), and one worker
+    // (the most it allows). Each step also waits 20 ms on a synchronous call (logging, metrics) that
+    // does not grow with the batch, so half the batch is far slower (by hand, 20 s runs alternated on a
+    // 2-core VM: b32 704–832 samples/s in 2-s slices, b16 424–504): the descent's trial must fail.
+    // Without that fixed cost b16 and b32 run alike on a CPU (both per-sample costs), and which is
+    // faster turns on the host of the day (one CI host found b16 faster). Workers are held at one:
+    // the 4 % of each step spent taking a batch from the worker reads like a loader that sets the
+    // pace, a second worker measures the same within this host's drift (−10 % to +15 % on first
+    // windows), and a job whose best worker count is a coin toss is no job at its best.
+    const best = await tunedRun('at-its-best', ['--batch-size', '32', '--workers', '1', '--max-workers', '1', '--max-batch-size', '32', '--transform-cost', '0', '--width', '1', '--step-wait-ms', '20'], 30);
     const kept = best.decisions.filter((d) => !d.recommend_only && d.knob !== 'none' && d.action !== 'rollback' && d.outcome?.status === 'kept');
     console.log(`at its best: end ${JSON.stringify(best.summary.config)}; decisions: ${best.decisions.map((d) => `${d.knob} ${d.action} [${d.outcome?.status}]: ${d.reason}${d.outcome?.note ? ` => ${d.outcome.note}` : ''}`).join('; ') || 'none'}`);
     expect(kept).toEqual([]);
-    expect(best.summary.config).toMatchObject({ batch_size: 32, num_workers: 1 });
+    // Where it settled: the end config, or, when the job stopped with a trial still being measured (the
+    // search opens again when the host's speed shifts under a fixed config), the config that trial left.
+    const last = best.decisions.filter((d) => !d.recommend_only && d.knob !== 'none' && d.config_version != null).at(-1);
+    const settled = last?.outcome?.status === 'pending' ? last.config_before : best.summary.config;
+    expect(settled).toMatchObject({ batch_size: 32, num_workers: 1 });
   }, 90_000);
 
   it('rolls back a batch increase after which the loss turns non-finite, says so, and the job trains on', async () => {

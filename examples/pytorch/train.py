@@ -47,6 +47,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--samples", type=int, default=50_000, help="dataset size (one epoch)")
     p.add_argument("--transform-cost", type=int, default=30, help="blur passes per sample (CPU per sample)")
     p.add_argument("--width", type=int, default=3, help="model width: channels 16·W and 32·W (compute per sample)")
+    p.add_argument("--step-wait-ms", type=float, default=0.0,
+                   help="each step also waits this long (a synchronous logging or metrics call): a cost per step that does not grow with the batch")
     p.add_argument("--tune", choices=["auto", "advise", "off"], default="auto")
     p.add_argument("--max-batch-size", type=int, default=256)
     p.add_argument("--max-workers", type=int, default=0, help="tune.bounds.num_workers.max (0: the CPU count)")
@@ -147,6 +149,8 @@ def main() -> int:
                 if run.should_step():
                     opt.step()
                     opt.zero_grad(set_to_none=True)
+                if args.step_wait_ms > 0:
+                    time.sleep(args.step_wait_ms / 1000)
                 if device.type == "cuda":  # the step's device-memory peak: batch-size headroom
                     run.log(loss=loss, mem_peak_bytes=torch.cuda.max_memory_allocated(device))
                     torch.cuda.reset_peak_memory_stats(device)
