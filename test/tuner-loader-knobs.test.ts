@@ -175,6 +175,14 @@ describe('the worker count under a host-memory budget before its workers are rea
     expect(added(at(1, [100e6], [100e6]))).toBeGreaterThan(1);
   });
 
+  it('a loader-knob trial made because the count cannot grow says why it cannot, in place of "no worker move pays"', () => {
+    // One 309 MB worker read twice: room for 1 in 485 MB; the workers keep up on average, prefetch 2 → 4 fits.
+    const w = at(1, [309e6], [309e6]);
+    const r = tune({ ...w, config: { ...w.config, prefetch_factor: 2, persistent_workers: true }, processHistory: busyHistory(0.5, 309e6).map((h) => ({ ...h, children: h.children.slice(0, 1), workerCount: 1 })) });
+    expect(r.decision?.knob).toBe('prefetch_factor');
+    expect(r.decision?.reason).toMatch(/and workers 1 cannot grow: 2 workers would pass the host-memory budget \(309 MB per worker, room for 1; the job's budget\); more batches kept ready/);
+  });
+
   it('lets a job without workers start one, and no more, before one is read', () => {
     expect(added(at(0, [], []))).toBe(1);
   });

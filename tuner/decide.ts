@@ -145,7 +145,8 @@ export function tune(w: Window, opts: TuneOptions = {}): TuneResult {
     // The loader's other knobs when no worker or batch move is left to make (loader-knobs.ts);
     // a candidate refused by the host-memory budget is named in the status.
     if (!p) {
-      const l = loaderKnobTrial(w, m, use?.workerBusyRatio ?? null);
+      const workers = r.params.find((x) => x.name === 'num_workers');
+      const l = loaderKnobTrial(w, m, use?.workerBusyRatio ?? null, workers && workers.moves.length === 0 ? workers.note : null);
       p = l.proposal;
       const refused = l.table.filter((x) => x.move === null && x.note.includes('host-memory budget')).map((x) => x.note);
       if (!p && refused.length > 0) note += `; ${refused.join('; ')}`;

@@ -171,15 +171,17 @@ export function persistentWorkersMove(w: Window, m: Measurement): { proposal?: P
 /**
  * prefetch_factor, then pin_memory: after the search found no move (the workers cannot grow or do
  * not pay) while steps still wait for data — prefetch only while the workers keep up on average
- * (busy under PREFETCH_BUSY_MAX). Trials, judged like any increase: they must pay.
+ * (busy under PREFETCH_BUSY_MAX). Trials, judged like any increase: they must pay. `workersNote`:
+ * why the worker count cannot grow, where a bound says so (the search's num_workers note), named
+ * in the reason in place of "no worker move pays".
  */
-export function loaderKnobTrial(w: Window, m: Measurement, workerBusy: number | null): { proposal?: Proposal; table: LoaderParam[] } {
+export function loaderKnobTrial(w: Window, m: Measurement, workerBusy: number | null, workersNote: string | null = null): { proposal?: Proposal; table: LoaderParam[] } {
   const table = loaderTable(w, m, workerBusy);
   for (const name of ['prefetch_factor', 'pin_memory'] as const) {
     const p = table.find((x) => x.name === name);
     if (!p || p.move === null) continue;
     const words = name === 'prefetch_factor'
-      ? `prefetch factor ${String(p.value)} → ${String(p.move)}: steps wait ${fmtPercent(m.waitRatio)} for data while the workers are busy ${fmtPercent(workerBusy ?? 0)} (they keep up on average) and no worker move pays; more batches kept ready hide uneven load times`
+      ? `prefetch factor ${String(p.value)} → ${String(p.move)}: steps wait ${fmtPercent(m.waitRatio)} for data while the workers are busy ${fmtPercent(workerBusy ?? 0)} (they keep up on average) and ${workersNote ?? 'no worker move pays'}; more batches kept ready hide uneven load times`
       : `pinned memory on: steps wait ${fmtPercent(m.waitRatio)} for data on a CUDA job; page-locked batches copy to the device faster`;
     return {
       table,
