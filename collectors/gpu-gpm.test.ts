@@ -1,6 +1,6 @@
-// The GPM parser fed dmon's output in the format NVIDIA documents (no real capture yet; see
-// test/fixtures/nvidia-smi/gpm/README.md), and the real `dmon -c 5` output of an H100 capture,
-// which has no GPM columns.
+// The GPM parser fed dmon's output in the format NVIDIA documents (see
+// test/fixtures/nvidia-smi/gpm/README.md), a real `dmon --gpm-metrics` capture from an H200, and
+// the real `dmon -c 5` output of an H100 capture, which has no GPM columns.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { GPM_METRICS, GpmOutputError, gpmArgs, hasGpm, parseGpmHeader, parseGpmOutput, parseGpmRow } from './gpu-gpm.js';
@@ -30,6 +30,16 @@ describe('parseGpmOutput: the documented format', () => {
   it('does not rely on the column names, which differ between releases', () => {
     const renamed = documented.replace('smutil   smocc  mmaact    dram    fp32', ' smact   smocc  tenact dramact    fp32');
     expect(parseGpmOutput(renamed)).toEqual(rows);
+  });
+});
+
+describe('parseGpmOutput: a real capture (H200, driver 580.159.04, scripts/gpu-check 2026-12-04)', () => {
+  const rows = parseGpmOutput(readFileSync(new URL('gpm/dmon-gpm-h200-580.159.04.txt', FIXTURES), 'utf8'));
+
+  it('reads the columns as documented: `-` for the first two intervals, then ratios in the order asked', () => {
+    expect(rows.map((r) => r.index)).toEqual([0, 0, 0, 0, 0]);
+    expect(rows.slice(0, 2).map((r) => hasGpm(r.activity))).toEqual([false, false]);
+    expect(rows[2].activity).toEqual({ smActiveRatio: 0.19, smOccupancyRatio: 0.03, tensorActiveRatio: 0, dramActiveRatio: 0.02, fp32ActiveRatio: 0.11 });
   });
 });
 
