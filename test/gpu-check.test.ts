@@ -93,6 +93,13 @@ describe('compare', () => {
     const bad = compare({ sidecar: [g({ utilizationRatio: 0.5, powerDrawWatts: 120, smActiveRatio: 0.9 })], nvidiaSmi: [g()], gpmSupported: false, job: null, run: null });
     expect(mismatches(bad).map((r) => r.check)).toEqual(['GPU 0 utilisation', 'GPU 0 power', 'GPU 0 GPM']);
     expect(mismatches(compare({ sidecar: [], nvidiaSmi: [g()], gpmSupported: false, job: null, run: null })).map((r) => r.check)).toEqual(['GPU 0 readings']);
+    // Memory used: 5 % of the reading or 512 MiB, not 5 % of the device (7 GiB on an H200).
+    const h200 = { memoryUsedBytes: 1083 * 2 ** 20, memoryTotalBytes: 143771 * 2 ** 20 };
+    const memory = (usedMiB: number) => compare({ sidecar: [g({ ...h200, memoryUsedBytes: usedMiB * 2 ** 20 })], nvidiaSmi: [g(h200)], gpmSupported: false, job: null, run: null })
+      .find((r) => r.check === 'GPU 0 memory used')?.verdict;
+    expect(memory(1083 + 500)).toBe('ok');
+    expect(memory(1083 + 600)).toBe('MISMATCH');
+    expect(memory(1083 + 5000)).toBe('MISMATCH');
   });
 
   it('judges the run: attribution, memory against torch, steps, energy per sample, decisions applied', () => {
