@@ -174,7 +174,11 @@ def main() -> int:
         "loss_last_quarter": round(loss_values[-k:].mean().item(), 4),
         "config": run.applied, "config_version": run.applied_version, "reports": run.stats, "sent_all": sent_all,
     }
-    print("trainpilot-example: " + json.dumps(summary), flush=True)
+    # One write(2) of the whole line: data-parallel ranks share stdout, and print() may hand the text
+    # and its newline to the pipe apart, so another rank's line could land between them. A pipe
+    # keeps a write of up to PIPE_BUF (4096) bytes whole.
+    sys.stdout.flush()
+    os.write(sys.stdout.fileno(), ("trainpilot-example: " + json.dumps(summary) + "\n").encode())
     if world > 1:
         dist.destroy_process_group()
     return 0
