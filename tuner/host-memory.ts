@@ -78,9 +78,10 @@ export const WORKER_SETTLED_S = 0.25;
  * Resident memory of one worker: the largest median worker over the recent readings. Workers that
  * restart every epoch leave readings without children between epochs; the budget must not forget
  * what a worker costs in those gaps. `settled`: only workers WORKER_SETTLED_S old count (by their
- * start time; without it, those already there at the reading before), for a worker read just after its fork holds a fraction of what it will (fat_workers.py's
- * grew 129 → 295 MB over its first ~120 ms, a fifth of a 0.6-s epoch on a fast host; CI once
- * added a worker past a budget on such readings); null until such a worker has been read.
+ * start time; without it, those already there at the reading before), for a worker read just
+ * after its fork holds a fraction of what it will (fat_workers.py's grew 129 → 295 MB over its
+ * first ~120 ms, a fifth of a 0.6-s epoch on a fast host; CI once added a worker past a budget on
+ * such readings); null until such a worker has been read.
  */
 export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | undefined, latest: ProcessTreeReading | null, settled = false): number | null {
   const all = [...(history ?? [])];
@@ -88,10 +89,10 @@ export function perWorkerBytes(history: ReadonlyArray<ProcessTreeReading> | unde
   const last = all.at(-1);
   if (latest && !(last && last.cpuSecondsTotal === latest.cpuSecondsTotal && last.residentMemoryBytes === latest.residentMemoryBytes)) all.push(latest);
   let best: number | null = null;
-  let before = new Set<number>();
+  let before: ReadonlyArray<{ pid: number }> = [];
   for (const p of all) {
-    const workers = settled ? p.children.filter((c) => (c.ageS !== undefined ? c.ageS >= WORKER_SETTLED_S : before.has(c.pid))) : p.children;
-    before = new Set(p.children.map((c) => c.pid));
+    const workers = settled ? p.children.filter((c) => (c.ageS !== undefined ? c.ageS >= WORKER_SETTLED_S : before.some((b) => b.pid === c.pid))) : p.children;
+    before = p.children;
     if (workers.length === 0) continue;
     const rss = workers.map((c) => c.residentMemoryBytes).sort((a, b) => a - b)[workers.length >> 1];
     if (best === null || rss > best) best = rss;
